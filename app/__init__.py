@@ -1,0 +1,1 @@
+"""attain: targets, district submissions and attainment for Qingdao's Ten Action Plans."""

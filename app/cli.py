@@ -1,0 +1,160 @@
+"""attain serve | migrate | seed | keys | simulate."""
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import keys as key_store
+from app.db.engine import create_engine, create_session_factory
+from app.db.migrate import upgrade
+from app.db.models import Action
+from app.db.seed import seed as load_seed
+from app.domain.keys import Role
+from app.settings import Settings, get_settings
+
+cli = typer.Typer(help="attain: Qingdao Ten Action Plans targets and attainment.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+T = TypeVar("T")
+
+
+def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            async with create_session_factory(engine)() as session, session.begin():
+                await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def write_secret(path: Path, token: str) -> None:
+    """Write a key to a file only its owner can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    os.chmod(path, 0o600)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    upgrade(get_settings().database_url)
+    typer.echo("database migrated")
+
+
+@cli.command()
+def seed() -> None:
+    """Load the catalog from seeds/ (idempotent; admin changes are kept)."""
+    settings = get_settings()
+    report = _in_session(settings, lambda s: load_seed(s, settings.seeds_dir))
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(report.inserted.items())) or "nothing new"
+    typer.echo(f"seeded: {summary}")
+
+
+def bootstrap(settings: Settings) -> None:
+    """Migrate, seed an empty catalog, and create the first admin key if there is none."""
+    upgrade(settings.database_url)
+
+    async def work(session: AsyncSession) -> str | None:
+        if (await session.execute(select(Action.number).limit(1))).first() is None:
+            report = await load_seed(session, settings.seeds_dir)
+            typer.echo(f"catalog seeded ({report.total} rows)")
+        if await key_store.count_keys(session):
+            return None
+        _, token = await key_store.create_key(session, name="bootstrap admin", role=Role.ADMIN, unit_code=None)
+        return token
+
+    token = _in_session(settings, work)
+    if token:
+        if settings.bootstrap_key_file:
+            write_secret(Path(settings.bootstrap_key_file), token)
+            typer.echo(f"first start: admin API key written to {settings.bootstrap_key_file}")
+        else:
+            typer.echo("first start: an admin API key was created. It is shown only this once:\n")
+            typer.echo(f"    {token}\n")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+) -> None:
+    """Migrate, seed if empty, and serve the HTTP API."""
+    import uvicorn
+
+    settings = get_settings()
+    bootstrap(settings)
+    n = workers or settings.workers
+    if n > 1:
+        from app.metrics import prepare_multiprocess
+
+        prepare_multiprocess()
+    typer.echo(f"serving on http://{host or settings.host}:{port or settings.port}")
+    uvicorn.run(
+        "app.main:create_app", factory=True, host=host or settings.host, port=port or settings.port, workers=n,
+        log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
+    )
+
+
+@keys_cli.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="admin, bureau, district or scraper")],
+    name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局")],
+    unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the key to this file (mode 0600)")] = None,
+) -> None:
+    """Create a key; it is shown (or written) once and only its hash is stored."""
+    settings = get_settings()
+    try:
+        row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit))
+    except key_store.KeyError_ as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if out:
+        write_secret(out, token)
+        typer.echo(f"key {row.id} ({role.value}) written to {out}")
+    else:
+        typer.echo(token)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (never the keys themselves)."""
+    rows = _in_session(get_settings(), key_store.list_keys)
+    for r in rows:
+        state = f"revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "active"
+        typer.echo(f"{r.id}\t{r.role}\t{r.unit_code or '-'}\t{r.prefix}\t{state}\t{r.name}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    key_id: Annotated[int | None, typer.Argument(help="Key id from `attain keys list`")] = None,
+    name: Annotated[str | None, typer.Option(help="Revoke every key with this name")] = None,
+) -> None:
+    """Revoke a key by id or by name."""
+    if key_id is None and name is None:
+        typer.echo("error: give a key id or --name", err=True)
+        raise typer.Exit(2)
+    n = _in_session(get_settings(), lambda s: key_store.revoke(s, key_id=key_id, name=name))
+    typer.echo(f"revoked {n} key(s)")
+    if n == 0:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()

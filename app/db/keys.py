@@ -1,0 +1,62 @@
+"""API key storage: create, list, revoke, authenticate."""
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import ApiKey, Unit
+from app.db.types import utcnow
+from app.domain import keys
+from app.domain.keys import Principal, Role
+
+
+class KeyError_(ValueError):
+    """A key that cannot be created as asked."""
+
+
+async def create_key(session: AsyncSession, *, name: str, role: Role, unit_code: str | None) -> tuple[ApiKey, str]:
+    """Store a new key's hash and return the row with the clear token (shown once)."""
+    if role == Role.DISTRICT and not unit_code:
+        raise KeyError_("a district key needs --unit")
+    if role != Role.DISTRICT and unit_code and role != Role.ADMIN:
+        raise KeyError_(f"a {role} key is not bound to a unit")
+    if unit_code and await session.get(Unit, unit_code) is None:
+        raise KeyError_(f"unknown unit {unit_code}")
+    new = keys.generate()
+    row = ApiKey(name=name, role=role.value, unit_code=unit_code, prefix=new.prefix, key_hash=new.key_hash)
+    session.add(row)
+    await session.flush()
+    return row, new.token
+
+
+async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+    """The principal behind a token, or None when unknown, malformed or revoked."""
+    prefix = keys.split(token)
+    if prefix is None:
+        return None
+    rows = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalars().all()
+    for row in rows:
+        if keys.matches(token, row.key_hash) and row.revoked_at is None:
+            assert row.id is not None
+            return Principal(key_id=row.id, name=row.name, role=Role(row.role), unit_code=row.unit_code)
+    return None
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    """Every key, newest last."""
+    return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())
+
+
+async def revoke(session: AsyncSession, *, key_id: int | None = None, name: str | None = None) -> int:
+    """Revoke keys by id or name; returns how many were revoked."""
+    stmt = select(ApiKey).where(ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
+    stmt = stmt.where(ApiKey.id == key_id) if key_id is not None else stmt.where(ApiKey.name == name)
+    rows = (await session.execute(stmt)).scalars().all()
+    for row in rows:
+        row.revoked_at = utcnow()
+    await session.flush()
+    return len(rows)
+
+
+async def count_keys(session: AsyncSession) -> int:
+    """How many keys exist, revoked or not."""
+    return len((await session.execute(select(ApiKey.id))).all())

@@ -1,0 +1,240 @@
+"""Table definitions. Catalog tables mirror seeds/; values and revisions are append-friendly."""
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db.types import UTCDateTime, utcnow
+
+# Stable constraint names make migrations portable between SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+# BigInteger ids that still autoincrement on SQLite (which only does so for INTEGER PRIMARY KEY).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class Action(SQLModel, table=True):
+    __tablename__ = "actions"
+    number: int = Field(primary_key=True)
+    title_zh: str
+    title_en: str
+
+
+class Department(SQLModel, table=True):
+    __tablename__ = "departments"
+    code: str = Field(primary_key=True, max_length=40)
+    name_zh: str = Field(unique=True)
+    name_en: str
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    number: int = Field(primary_key=True)
+    action_number: int = Field(foreign_key="actions.number", index=True)
+    text: str
+
+
+class TaskDepartment(SQLModel, table=True):
+    __tablename__ = "task_departments"
+    task_number: int = Field(foreign_key="tasks.number", primary_key=True)
+    department_code: str = Field(foreign_key="departments.code", primary_key=True, max_length=40)
+    position: int
+
+
+class PlanRow(SQLModel, table=True):
+    __tablename__ = "plan_rows"
+    seq: int = Field(primary_key=True)
+    number: str
+    problem: str
+    policies: str
+    measures: str
+    expected_effect: str
+    deadline_text: str
+    deadline: date | None = None
+    departments_text: str
+
+
+class PlanRowTask(SQLModel, table=True):
+    __tablename__ = "plan_row_tasks"
+    plan_row_seq: int = Field(foreign_key="plan_rows.seq", primary_key=True)
+    task_number: int = Field(foreign_key="tasks.number", primary_key=True)
+
+
+class PlanRowDepartment(SQLModel, table=True):
+    __tablename__ = "plan_row_departments"
+    plan_row_seq: int = Field(foreign_key="plan_rows.seq", primary_key=True)
+    department_code: str = Field(foreign_key="departments.code", primary_key=True, max_length=40)
+    position: int
+
+
+class Unit(SQLModel, table=True):
+    __tablename__ = "units"
+    code: str = Field(primary_key=True, max_length=32)
+    name: str
+    name_en: str | None = None
+    parent_code: str | None = Field(default=None, foreign_key="units.code", index=True, max_length=32)
+    level: str = Field(max_length=16)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class RetiredUnit(SQLModel, table=True):
+    __tablename__ = "retired_units"
+    code: str = Field(primary_key=True, max_length=32)
+    name: str
+    current_code: str = Field(foreign_key="units.code", max_length=32)
+
+
+class Indicator(SQLModel, table=True):
+    __tablename__ = "indicators"
+    code: str = Field(primary_key=True, max_length=64)
+    task_number: int = Field(foreign_key="tasks.number", index=True)
+    name_zh: str
+    name_en: str
+    unit: str = Field(max_length=32)
+    measure: str = Field(max_length=8)
+    direction: str = Field(max_length=4)
+    level: str = Field(max_length=16)
+    frequency: str = Field(max_length=16)
+    min_value: float | None = None
+    max_value: float | None = None
+    source: str = ""
+
+
+class Target(SQLModel, table=True):
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("indicator_code", "unit_code", "kind", "year", name="uq_targets_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_code: str = Field(foreign_key="indicators.code", index=True, max_length=64)
+    unit_code: str = Field(foreign_key="units.code", max_length=32)
+    kind: str = Field(max_length=16)
+    op: str = Field(max_length=2)
+    value: float
+    year: int | None = None
+    year_from: int | None = None
+    baseline_value: float | None = None
+    baseline_year: int | None = None
+    note: str = ""
+    seed_key: str | None = Field(default=None, max_length=200)
+
+
+class CatalogRevision(SQLModel, table=True):
+    """Every create, update and delete of an indicator or target, with the state after it."""
+
+    __tablename__ = "catalog_revisions"
+    __table_args__ = (Index("ix_catalog_revisions_entity", "entity", "entity_key", "recorded_at"),)
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    entity: str = Field(max_length=16)
+    entity_key: str = Field(max_length=200)
+    action: str = Field(max_length=8)
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    old: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    key_name: str
+    request_id: str | None = None
+    recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    role: str = Field(max_length=16)
+    unit_code: str | None = Field(default=None, foreign_key="units.code", max_length=32)
+    prefix: str = Field(index=True, max_length=16)
+    key_hash: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class Measurement(SQLModel, table=True):
+    """The current value of (indicator, unit, period); a delete keeps the row, flagged."""
+
+    __tablename__ = "measurements"
+    __table_args__ = (
+        UniqueConstraint("indicator_code", "unit_code", "period", name="uq_measurements_key"),
+        Index("ix_measurements_unit_year", "unit_code", "year"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    indicator_code: str = Field(foreign_key="indicators.code", max_length=64)
+    unit_code: str = Field(foreign_key="units.code", max_length=32)
+    period: str = Field(max_length=16)
+    period_type: str = Field(max_length=16)
+    period_start: date
+    period_end: date
+    year: int
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    comment: str | None = None
+    deleted: bool = False
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class MeasurementRevision(SQLModel, table=True):
+    """Append-only: one row per create, update and delete of a measurement."""
+
+    __tablename__ = "measurement_revisions"
+    __table_args__ = (
+        Index("ix_measurement_revisions_key", "indicator_code", "unit_code", "period", "id"),
+        Index("ix_measurement_revisions_recorded_at", "recorded_at"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    indicator_code: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32)
+    period: str = Field(max_length=16)
+    period_type: str = Field(max_length=16)
+    period_start: date
+    period_end: date
+    year: int
+    action: str = Field(max_length=8)
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    comment: str | None = None
+    old_value: float | None = None
+    key_name: str
+    request_id: str | None = None
+    recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class YearlyValue(SQLModel, table=True):
+    """Kept yearly totals: the effective A(u, y) of every unit, maintained on every write."""
+
+    __tablename__ = "yearly_values"
+    indicator_code: str = Field(primary_key=True, max_length=64)
+    unit_code: str = Field(primary_key=True, max_length=32)
+    year: int = Field(primary_key=True)
+    value: float
+    numerator: float | None = None
+    denominator: float | None = None
+    period: str = Field(max_length=16)
+    period_end: date
+    own: bool
+    reported: int = 0
+    total: int = 0
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    __tablename__ = "idempotency_records"
+    api_key_id: int = Field(primary_key=True)
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str = Field(max_length=64)
+    state: str = Field(max_length=12)
+    status_code: int | None = None
+    body: str | None = None
+    media_type: str | None = None
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    lease_until: datetime = _ts(nullable=False)

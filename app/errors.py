@@ -1,0 +1,171 @@
+"""One error shape: AppError subclasses, rendered as RFC 9457 problem documents by one handler."""
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+import orjson
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM = "application/problem+json"
+TYPE_BASE = "https://attain.qingdao.example/problems/"
+log = structlog.get_logger()
+
+
+class ProblemResponse(Response):
+    """An RFC 9457 problem document."""
+
+    media_type = PROBLEM
+
+    def render(self, content: object) -> bytes:
+        return orjson.dumps(content)
+
+
+class AppError(Exception):
+    """An error a client can act on; `slug` names its problem type."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.extra = extra
+
+
+class Unauthorized(AppError):
+    status, slug, title = 401, "unauthorized", "Missing or invalid API key"
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "forbidden", "Not allowed for this API key"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Request too large"
+
+
+class UnsupportedMediaType(AppError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported content type"
+
+
+class Unprocessable(AppError):
+    status, slug, title = 422, "unprocessable", "Request could not be processed"
+
+
+class ServiceUnavailable(AppError):
+    status, slug, title = 503, "unavailable", "Service temporarily unavailable"
+
+
+def problem(
+    status: int,
+    *,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **members: Any,
+) -> ProblemResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in members.items() if v is not None})
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _app_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, AppError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return problem(
+        exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        headers=headers,
+        errors=exc.errors,
+        **exc.extra,
+    )
+
+
+def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    return problem(
+        422,
+        slug="validation",
+        title="Invalid request",
+        detail=f"{len(errors)} field(s) failed validation; see errors.",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    return problem(
+        exc.status_code,
+        slug=phrase.lower().replace(" ", "-"),
+        title=phrase,
+        detail=detail,
+        instance=request.url.path,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return problem(500, slug="internal", title="Internal error", detail="An unexpected error occurred.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every error, expected or not, to a problem document."""
+    from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+
+    def _db_down(request: Request, exc: Exception) -> ProblemResponse:
+        if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _looks_like_outage(exc):
+            return _unexpected(request, exc)
+        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        return problem(
+            503,
+            slug="unavailable",
+            title="Database unavailable",
+            detail="The database cannot be reached; retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _db_down)
+    app.add_exception_handler(PoolTimeout, _db_down)
+    app.add_exception_handler(OSError, _db_down)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _looks_like_outage(exc: Exception) -> bool:
+    text = f"{type(exc.__cause__ or exc).__name__} {exc}".lower()
+    return any(
+        s in text
+        for s in ("connection", "connect", "closed", "cannot", "terminat", "shutdown", "timeout", "refused")
+    )

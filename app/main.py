@@ -1,0 +1,45 @@
+"""create_app(): lifespan resources, routers, error handlers, middleware — nothing else."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import logs
+from app.api import admin, catalog, health
+from app.db.engine import create_engine, create_session_factory
+from app.errors import install_error_handlers
+from app.middleware import RequestContext
+from app.settings import Settings, get_settings
+
+API = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI application."""
+    settings = settings or get_settings()
+    logs.configure(level=settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessions = create_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="attain",
+        summary="Targets, district submissions and attainment of Qingdao's Ten Action Plans",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(RequestContext)
+    app.include_router(health.router)
+    app.include_router(catalog.router, prefix=API)
+    app.include_router(admin.router, prefix=API)
+    return app

@@ -1,0 +1,200 @@
+"""Catalog schemas: `XRead` out, `XCreate`/`XUpdate` in (unknown fields refused)."""
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Kind = Literal["reach", "every_year", "each_unit"]
+Op = Literal[">=", "<="]
+Measure = Literal["rate", "stock", "flow"]
+Frequency = Literal["month", "quarter", "semester", "year"]
+Level = Literal["district", "city"]
+
+
+class ActionRead(BaseModel):
+    number: int
+    title_zh: str
+    title_en: str
+    tasks: list[int]
+
+
+class DepartmentRead(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    aliases: list[str]
+    tasks: list[int]
+
+
+class PlanRowRead(BaseModel):
+    seq: int
+    number: str
+    tasks: list[int]
+    problem: str
+    policies: str
+    measures: str
+    expected_effect: str
+    deadline_text: str
+    deadline: date | None
+    departments: list[str]
+    departments_text: str
+
+
+class TaskRead(BaseModel):
+    number: int
+    action: int
+    text: str
+    departments: list[str] = Field(description="Department codes; the first leads.")
+    lead_department: str
+    plan_rows: list[int] = Field(description="seq of the Annex 2 rows covering this task")
+
+
+class TaskDetail(TaskRead):
+    plan_row_details: list[PlanRowRead]
+    indicators: list[str]
+
+
+class UnitRead(BaseModel):
+    code: str
+    name: str
+    name_en: str | None
+    parent: str | None
+    level: str
+    aliases: list[str]
+
+
+class RetiredUnitRead(BaseModel):
+    code: str
+    name: str
+    current: str
+
+
+class Baseline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: float = Field(allow_inf_nan=False)
+    year: int = Field(ge=1990, le=2100)
+
+
+class TargetRead(BaseModel):
+    id: int
+    indicator: str
+    unit: str
+    kind: Kind
+    op: Op
+    value: float
+    year: int | None
+    year_from: int | None
+    baseline: Baseline | None
+    note: str
+
+
+class IndicatorRead(BaseModel):
+    code: str
+    task: int
+    action: int
+    name_zh: str
+    name_en: str
+    unit: str
+    measure: Measure
+    direction: Literal["up", "down"]
+    level: Level
+    frequency: Frequency
+    min: float | None
+    max: float | None
+    source: str
+    departments: list[str]
+
+
+class IndicatorDetail(IndicatorRead):
+    targets: list[TargetRead]
+
+
+class IndicatorUpdate(BaseModel):
+    """Fields an admin may change on an indicator; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    name_zh: str | None = Field(default=None, min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, min_length=1, max_length=200)
+    unit: str | None = Field(default=None, pattern=r"^[a-z][a-z-]{0,31}$")
+    measure: Measure | None = None
+    direction: Literal["up", "down"] | None = None
+    level: Level | None = None
+    frequency: Frequency | None = None
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
+    source: str | None = Field(default=None, max_length=2000)
+
+
+class IndicatorCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^t\d{2}-[a-z0-9-]{1,56}$")
+    task: int = Field(ge=1, le=999)
+    name_zh: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    unit: str = Field(pattern=r"^[a-z][a-z-]{0,31}$")
+    measure: Measure
+    direction: Literal["up", "down"] = "up"
+    level: Level = "district"
+    frequency: Frequency = "year"
+    min: float | None = Field(default=0, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
+    source: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "IndicatorCreate":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class TargetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    unit: str = Field(default="370200", min_length=1, max_length=32)
+    kind: Kind = "reach"
+    op: Op = ">="
+    value: float = Field(allow_inf_nan=False, ge=-1e15, le=1e15)
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    year_from: int | None = Field(default=None, ge=1990, le=2100)
+    baseline: Baseline | None = None
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _window(self) -> "TargetCreate":
+        if self.year_from is not None and self.year is not None and self.year_from > self.year:
+            raise ValueError("year_from must not be after year")
+        if self.kind == "each_unit" and self.year is None:
+            raise ValueError("an each_unit target needs a year")
+        return self
+
+
+class TargetUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: Op | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False, ge=-1e15, le=1e15)
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    year_from: int | None = Field(default=None, ge=1990, le=2100)
+    baseline: Baseline | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class UnitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{1,31}$")
+    name: str = Field(min_length=1, max_length=100)
+    name_en: str | None = Field(default=None, max_length=100)
+    parent: str = Field(min_length=1, max_length=32)
+    level: Literal["district", "school"] = "school"
+    aliases: list[str] = Field(default_factory=list, max_length=10)
+
+
+class RevisionRead(BaseModel):
+    id: int
+    entity: str
+    key: str
+    action: str
+    data: dict[str, object] | None
+    old: dict[str, object] | None
+    key_name: str
+    request_id: str | None
+    recorded_at: str

@@ -1,0 +1,37 @@
+"""Service settings, read from ATTAIN_* environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the README lists them."""
+
+    model_config = SettingsConfigDict(env_prefix="ATTAIN_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./data/attain.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    log_json: bool = False
+    metrics_public: bool = False
+    metrics_cache_seconds: float = 0.0
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_values: int = 10_000
+    idempotency_ttl_hours: int = 24
+    idempotency_lease_seconds: int = 60
+    db_pool_size: int = 10
+    db_timeout_seconds: float = 5.0
+    bootstrap_key_file: str | None = None
+    seeds_dir: Path = SEEDS_DIR
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

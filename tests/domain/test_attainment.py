@@ -1,0 +1,505 @@
+import math
+from datetime import date
+from fractions import Fraction
+
+import pytest
+
+from app.domain.attainment import (
+    DEFAULT_YEAR_FROM,
+    SEVERITY,
+    Bounds,
+    Judgement,
+    Kind,
+    Status,
+    TargetSpec,
+    YearDetail,
+    judge,
+    judge_each_unit,
+    most_severe,
+)
+from app.domain.periods import parse_period
+from app.domain.yearly import Measure, Observation, YearValue, own_yearly, rollup
+
+PERCENT = Bounds(0.0, 100.0)
+COUNT = Bounds(0.0, None)
+OPEN = Bounds(None, None)
+CITY = "370200"
+DISTRICTS = [f"3702{n:02d}" for n in range(1, 11)]
+
+
+def yv(year: int, value: float, *, label: str | None = None, reported: int = 0, total: int = 0) -> YearValue:
+    period = parse_period(label or str(year))
+    return YearValue(year, value, None, None, period.label, period.end, True, reported, total)
+
+
+def series(**values: float) -> dict[int, YearValue]:
+    return {int(key[1:]): yv(int(key[1:]), value) for key, value in values.items()}
+
+
+def reach(
+    op: str,
+    value: float,
+    year: int | None,
+    *,
+    baseline_value: float | None = None,
+    baseline_year: int | None = None,
+) -> TargetSpec:
+    return TargetSpec(Kind.REACH, op, value, year, baseline_value=baseline_value, baseline_year=baseline_year)
+
+
+def every_year(op: str, value: float, year: int | None, year_from: int | None = None) -> TargetSpec:
+    return TargetSpec(Kind.EVERY_YEAR, op, value, year, year_from)
+
+
+def no_nan_or_inf(j: Judgement) -> bool:
+    numbers = [j.actual, j.baseline, j.projection, j.pace, j.progress, j.attainment_ratio]
+    return all(x is None or math.isfinite(x) for x in numbers)
+
+
+# Worked example 1 (first half): city rate rolled up from X and Z, 8 districts silent.
+def test_example_1_rate_reach_on_track() -> None:
+    own = {
+        DISTRICTS[1]: [("2018", 900, 1000), ("2019", 950, 1000)],
+        DISTRICTS[6]: [("2018", 80, 100), ("2019", 90, 100)],
+    }
+    yearly = {
+        unit: own_yearly(
+            measure=Measure.RATE,
+            observations=[Observation(parse_period(p), n / d * 100, n, d) for p, n, d in rows],
+        )
+        for unit, rows in own.items()
+    }
+    city = rollup(measure=Measure.RATE, children={CITY: DISTRICTS}, own=yearly, root=CITY)[CITY]
+    j = judge(spec=reach(">=", 98, 2020), series=city, on=date(2020, 3, 1), bounds=PERCENT)
+
+    b, a, t = Fraction(980, 11), Fraction(1040, 11), Fraction(98)
+    assert j.status is Status.ON_TRACK
+    assert (j.met, j.deadline_passed) == (False, False)
+    assert (j.actual_year, j.actual_period) == (2019, "2019")
+    assert j.actual == pytest.approx(94.5455, abs=5e-5)
+    assert (j.baseline, j.baseline_year) == (pytest.approx(89.0909, abs=5e-5), 2018)
+    assert j.projection == pytest.approx(100.00, abs=5e-5)
+    assert j.pace == pytest.approx(1.2245, abs=5e-5)
+    assert j.pace == pytest.approx(float((100 - b) / (t - b)), rel=1e-9)
+    assert j.progress == pytest.approx(0.6122, abs=5e-5)
+    assert j.progress == pytest.approx(float((a - b) / (t - b)), rel=1e-9)
+    assert j.attainment_ratio == pytest.approx(0.9647, abs=5e-5)
+    assert j.attainment_ratio == pytest.approx(float(a / t), rel=1e-9)
+    assert (j.reported, j.total) == (2, 10)
+    assert j.years == () and j.units_met is None
+
+
+# Worked example 2: lower is better, target 0.
+def test_example_2_lower_is_better_on_track_then_missed() -> None:
+    spec = reach("<=", 0, 2020)
+    j = judge(spec=spec, series=series(y2017=120, y2019=30), on=date(2020, 1, 15), bounds=COUNT)
+    raw = judge(spec=spec, series=series(y2017=120, y2019=30), on=date(2020, 1, 15), bounds=OPEN)
+    assert raw.projection == pytest.approx(-15.0)
+    assert j.projection == 0.0
+    assert j.pace == pytest.approx(1.0)
+    assert j.status is Status.ON_TRACK
+    assert j.progress == pytest.approx(0.75)
+    assert j.attainment_ratio == pytest.approx(0.75)  # "<=" with T = 0 takes P
+    assert (j.baseline, j.baseline_year, j.actual) == (120, 2017, 30)
+
+    later = judge(spec=spec, series=series(y2017=120, y2019=30, y2020=4), on=date(2021, 2, 1), bounds=COUNT)
+    assert later.status is Status.MISSED
+    assert (later.met, later.actual, later.actual_year, later.deadline_passed) == (False, 4, 2020, True)
+
+
+# Worked example 3: every_year flow, reported quarterly.
+def test_example_3_every_year_flow_missed() -> None:
+    observations = [
+        Observation(parse_period("2018"), 32_000_000),
+        Observation(parse_period("2019"), 30_500_000),
+    ]
+    observations += [Observation(parse_period(f"2020Q{q}"), 7_000_000) for q in (1, 2, 3, 4)]
+    yearly = own_yearly(measure=Measure.FLOW, observations=observations)
+    assert yearly[2020].value == 28_000_000
+
+    j = judge(spec=every_year(">=", 30_000_000, 2022, 2018), series=yearly, on=date(2021, 2, 1), bounds=COUNT)
+    assert j.status is Status.MISSED
+    assert j.years == (
+        YearDetail(2018, 32_000_000, met=True, missing=False, pending=False),
+        YearDetail(2019, 30_500_000, met=True, missing=False, pending=False),
+        YearDetail(2020, 28_000_000, met=False, missing=False, pending=False),
+        YearDetail(2021, None, met=None, missing=False, pending=True),
+        YearDetail(2022, None, met=None, missing=False, pending=True),
+    )
+    assert j.progress == pytest.approx(2 / 5)
+    assert j.attainment_ratio == pytest.approx(28 / 30)
+    assert (j.projection, j.pace, j.deadline_passed) == (None, None, False)
+    assert (j.actual, j.actual_year, j.actual_period, j.met) == (28_000_000, 2020, "2020Q4", False)
+
+
+# Worked example 4: each_unit, 7 districts at 1, 2 flat at 0, 1 silent.
+def test_example_4_each_unit_off_track() -> None:
+    spec = TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022)
+    child_spec = reach(">=", 1, 2022)
+    on = date(2021, 6, 30)
+    at_one = [judge(spec=child_spec, series=series(y2020=1), on=on, bounds=COUNT) for _ in range(7)]
+    at_zero = [judge(spec=child_spec, series=series(y2019=0, y2020=0), on=on, bounds=COUNT) for _ in range(2)]
+    silent = judge(spec=child_spec, series={}, on=on, bounds=COUNT)
+    assert {j.status for j in at_one} == {Status.ACHIEVED}
+    assert [(j.status, j.pace) for j in at_zero] == [(Status.OFF_TRACK, 0.0)] * 2
+    assert silent.status is Status.NO_DATA
+
+    parent = judge_each_unit(spec=spec, children=[*at_one, *at_zero, silent], units_total=10, on=on)
+    assert parent.status is Status.OFF_TRACK
+    assert (parent.units_met, parent.units_total) == (7, 10)
+    assert parent.attainment_ratio == pytest.approx(0.7) and parent.progress == pytest.approx(0.7)
+    assert (parent.reported, parent.total, parent.met, parent.deadline_passed) == (9, 10, False, False)
+
+
+@pytest.mark.parametrize(
+    ("values", "status", "pace"),
+    [
+        ({"y2019": 50, "y2020": 73.75}, Status.ON_TRACK, 0.95),  # projection 97.5: the boundary is on track
+        ({"y2019": 50, "y2020": 70}, Status.AT_RISK, 0.8),
+        ({"y2019": 50, "y2020": 65}, Status.AT_RISK, 0.6),  # projection 80: the boundary is at risk
+        ({"y2019": 50, "y2020": 60}, Status.OFF_TRACK, 0.4),
+        ({"y2019": 50, "y2020": 52}, Status.OFF_TRACK, 0.08),
+        ({"y2019": 50, "y2020": 40}, Status.OFF_TRACK, -0.4),
+    ],
+)
+def test_reach_before_deadline_by_pace(values: dict[str, float], status: Status, pace: float) -> None:
+    j = judge(spec=reach(">=", 100, 2021), series=series(**values), on=date(2021, 3, 1), bounds=COUNT)
+    assert j.pace == pytest.approx(pace, abs=1e-12)
+    assert j.status is status
+
+
+def test_reach_before_deadline_no_data() -> None:
+    j = judge(spec=reach(">=", 98, 2020), series={}, on=date(2020, 3, 1), bounds=PERCENT)
+    assert j.status is Status.NO_DATA
+    assert (j.met, j.actual, j.baseline, j.projection, j.pace, j.progress, j.attainment_ratio) == (None,) * 7
+    assert (j.reported, j.total) == (0, 0)
+
+
+def test_reach_met_early_is_achieved() -> None:
+    j = judge(spec=reach(">=", 98, 2022), series=series(y2019=98), on=date(2020, 3, 1), bounds=PERCENT)
+    assert (j.status, j.met, j.attainment_ratio) == (Status.ACHIEVED, True, 1.0)
+
+
+def test_reach_one_year_is_insufficient_data() -> None:
+    j = judge(spec=reach(">=", 98, 2022), series=series(y2019=90), on=date(2020, 3, 1), bounds=PERCENT)
+    assert j.status is Status.INSUFFICIENT_DATA
+    assert (j.projection, j.pace, j.progress, j.baseline) == (None, None, 0.0, 90)
+
+
+def test_declared_baseline_is_not_a_regression_point() -> None:
+    values = series(y2018=85, y2019=90)
+    derived = judge(spec=reach(">=", 98, 2020), series=values, on=date(2020, 3, 1), bounds=PERCENT)
+    declared = judge(
+        spec=reach(">=", 98, 2020, baseline_value=80, baseline_year=2016),
+        series=values,
+        on=date(2020, 3, 1),
+        bounds=PERCENT,
+    )
+    assert derived.projection == pytest.approx(95.0) and declared.projection == pytest.approx(95.0)
+    assert (derived.baseline, derived.baseline_year) == (85, 2018)
+    assert (declared.baseline, declared.baseline_year) == (80, 2016)
+    assert derived.pace == pytest.approx(10 / 13) and declared.pace == pytest.approx(15 / 18)
+    assert derived.progress == pytest.approx(5 / 13) and declared.progress == pytest.approx(10 / 18)
+    assert (derived.status, declared.status) == (Status.AT_RISK, Status.AT_RISK)
+
+
+def test_declared_baseline_alone_does_not_make_a_projection() -> None:
+    spec = reach(">=", 98, 2022, baseline_value=80, baseline_year=2017)
+    j = judge(spec=spec, series=series(y2019=90), on=date(2020, 3, 1), bounds=PERCENT)
+    assert (j.status, j.projection, j.progress) == (Status.INSUFFICIENT_DATA, None, pytest.approx(10 / 18))
+
+
+@pytest.mark.parametrize(
+    ("values", "status", "share"),
+    [
+        ({"y2018": 95, "y2019": 85}, Status.OFF_TRACK, 0.0),  # B met T, A fell below it
+        ({"y2018": 90, "y2019": 85}, Status.OFF_TRACK, 0.0),  # T = B
+        ({"y2018": 95, "y2019": 96}, Status.ACHIEVED, 1.0),
+        ({"y2018": 90, "y2019": 90}, Status.ACHIEVED, 1.0),
+    ],
+)
+def test_baseline_already_meeting_the_target(values: dict[str, float], status: Status, share: float) -> None:
+    j = judge(spec=reach(">=", 90, 2021), series=series(**values), on=date(2020, 3, 1), bounds=PERCENT)
+    assert (j.status, j.progress, j.pace) == (status, share, share)
+    assert no_nan_or_inf(j)
+
+
+def test_declared_baseline_equal_to_target() -> None:
+    spec = reach("<=", 20, 2022, baseline_value=20, baseline_year=2018)
+    j = judge(spec=spec, series=series(y2019=25, y2020=23), on=date(2021, 3, 1), bounds=COUNT)
+    assert (j.progress, j.pace, j.status) == (0.0, 0.0, Status.OFF_TRACK)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "projection"),
+    [(PERCENT, 100.0), (OPEN, 125.0), (Bounds(0.0, 150.0), 125.0), (Bounds(None, 110.0), 110.0)],
+)
+def test_projection_clamped_to_the_upper_bound(bounds: Bounds, projection: float) -> None:
+    j = judge(
+        spec=reach(">=", 98, 2021), series=series(y2018=80, y2019=95), on=date(2020, 3, 1), bounds=bounds
+    )
+    assert j.projection == pytest.approx(projection)
+
+
+@pytest.mark.parametrize(("bounds", "projection"), [(COUNT, 0.0), (OPEN, -15.0), (Bounds(-5.0, None), -5.0)])
+def test_projection_clamped_to_the_lower_bound(bounds: Bounds, projection: float) -> None:
+    j = judge(
+        spec=reach("<=", 0, 2020), series=series(y2017=120, y2019=30), on=date(2020, 1, 15), bounds=bounds
+    )
+    assert j.projection == pytest.approx(projection)
+
+
+def test_projection_is_least_squares_over_all_visible_years() -> None:
+    j = judge(
+        spec=reach(">=", 100, 2022),
+        series=series(y2018=10, y2019=30, y2020=20),
+        on=date(2021, 3, 1),
+        bounds=OPEN,
+    )
+    assert j.projection == pytest.approx(35.0)  # slope 5 through (2019, 20), not the last two points
+
+
+def test_gross_rate_above_100_is_not_capped() -> None:
+    bounds = Bounds(0.0, 150.0)
+    j = judge(
+        spec=reach(">=", 115, 2022), series=series(y2019=104, y2020=108), on=date(2021, 3, 1), bounds=bounds
+    )
+    assert j.projection == pytest.approx(116.0)
+    assert j.pace == pytest.approx(12 / 11) and j.status is Status.ON_TRACK
+    met = judge(spec=reach(">=", 100, 2022), series=series(y2020=108), on=date(2021, 3, 1), bounds=bounds)
+    assert (met.status, met.attainment_ratio) == (Status.ACHIEVED, pytest.approx(1.08))
+
+
+def test_lower_is_better_with_a_positive_target() -> None:
+    j = judge(
+        spec=reach("<=", 20, 2022), series=series(y2019=25, y2020=23), on=date(2021, 3, 1), bounds=COUNT
+    )
+    assert j.attainment_ratio == pytest.approx(20 / 23)
+    assert j.progress == pytest.approx(0.4)
+    assert j.projection == pytest.approx(19.0) and j.pace == pytest.approx(1.2)
+    assert (j.status, j.met) == (Status.ON_TRACK, False)
+
+
+def test_lower_is_better_at_zero_has_ratio_one() -> None:
+    j = judge(spec=reach("<=", 20, 2022), series=series(y2019=25, y2020=0), on=date(2021, 3, 1), bounds=COUNT)
+    assert (j.status, j.attainment_ratio) == (Status.ACHIEVED, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("spec", "values", "ratio"),
+    [
+        (reach(">=", 0, 2022), {"y2019": 5, "y2020": 6}, 1.0),  # A / 0 is meaningless: P, which is 1 here
+        (reach(">=", 0, 2022), {"y2019": -5, "y2020": -6}, -0.2),
+        (reach("<=", 20, 2022), {"y2019": 25, "y2020": 1e-320}, None),  # T / A overflows: no figure
+        (reach("<=", 0, 2022), {"y2019": 10, "y2020": 2}, 0.8),
+    ],
+)
+def test_divisions_are_guarded(spec: TargetSpec, values: dict[str, float], ratio: float | None) -> None:
+    j = judge(spec=spec, series=series(**values), on=date(2021, 3, 1), bounds=OPEN)
+    assert j.attainment_ratio == (pytest.approx(ratio) if ratio is not None else None)
+    assert no_nan_or_inf(j)
+
+
+@pytest.mark.parametrize(
+    ("on", "status", "passed"),
+    [(date(2020, 12, 31), Status.ON_TRACK, False), (date(2021, 1, 1), Status.NO_DATA, True)],
+)
+def test_deadline_passes_on_the_first_of_january(on: date, status: Status, passed: bool) -> None:
+    j = judge(spec=reach(">=", 98, 2020), series=series(y2018=90, y2019=96), on=on, bounds=PERCENT)
+    assert (j.status, j.deadline_passed) == (status, passed)
+
+
+def test_after_deadline_achieved_and_missed() -> None:
+    on = date(2021, 3, 1)
+    hit = judge(spec=reach(">=", 98, 2020), series=series(y2019=90, y2020=98.5), on=on, bounds=PERCENT)
+    miss = judge(spec=reach(">=", 98, 2020), series=series(y2019=99, y2020=97.9), on=on, bounds=PERCENT)
+    assert (hit.status, hit.actual_year) == (Status.ACHIEVED, 2020)
+    assert (miss.status, miss.actual, miss.met) == (Status.MISSED, 97.9, False)
+
+
+def test_after_deadline_only_the_deadline_year_counts() -> None:
+    values = series(y2019=99, y2021=99)
+    j = judge(spec=reach(">=", 98, 2020), series=values, on=date(2022, 3, 1), bounds=PERCENT)
+    assert (j.status, j.actual, j.actual_year) == (Status.NO_DATA, None, None)
+    later = judge(
+        spec=reach(">=", 98, 2020), series=series(y2020=97, y2021=99), on=date(2022, 3, 1), bounds=PERCENT
+    )
+    assert (later.status, later.actual_year) == (Status.MISSED, 2020)
+
+
+def test_completeness_is_copied_from_the_actual_year() -> None:
+    values = {2019: yv(2019, 90, reported=3, total=10), 2020: yv(2020, 91, reported=7, total=10)}
+    j = judge(spec=reach(">=", 98, 2022), series=values, on=date(2021, 3, 1), bounds=PERCENT)
+    assert (j.reported, j.total) == (7, 10)
+
+
+def test_values_ending_after_the_day_or_not_finite_are_ignored() -> None:
+    values = {2019: yv(2019, 90), 2020: yv(2020, 99), 2018: yv(2018, float("nan"))}
+    j = judge(spec=reach(">=", 98, 2022), series=values, on=date(2020, 6, 30), bounds=PERCENT)
+    assert (j.actual_year, j.baseline_year, j.status) == (2019, 2019, Status.INSUFFICIENT_DATA)
+
+
+def test_every_year_missing_ended_year_is_no_data() -> None:
+    j = judge(spec=every_year(">=", 99, 2022), series=series(y2019=99.5), on=date(2021, 3, 1), bounds=PERCENT)
+    assert j.status is Status.NO_DATA
+    assert [d.year for d in j.years] == [2019, 2020, 2021, 2022]  # year_from defaults to 2019
+    assert j.years[1] == YearDetail(2020, None, met=None, missing=True, pending=False)
+    assert DEFAULT_YEAR_FROM == 2019
+
+
+def test_every_year_failed_year_outweighs_a_missing_one() -> None:
+    values = series(y2019=98, y2021=99.5)
+    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2022, 3, 1), bounds=PERCENT)
+    assert j.status is Status.MISSED
+
+
+def test_every_year_on_track_with_pending_years() -> None:
+    values = series(y2019=99.5, y2020=99.2)
+    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2021, 3, 1), bounds=PERCENT)
+    assert j.status is Status.ON_TRACK
+    assert [d.pending for d in j.years] == [False, False, True, True]
+    assert j.progress == pytest.approx(0.5)
+    assert j.attainment_ratio == pytest.approx(99.2 / 99)
+
+
+def test_every_year_current_year_below_target_is_pending_not_failed() -> None:
+    values = {**series(y2019=32e6), 2020: yv(2020, 14e6, label="2020S1")}
+    j = judge(spec=every_year(">=", 30e6, 2022), series=values, on=date(2020, 9, 1), bounds=COUNT)
+    assert j.status is Status.ON_TRACK
+    assert j.years[1] == YearDetail(2020, 14e6, met=None, missing=False, pending=True)
+    assert j.attainment_ratio == pytest.approx(32 / 30)  # a pending year is not yet judged
+
+
+def test_every_year_current_year_already_meeting_counts() -> None:
+    values = {**series(y2019=32e6), 2020: yv(2020, 31e6, label="2020S1")}
+    j = judge(spec=every_year(">=", 30e6, 2021), series=values, on=date(2020, 9, 1), bounds=COUNT)
+    assert j.years[1] == YearDetail(2020, 31e6, met=True, missing=False, pending=False)
+    assert j.progress == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(
+    ("on", "status", "detail"),
+    [
+        (date(2020, 12, 31), Status.ON_TRACK, YearDetail(2020, 98, met=None, missing=False, pending=True)),
+        (date(2021, 1, 1), Status.MISSED, YearDetail(2020, 98, met=False, missing=False, pending=False)),
+    ],
+)
+def test_every_year_a_year_ends_on_the_first_of_january(on: date, status: Status, detail: YearDetail) -> None:
+    j = judge(spec=every_year(">=", 99, 2022), series=series(y2019=99, y2020=98), on=on, bounds=PERCENT)
+    assert (j.status, j.years[1]) == (status, detail)
+
+
+def test_every_year_achieved_after_the_deadline() -> None:
+    values = series(y2019=99.5, y2020=99.2, y2021=99.8, y2022=99.1)
+    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2023, 1, 5), bounds=PERCENT)
+    assert (j.status, j.deadline_passed, j.progress) == (Status.ACHIEVED, True, 1.0)
+    assert j.attainment_ratio == pytest.approx(99.1 / 99)
+    assert (j.actual, j.actual_year, j.met) == (99.1, 2022, True)
+
+
+def test_every_year_missing_after_the_deadline_is_no_data() -> None:
+    values = series(y2019=99.5, y2020=99.2, y2022=99.1)
+    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2023, 1, 5), bounds=PERCENT)
+    assert (j.status, j.progress) == (Status.NO_DATA, pytest.approx(3 / 4))
+
+
+def test_every_year_lower_is_better_worst_ratio() -> None:
+    values = series(y2019=40, y2020=50)
+    j = judge(spec=every_year("<=", 45, 2020, 2019), series=values, on=date(2021, 3, 1), bounds=COUNT)
+    assert j.status is Status.MISSED
+    assert j.attainment_ratio == pytest.approx(45 / 50)
+    assert [d.met for d in j.years] == [True, False]
+
+
+def test_open_ended_is_every_year_through_the_year_judged() -> None:
+    values = series(y2019=99.5, y2020=99.2, y2021=99.9)
+    j = judge(spec=reach(">=", 99, None), series=values, on=date(2021, 12, 31), bounds=PERCENT)
+    assert [d.year for d in j.years] == [2019, 2020, 2021]
+    assert all(d.met for d in j.years)
+    assert (j.status, j.deadline_passed, j.progress) == (Status.ON_TRACK, False, 1.0)  # never achieved
+
+
+def test_open_ended_honours_year_from_and_fails_like_every_year() -> None:
+    values = series(y2020=99.5, y2021=98.0)
+    spec = TargetSpec(Kind.EVERY_YEAR, ">=", 99, None, 2020)
+    j = judge(spec=spec, series=values, on=date(2023, 6, 1), bounds=PERCENT)
+    assert [d.year for d in j.years] == [2020, 2021, 2022, 2023]
+    assert (j.status, j.deadline_passed, j.projection) == (Status.MISSED, False, None)
+
+
+def test_each_unit_all_achieved() -> None:
+    done = judge(spec=reach(">=", 1, 2022), series=series(y2020=1), on=date(2021, 6, 30), bounds=COUNT)
+    parent = judge_each_unit(
+        spec=TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022),
+        children=[done] * 3,
+        units_total=3,
+        on=date(2021, 6, 30),
+    )
+    assert (parent.status, parent.units_met, parent.attainment_ratio, parent.met) == (
+        Status.ACHIEVED,
+        3,
+        1.0,
+        True,
+    )
+
+
+def test_each_unit_after_deadline_any_child_short_is_missed() -> None:
+    on = date(2023, 2, 1)
+    done = judge(spec=reach(">=", 1, 2022), series=series(y2022=1), on=on, bounds=COUNT)
+    silent = judge(spec=reach(">=", 1, 2022), series={}, on=on, bounds=COUNT)
+    spec = TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022)
+    parent = judge_each_unit(spec=spec, children=[done, silent], units_total=2, on=on)
+    assert (silent.status, parent.status, parent.deadline_passed) == (Status.NO_DATA, Status.MISSED, True)
+    assert parent.progress == pytest.approx(0.5)
+
+
+def test_each_unit_before_deadline_takes_the_most_severe_child() -> None:
+    on = date(2021, 6, 30)
+    spec = TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022)
+    done = judge(spec=reach(">=", 1, 2022), series=series(y2020=1), on=on, bounds=COUNT)
+    short = judge(spec=reach(">=", 1, 2022), series=series(y2020=0), on=on, bounds=COUNT)
+    parent = judge_each_unit(spec=spec, children=[done, short], units_total=2, on=on)
+    assert (short.status, parent.status) == (Status.INSUFFICIENT_DATA, Status.INSUFFICIENT_DATA)
+
+
+def test_each_unit_children_not_judged_count_as_no_data() -> None:
+    on = date(2021, 6, 30)
+    done = judge(spec=reach(">=", 1, 2022), series=series(y2020=1), on=on, bounds=COUNT)
+    parent = judge_each_unit(
+        spec=TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022), children=[done] * 3, units_total=4, on=on
+    )
+    assert (parent.status, parent.units_met, parent.units_total) == (Status.NO_DATA, 3, 4)
+    assert parent.attainment_ratio == pytest.approx(0.75)
+
+
+def test_each_unit_without_children() -> None:
+    parent = judge_each_unit(
+        spec=TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022), children=[], units_total=0, on=date(2023, 1, 1)
+    )
+    assert (parent.status, parent.attainment_ratio, parent.progress, parent.met) == (
+        Status.NO_DATA,
+        None,
+        None,
+        None,
+    )
+
+
+def test_severity_order_and_most_severe() -> None:
+    assert [s.value for s in SEVERITY] == [
+        "missed",
+        "off_track",
+        "no_data",
+        "insufficient_data",
+        "at_risk",
+        "on_track",
+        "achieved",
+    ]
+    assert most_severe([Status.ACHIEVED, Status.NO_DATA, Status.AT_RISK]) is Status.NO_DATA
+    assert most_severe([Status.ON_TRACK, Status.OFF_TRACK, Status.MISSED]) is Status.MISSED
+    assert most_severe(iter([Status.ACHIEVED])) is Status.ACHIEVED
+    assert most_severe([]) is Status.NO_DATA
+
+
+def test_target_spec_refuses_an_unknown_operator() -> None:
+    with pytest.raises(ValueError, match="op"):
+        TargetSpec(Kind.REACH, ">", 1, 2020)
