@@ -30,8 +30,7 @@ def _in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]
     async def run() -> T:
         engine = create_engine(settings)
         try:
-            async with create_session_factory(engine)() as session, session.begin():
-                await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            async with create_session_factory(engine, write=True)() as session, session.begin():
                 return await work(session)
         finally:
             await engine.dispose()

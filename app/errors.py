@@ -3,10 +3,10 @@
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-import orjson
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -36,6 +36,10 @@ class AppError(Exception):
         self.detail = detail
         self.errors = errors
         self.extra = extra
+
+
+class BadRequest(AppError):
+    status, slug, title = 400, "bad-request", "Unreadable request"
 
 
 class Unauthorized(AppError):
@@ -86,6 +90,18 @@ def problem(
         body["instance"] = instance
     body.update({k: v for k, v in members.items() if v is not None})
     return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def problem_body(exc: AppError, *, instance: str | None = None) -> dict[str, Any]:
+    """The problem document of an AppError, as a dict."""
+    body: dict[str, Any] = {"type": TYPE_BASE + exc.slug, "title": exc.title, "status": exc.status,
+                            "detail": exc.detail}
+    if instance:
+        body["instance"] = instance
+    if exc.errors is not None:
+        body["errors"] = exc.errors
+    body.update({k: v for k, v in exc.extra.items() if v is not None})
+    return body
 
 
 def _app_error(request: Request, exc: Exception) -> ProblemResponse:
@@ -140,7 +156,8 @@ def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error, expected or not, to a problem document."""
-    from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     def _db_down(request: Request, exc: Exception) -> ProblemResponse:
         if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _looks_like_outage(exc):

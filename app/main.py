@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import logs
-from app.api import admin, catalog, health
+from app.api import admin, catalog, health, measurements
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
 from app.middleware import RequestContext
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)
+        app.state.write_sessions = create_session_factory(engine, write=True)
         try:
             yield
         finally:
@@ -42,4 +43,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(catalog.router, prefix=API)
     app.include_router(admin.router, prefix=API)
+    app.include_router(measurements.router, prefix=API)
     return app

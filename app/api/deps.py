@@ -11,24 +11,22 @@ from app.domain.keys import METRICS_ROLES, READ_ROLES, WRITE_ROLES, Principal, R
 from app.errors import Forbidden, Unauthorized
 
 
-async def _session(request: Request, *, immediate: bool) -> AsyncIterator[AsyncSession]:
-    factory = request.app.state.sessions
+async def _session(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
+    # The transaction begins lazily, at the route's first statement; write sessions lock SQLite at BEGIN.
+    factory = request.app.state.write_sessions if write else request.app.state.sessions
     async with factory() as session, session.begin():
-        if immediate:
-            # SQLite: take the write lock at BEGIN; PostgreSQL ignores the option.
-            await session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         yield session
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A transaction for reading; committed (harmlessly) at the end."""
-    async for s in _session(request, immediate=False):
+    async for s in _session(request, write=False):
         yield s
 
 
 async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A transaction that commits on success and rolls back on any error, before the answer is sent."""
-    async for s in _session(request, immediate=True):
+    async for s in _session(request, write=True):
         yield s
 
 

@@ -57,6 +57,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_session_factory(engine: AsyncEngine, *, write: bool = False) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit; `write` ones lock SQLite at BEGIN."""
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
+    return async_sessionmaker(bind, expire_on_commit=False)

@@ -62,14 +62,13 @@ def _row(target: TargetInfo, *, unit: str, judgement: Judgement, inherited: bool
     )
 
 
-def _inherits(indicator: IndicatorInfo, target: TargetInfo, *, kids: Sequence[str], is_child: bool) -> bool:
+def _inherits(indicator: IndicatorInfo, target: TargetInfo, *, is_child: bool) -> bool:
     # Only a city target on a district-reported percentage: a district's share is comparable with the
     # city's, whereas a count or an amount of money split over districts is not.
     return (
         target.spec.kind in (Kind.REACH, Kind.EVERY_YEAR)
         and indicator.unit == PERCENT
         and indicator.level == DISTRICT_LEVEL
-        and bool(kids)
         and not is_child
     )
 
@@ -149,6 +148,6 @@ def build_rows(
             spec=target.spec, series=_series(values, target.indicator, unit), on=on, bounds=indicator.bounds
         )
         rows.append(_row(target, unit=unit, judgement=own, inherited=False, parent=None))
-        if _inherits(indicator, target, kids=kids, is_child=unit in child_units):
+        if _inherits(indicator, target, is_child=unit in child_units):
             rows.extend(_inherited_rows(target, bounds=indicator.bounds, kids=kids, values=values, on=on))
     return rows

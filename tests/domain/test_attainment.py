@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 from datetime import date
 from fractions import Fraction
 
@@ -235,17 +236,13 @@ def test_declared_baseline_equal_to_target() -> None:
     [(PERCENT, 100.0), (OPEN, 125.0), (Bounds(0.0, 150.0), 125.0), (Bounds(None, 110.0), 110.0)],
 )
 def test_projection_clamped_to_the_upper_bound(bounds: Bounds, projection: float) -> None:
-    j = judge(
-        spec=reach(">=", 98, 2021), series=series(y2018=80, y2019=95), on=date(2020, 3, 1), bounds=bounds
-    )
+    j = judge(spec=reach(">=", 98, 2021), series=series(y2018=80, y2019=95), on=date(2020, 3, 1), bounds=bounds)
     assert j.projection == pytest.approx(projection)
 
 
 @pytest.mark.parametrize(("bounds", "projection"), [(COUNT, 0.0), (OPEN, -15.0), (Bounds(-5.0, None), -5.0)])
 def test_projection_clamped_to_the_lower_bound(bounds: Bounds, projection: float) -> None:
-    j = judge(
-        spec=reach("<=", 0, 2020), series=series(y2017=120, y2019=30), on=date(2020, 1, 15), bounds=bounds
-    )
+    j = judge(spec=reach("<=", 0, 2020), series=series(y2017=120, y2019=30), on=date(2020, 1, 15), bounds=bounds)
     assert j.projection == pytest.approx(projection)
 
 
@@ -261,9 +258,7 @@ def test_projection_is_least_squares_over_all_visible_years() -> None:
 
 def test_gross_rate_above_100_is_not_capped() -> None:
     bounds = Bounds(0.0, 150.0)
-    j = judge(
-        spec=reach(">=", 115, 2022), series=series(y2019=104, y2020=108), on=date(2021, 3, 1), bounds=bounds
-    )
+    j = judge(spec=reach(">=", 115, 2022), series=series(y2019=104, y2020=108), on=date(2021, 3, 1), bounds=bounds)
     assert j.projection == pytest.approx(116.0)
     assert j.pace == pytest.approx(12 / 11) and j.status is Status.ON_TRACK
     met = judge(spec=reach(">=", 100, 2022), series=series(y2020=108), on=date(2021, 3, 1), bounds=bounds)
@@ -271,9 +266,7 @@ def test_gross_rate_above_100_is_not_capped() -> None:
 
 
 def test_lower_is_better_with_a_positive_target() -> None:
-    j = judge(
-        spec=reach("<=", 20, 2022), series=series(y2019=25, y2020=23), on=date(2021, 3, 1), bounds=COUNT
-    )
+    j = judge(spec=reach("<=", 20, 2022), series=series(y2019=25, y2020=23), on=date(2021, 3, 1), bounds=COUNT)
     assert j.attainment_ratio == pytest.approx(20 / 23)
     assert j.progress == pytest.approx(0.4)
     assert j.projection == pytest.approx(19.0) and j.pace == pytest.approx(1.2)
@@ -300,6 +293,13 @@ def test_divisions_are_guarded(spec: TargetSpec, values: dict[str, float], ratio
     assert no_nan_or_inf(j)
 
 
+def test_a_projection_that_overflows_is_dropped() -> None:
+    values = series(y2019=1e308, y2020=-1e308)
+    j = judge(spec=reach(">=", 100, 2022), series=values, on=date(2021, 3, 1), bounds=OPEN)
+    assert (j.projection, j.pace, j.status) == (None, None, Status.INSUFFICIENT_DATA)
+    assert no_nan_or_inf(j)
+
+
 @pytest.mark.parametrize(
     ("on", "status", "passed"),
     [(date(2020, 12, 31), Status.ON_TRACK, False), (date(2021, 1, 1), Status.NO_DATA, True)],
@@ -321,9 +321,7 @@ def test_after_deadline_only_the_deadline_year_counts() -> None:
     values = series(y2019=99, y2021=99)
     j = judge(spec=reach(">=", 98, 2020), series=values, on=date(2022, 3, 1), bounds=PERCENT)
     assert (j.status, j.actual, j.actual_year) == (Status.NO_DATA, None, None)
-    later = judge(
-        spec=reach(">=", 98, 2020), series=series(y2020=97, y2021=99), on=date(2022, 3, 1), bounds=PERCENT
-    )
+    later = judge(spec=reach(">=", 98, 2020), series=series(y2020=97, y2021=99), on=date(2022, 3, 1), bounds=PERCENT)
     assert (later.status, later.actual_year) == (Status.MISSED, 2020)
 
 
@@ -339,27 +337,104 @@ def test_values_ending_after_the_day_or_not_finite_are_ignored() -> None:
     assert (j.actual_year, j.baseline_year, j.status) == (2019, 2019, Status.INSUFFICIENT_DATA)
 
 
-def test_every_year_missing_ended_year_is_no_data() -> None:
-    j = judge(spec=every_year(">=", 99, 2022), series=series(y2019=99.5), on=date(2021, 3, 1), bounds=PERCENT)
-    assert j.status is Status.NO_DATA
-    assert [d.year for d in j.years] == [2019, 2020, 2021, 2022]  # year_from defaults to 2019
+def outcome(detail: YearDetail) -> str:
+    return "m" if detail.met else "f" if detail.met is False else "-" if detail.missing else "p"
+
+
+EY99 = every_year(">=", 99, 2022)
+
+
+@pytest.mark.parametrize(
+    ("spec", "values", "on", "first", "outcomes", "status", "passed", "progress", "ratio"),
+    [
+        (EY99, {2019: 99.5}, date(2021, 3, 1), 2019, "m-pp", Status.NO_DATA, False, 1 / 4, 99.5 / 99),
+        (EY99, {2019: 98, 2021: 99.5}, date(2022, 3, 1), 2019, "f-mp", Status.MISSED, False, 1 / 4, 98 / 99),
+        (EY99, {2019: 99.5, 2020: 99.2}, date(2021, 3, 1), 2019, "mmpp", Status.ON_TRACK, False, 2 / 4, 99.2 / 99),
+        # A year ends when the next begins: on 31 December it is still pending, on 1 January it fails.
+        (EY99, {2019: 99, 2020: 98}, date(2020, 12, 31), 2019, "mppp", Status.ON_TRACK, False, 1 / 4, 1.0),
+        (EY99, {2019: 99, 2020: 98}, date(2021, 1, 1), 2019, "mfpp", Status.MISSED, False, 1 / 4, 98 / 99),
+        (
+            EY99,
+            {2019: 99.5, 2020: 99.2, 2021: 99.8, 2022: 99.1},
+            date(2023, 1, 5),
+            2019,
+            "mmmm",
+            Status.ACHIEVED,
+            True,
+            1.0,
+            99.1 / 99,
+        ),
+        (
+            EY99,
+            {2019: 99.5, 2020: 99.2, 2022: 99.1},
+            date(2023, 1, 5),
+            2019,
+            "mm-m",
+            Status.NO_DATA,
+            True,
+            3 / 4,
+            99.1 / 99,
+        ),
+        (
+            every_year("<=", 45, 2020, 2019),
+            {2019: 40, 2020: 50},
+            date(2021, 3, 1),
+            2019,
+            "mf",
+            Status.MISSED,
+            True,
+            1 / 2,
+            0.9,
+        ),
+        # Open-ended: every year through the one judged, never past a deadline, so never achieved.
+        (
+            reach(">=", 99, None),
+            {2019: 99.5, 2020: 99.2, 2021: 99.9},
+            date(2021, 12, 31),
+            2019,
+            "mmm",
+            Status.ON_TRACK,
+            False,
+            1.0,
+            99.2 / 99,
+        ),
+        (
+            every_year(">=", 99, None, 2020),
+            {2020: 99.5, 2021: 98},
+            date(2023, 6, 1),
+            2020,
+            "mf-p",
+            Status.MISSED,
+            False,
+            1 / 4,
+            98 / 99,
+        ),
+    ],
+)
+def test_every_year(
+    spec: TargetSpec,
+    values: dict[int, float],
+    on: date,
+    first: int,
+    outcomes: str,
+    status: Status,
+    passed: bool,
+    progress: float,
+    ratio: float,
+) -> None:
+    j = judge(spec=spec, series={y: yv(y, v) for y, v in values.items()}, on=on, bounds=PERCENT)
+    assert [d.year for d in j.years] == list(range(first, first + len(outcomes)))
+    assert "".join(outcome(d) for d in j.years) == outcomes
+    assert (j.status, j.deadline_passed, j.projection, j.pace) == (status, passed, None, None)
+    assert j.progress == pytest.approx(progress)
+    assert j.attainment_ratio == pytest.approx(ratio)
+
+
+def test_every_year_window_defaults_to_2019_and_shows_missing_years() -> None:
+    j = judge(spec=EY99, series=series(y2019=99.5), on=date(2021, 3, 1), bounds=PERCENT)
+    assert DEFAULT_YEAR_FROM == 2019 and j.years[0].year == 2019
     assert j.years[1] == YearDetail(2020, None, met=None, missing=True, pending=False)
-    assert DEFAULT_YEAR_FROM == 2019
-
-
-def test_every_year_failed_year_outweighs_a_missing_one() -> None:
-    values = series(y2019=98, y2021=99.5)
-    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2022, 3, 1), bounds=PERCENT)
-    assert j.status is Status.MISSED
-
-
-def test_every_year_on_track_with_pending_years() -> None:
-    values = series(y2019=99.5, y2020=99.2)
-    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2021, 3, 1), bounds=PERCENT)
-    assert j.status is Status.ON_TRACK
-    assert [d.pending for d in j.years] == [False, False, True, True]
-    assert j.progress == pytest.approx(0.5)
-    assert j.attainment_ratio == pytest.approx(99.2 / 99)
+    assert (j.actual, j.actual_year, j.met) == (99.5, 2019, True)
 
 
 def test_every_year_current_year_below_target_is_pending_not_failed() -> None:
@@ -377,111 +452,48 @@ def test_every_year_current_year_already_meeting_counts() -> None:
     assert j.progress == pytest.approx(2 / 3)
 
 
+UNITS_SPEC = TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022)
+_SILENT = judge(spec=reach(">=", 1, 2022), series={}, on=date(2021, 6, 30), bounds=COUNT)
+A, N, I, R, T, O = (
+    Status.ACHIEVED,
+    Status.NO_DATA,
+    Status.INSUFFICIENT_DATA,
+    Status.AT_RISK,
+    Status.ON_TRACK,
+    Status.OFF_TRACK,
+)
+
+
 @pytest.mark.parametrize(
-    ("on", "status", "detail"),
+    ("kids", "units_total", "on", "status", "units_met", "share", "met"),
     [
-        (date(2020, 12, 31), Status.ON_TRACK, YearDetail(2020, 98, met=None, missing=False, pending=True)),
-        (date(2021, 1, 1), Status.MISSED, YearDetail(2020, 98, met=False, missing=False, pending=False)),
+        ([A, A, A], 3, date(2021, 6, 30), A, 3, 1.0, True),
+        ([A, A], 2, date(2023, 2, 1), A, 2, 1.0, True),
+        ([A, N], 2, date(2023, 2, 1), Status.MISSED, 1, 0.5, False),
+        ([A, T], 2, date(2023, 2, 1), Status.MISSED, 1, 0.5, False),
+        ([A, I], 2, date(2021, 6, 30), I, 1, 0.5, False),
+        ([A, R, T], 3, date(2021, 6, 30), R, 1, 1 / 3, False),
+        ([T, O, N, I], 4, date(2021, 6, 30), O, 0, 0.0, False),
+        ([A, A, A], 4, date(2021, 6, 30), N, 3, 0.75, False),  # a child not judged shows nothing
+        ([], 0, date(2023, 1, 1), N, 0, None, None),
     ],
 )
-def test_every_year_a_year_ends_on_the_first_of_january(on: date, status: Status, detail: YearDetail) -> None:
-    j = judge(spec=every_year(">=", 99, 2022), series=series(y2019=99, y2020=98), on=on, bounds=PERCENT)
-    assert (j.status, j.years[1]) == (status, detail)
-
-
-def test_every_year_achieved_after_the_deadline() -> None:
-    values = series(y2019=99.5, y2020=99.2, y2021=99.8, y2022=99.1)
-    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2023, 1, 5), bounds=PERCENT)
-    assert (j.status, j.deadline_passed, j.progress) == (Status.ACHIEVED, True, 1.0)
-    assert j.attainment_ratio == pytest.approx(99.1 / 99)
-    assert (j.actual, j.actual_year, j.met) == (99.1, 2022, True)
-
-
-def test_every_year_missing_after_the_deadline_is_no_data() -> None:
-    values = series(y2019=99.5, y2020=99.2, y2022=99.1)
-    j = judge(spec=every_year(">=", 99, 2022), series=values, on=date(2023, 1, 5), bounds=PERCENT)
-    assert (j.status, j.progress) == (Status.NO_DATA, pytest.approx(3 / 4))
-
-
-def test_every_year_lower_is_better_worst_ratio() -> None:
-    values = series(y2019=40, y2020=50)
-    j = judge(spec=every_year("<=", 45, 2020, 2019), series=values, on=date(2021, 3, 1), bounds=COUNT)
-    assert j.status is Status.MISSED
-    assert j.attainment_ratio == pytest.approx(45 / 50)
-    assert [d.met for d in j.years] == [True, False]
-
-
-def test_open_ended_is_every_year_through_the_year_judged() -> None:
-    values = series(y2019=99.5, y2020=99.2, y2021=99.9)
-    j = judge(spec=reach(">=", 99, None), series=values, on=date(2021, 12, 31), bounds=PERCENT)
-    assert [d.year for d in j.years] == [2019, 2020, 2021]
-    assert all(d.met for d in j.years)
-    assert (j.status, j.deadline_passed, j.progress) == (Status.ON_TRACK, False, 1.0)  # never achieved
-
-
-def test_open_ended_honours_year_from_and_fails_like_every_year() -> None:
-    values = series(y2020=99.5, y2021=98.0)
-    spec = TargetSpec(Kind.EVERY_YEAR, ">=", 99, None, 2020)
-    j = judge(spec=spec, series=values, on=date(2023, 6, 1), bounds=PERCENT)
-    assert [d.year for d in j.years] == [2020, 2021, 2022, 2023]
-    assert (j.status, j.deadline_passed, j.projection) == (Status.MISSED, False, None)
-
-
-def test_each_unit_all_achieved() -> None:
-    done = judge(spec=reach(">=", 1, 2022), series=series(y2020=1), on=date(2021, 6, 30), bounds=COUNT)
-    parent = judge_each_unit(
-        spec=TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022),
-        children=[done] * 3,
-        units_total=3,
-        on=date(2021, 6, 30),
-    )
-    assert (parent.status, parent.units_met, parent.attainment_ratio, parent.met) == (
-        Status.ACHIEVED,
-        3,
-        1.0,
-        True,
-    )
-
-
-def test_each_unit_after_deadline_any_child_short_is_missed() -> None:
-    on = date(2023, 2, 1)
-    done = judge(spec=reach(">=", 1, 2022), series=series(y2022=1), on=on, bounds=COUNT)
-    silent = judge(spec=reach(">=", 1, 2022), series={}, on=on, bounds=COUNT)
-    spec = TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022)
-    parent = judge_each_unit(spec=spec, children=[done, silent], units_total=2, on=on)
-    assert (silent.status, parent.status, parent.deadline_passed) == (Status.NO_DATA, Status.MISSED, True)
-    assert parent.progress == pytest.approx(0.5)
-
-
-def test_each_unit_before_deadline_takes_the_most_severe_child() -> None:
-    on = date(2021, 6, 30)
-    spec = TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022)
-    done = judge(spec=reach(">=", 1, 2022), series=series(y2020=1), on=on, bounds=COUNT)
-    short = judge(spec=reach(">=", 1, 2022), series=series(y2020=0), on=on, bounds=COUNT)
-    parent = judge_each_unit(spec=spec, children=[done, short], units_total=2, on=on)
-    assert (short.status, parent.status) == (Status.INSUFFICIENT_DATA, Status.INSUFFICIENT_DATA)
-
-
-def test_each_unit_children_not_judged_count_as_no_data() -> None:
-    on = date(2021, 6, 30)
-    done = judge(spec=reach(">=", 1, 2022), series=series(y2020=1), on=on, bounds=COUNT)
-    parent = judge_each_unit(
-        spec=TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022), children=[done] * 3, units_total=4, on=on
-    )
-    assert (parent.status, parent.units_met, parent.units_total) == (Status.NO_DATA, 3, 4)
-    assert parent.attainment_ratio == pytest.approx(0.75)
-
-
-def test_each_unit_without_children() -> None:
-    parent = judge_each_unit(
-        spec=TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022), children=[], units_total=0, on=date(2023, 1, 1)
-    )
-    assert (parent.status, parent.attainment_ratio, parent.progress, parent.met) == (
-        Status.NO_DATA,
-        None,
-        None,
-        None,
-    )
+def test_each_unit_parent(
+    kids: list[Status],
+    units_total: int,
+    on: date,
+    status: Status,
+    units_met: int,
+    share: float | None,
+    met: bool | None,
+) -> None:
+    children = [replace(_SILENT, status=s, actual=1.0 if s is A else None) for s in kids]
+    parent = judge_each_unit(spec=UNITS_SPEC, children=children, units_total=units_total, on=on)
+    assert (parent.status, parent.units_met, parent.units_total, parent.met) == (status, units_met, units_total, met)
+    assert parent.attainment_ratio == (pytest.approx(share) if share is not None else None)
+    assert parent.progress == parent.attainment_ratio
+    assert (parent.reported, parent.total) == (kids.count(A), units_total)
+    assert parent.deadline_passed is (on.year > 2022)
 
 
 def test_severity_order_and_most_severe() -> None:

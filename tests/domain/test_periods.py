@@ -1,3 +1,5 @@
+import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -198,7 +200,25 @@ def test_is_future(text: str, today: date, future: bool) -> None:
     assert is_future(parse_period(text), today=today) is future
 
 
-def test_today_in_shanghai_is_the_shanghai_date() -> None:
+def test_overlaps_counts_a_single_shared_day() -> None:
+    first = Period(PeriodType.SEMESTER, "a", date(2020, 1, 1), date(2020, 6, 30))
+    second = Period(PeriodType.SEMESTER, "b", date(2020, 6, 30), date(2020, 12, 31))
+    assert overlaps(first, second) and overlaps(second, first)
+
+
+@pytest.fixture
+def restore_local_zone() -> Iterator[None]:
+    yield
+    time.tzset()  # after monkeypatch has put TZ back
+
+
+# Twenty hours behind Shanghai and six ahead: at any instant one of them is on another date than Qingdao.
+@pytest.mark.parametrize("local_zone", ["Etc/GMT+12", "Etc/GMT-14"])
+def test_today_in_shanghai_ignores_the_server_zone(
+    local_zone: str, monkeypatch: pytest.MonkeyPatch, restore_local_zone: None
+) -> None:
+    monkeypatch.setenv("TZ", local_zone)
+    time.tzset()
     zone = ZoneInfo("Asia/Shanghai")
     before = datetime.now(zone).date()
     today = today_in_shanghai()

@@ -1,0 +1,287 @@
+"""District submissions and stored values: POST, GET (current or as of), history, DELETE."""
+
+import base64
+from datetime import date
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import metrics
+from app.api.deps import Reader, SessionDep, Writer, WriteSessionDep
+from app.db import catalog as q
+from app.db import idempotency, measurements, submissions, yearly
+from app.db.idempotency import ClaimState
+from app.db.types import utcnow
+from app.domain.keys import Principal
+from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, parse
+from app.domain.periods import PeriodError, parse_period, today_in_shanghai
+from app.domain.times import parse_as_of
+from app.errors import (
+    PROBLEM,
+    AppError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Unprocessable,
+    UnsupportedMediaType,
+    problem_body,
+)
+from app.schemas.measurements import (
+    DeletedRead,
+    RevisionRead,
+    SubmissionIn,
+    SubmissionResult,
+    ValuePage,
+    ValueRead,
+    inline_schema,
+)
+
+router = APIRouter(tags=["measurements"])
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": inline_schema(SubmissionIn)},
+            "text/csv": {"schema": {"type": "string", "description": "header: indicator,unit,period,value,"
+                                    "numerator,denominator,comment; UTF-8 (BOM optional) or charset=gbk"}},
+        },
+    }
+}
+_PROBLEMS = {
+    400: {"description": "Unreadable body"},
+    403: {"description": "A unit outside the key's subtree, or a role that cannot write"},
+    409: {"description": "Same Idempotency-Key still in flight"},
+    413: {"description": "Over 5 MiB or 10,000 values"},
+    415: {"description": "Neither JSON nor CSV"},
+    422: {"description": "No row accepted (problem document with counts and conflicts), or key reused"},
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The body is {int(declared)} bytes; at most {limit} are accepted.")
+    buf = bytearray()
+    async for chunk in request.stream():
+        buf += chunk
+        if len(buf) > limit:
+            raise PayloadTooLarge(f"The body exceeds {limit} bytes; split it into smaller submissions.")
+    return bytes(buf)
+
+
+def _json(status: int, body: dict[str, object], media: str = "application/json") -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=media)
+
+
+@router.post("/measurements", openapi_extra=_BODY_DOC, response_model=SubmissionResult, responses=_PROBLEMS)
+async def submit(
+    request: Request,
+    session: WriteSessionDep,
+    caller: Writer,
+    dry_run: bool = Query(default=False, description="Validate and answer, store nothing"),
+    atomic: bool = Query(default=False, description="All rows or none"),
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> Response:
+    """Submit values for your district (JSON or CSV). Upserts on (indicator, unit, period)."""
+    settings = request.app.state.settings
+    body = await _read_body(request, settings.max_body_bytes)
+    content_type = request.headers.get("content-type", "")
+    claimed = False
+    if idempotency_key is not None:
+        fp = idempotency.fingerprint(body=body, content_type=content_type, query=str(request.url.query))
+        claim = await idempotency.claim(
+            request.app.state.write_sessions, key_id=caller.key_id, key=idempotency_key, fp=fp,
+            lease_s=settings.idempotency_lease_seconds, ttl_h=settings.idempotency_ttl_hours,
+        )
+        if claim.state == ClaimState.REPLAY:
+            return Response(claim.body or "", status_code=claim.status_code or 200, media_type=claim.media_type,
+                            headers={"Idempotent-Replayed": "true"})
+        if claim.state == ClaimState.MISMATCH:
+            raise Unprocessable("This Idempotency-Key was used with a different request; use a new key.")
+        if claim.state == ClaimState.IN_FLIGHT:
+            raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+        claimed = True
+    try:
+        response = await _process(request, session, caller, body, content_type, dry_run=dry_run, atomic=atomic)
+        if claimed:
+            assert idempotency_key is not None
+            await idempotency.finish(session, key_id=caller.key_id, key=idempotency_key,
+                                     status_code=response.status_code, body=bytes(response.body).decode(),
+                                     media_type=response.media_type or "application/json")
+        return response
+    except BaseException:
+        if claimed:
+            assert idempotency_key is not None
+            await idempotency.release(request.app.state.write_sessions, key_id=caller.key_id, key=idempotency_key)
+        raise
+
+
+async def _process(request: Request, session: AsyncSession, caller: Principal, body: bytes, content_type: str, *,
+                   dry_run: bool, atomic: bool) -> Response:
+    settings = request.app.state.settings
+    try:
+        try:
+            rows = parse(body, content_type, max_values=settings.max_values)
+        except UnsupportedType as exc:
+            raise UnsupportedMediaType(str(exc)) from None
+        except PayloadError as exc:
+            raise BadRequest(str(exc)) from None
+        except TooManyValues as exc:
+            raise PayloadTooLarge(str(exc)) from None
+        catalog = await q.load_catalog(session)
+        outcome = await submissions.submit(
+            session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
+            now=utcnow(), request_id=getattr(request.state, "request_id", None),
+        )
+    except AppError as exc:
+        # Answered, not raised: the idempotency record must keep 4xx answers too.
+        return _json(exc.status, problem_body(exc, instance=request.url.path), PROBLEM)
+    metrics.count_ingested(outcome.tallies)
+    if outcome.status_code == 200:
+        return _json(200, outcome.body())
+    detail = (f"No value was accepted: {outcome.counts['rejected']} rejected"
+              + (" (atomic: one bad row rejects all)." if atomic and outcome.conflicts else "."))
+    doc = {"type": "https://attain.qingdao.example/problems/submission-rejected", "title": "Submission rejected",
+           "status": 422, "detail": detail, "instance": request.url.path, "counts": outcome.counts,
+           "conflicts": outcome.conflicts}
+    return _json(422, doc, PROBLEM)
+
+
+def _cursor_out(key: tuple[str, str, str]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def _cursor_in(text: str) -> tuple[str, str, str]:
+    try:
+        raw = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if isinstance(raw, list) and len(raw) == 3 and all(isinstance(x, str) for x in raw):
+            return raw[0], raw[1], raw[2]
+    except (ValueError, orjson.JSONDecodeError):
+        pass
+    raise BadRequest("The cursor is not one this service issued; start again without it.")
+
+
+def _value_read(r: measurements.ValueRow) -> ValueRead:
+    return ValueRead(
+        indicator=r.indicator, unit=r.unit, period=r.period, period_type=r.period_type,
+        period_start=r.period_start.isoformat(), period_end=r.period_end.isoformat(), year=r.year, value=r.value,
+        numerator=r.numerator, denominator=r.denominator, comment=r.comment,
+        recorded_at=r.recorded_at.isoformat() if r.recorded_at else None,
+    )
+
+
+def _period_bound(text: str | None, name: str, *, end: bool) -> date | None:
+    if not text:
+        return None
+    try:
+        p = parse_period(text)
+    except PeriodError as exc:
+        raise Unprocessable(str(exc), errors=[{"location": f"query.{name}", "message": str(exc)}]) from None
+    return p.end if end else p.start
+
+
+def _unit_code(catalog: q.Catalog, text: str) -> str:
+    found = catalog.resolve_unit(text)
+    if found is None:
+        raise Unprocessable(f"Unknown unit '{text}'.", errors=[{"location": "query.unit", "message": "unknown"}])
+    if found.code in catalog.retired:
+        msg = catalog.retired_message(catalog.retired[found.code])
+        raise Unprocessable(msg, errors=[{"location": "query.unit", "message": msg}])
+    return found.code
+
+
+@router.get("/measurements", responses={400: {}, 422: {}})
+async def list_values(
+    session: SessionDep,
+    _: Reader,
+    indicator: str | None = Query(default=None, max_length=64),
+    unit: str | None = Query(default=None, max_length=64, description="Code, name or alias"),
+    period_from: str | None = Query(default=None, max_length=16, description="Periods ending on/after its start"),
+    period_to: str | None = Query(default=None, max_length=16, description="Periods ending on/before its end"),
+    as_of: str | None = Query(default=None, max_length=40, description="RFC 3339 instant or date"),
+    cursor: str | None = Query(default=None, max_length=400),
+    limit: int = Query(default=500, ge=1, le=5000),
+) -> ValuePage:
+    """Stored values in (indicator, unit, period) order, a page at a time."""
+    catalog = await q.load_catalog(session)
+    if indicator is not None:
+        q.indicator_or_404(catalog, indicator)
+    try:
+        instant = parse_as_of(as_of) if as_of else None
+    except ValueError as exc:
+        raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
+    rows = await measurements.values(
+        session, indicator=indicator, units=[_unit_code(catalog, unit)] if unit else None,
+        start=_period_bound(period_from, "period_from", end=False),
+        end=_period_bound(period_to, "period_to", end=True), as_of=instant,
+        after=_cursor_in(cursor) if cursor else None, limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = _cursor_out((rows[-1].indicator, rows[-1].unit, rows[-1].period)) if more and rows else None
+    return ValuePage(items=[_value_read(r) for r in rows], next_cursor=nxt)
+
+
+def _key(catalog: q.Catalog, indicator: str, unit: str, period: str) -> tuple[str, str, str]:
+    q.indicator_or_404(catalog, indicator)
+    try:
+        label = parse_period(period).label
+    except PeriodError as exc:
+        raise Unprocessable(str(exc), errors=[{"location": "query.period", "message": str(exc)}]) from None
+    return indicator, _unit_code(catalog, unit), label
+
+
+@router.get("/measurements/history", responses={404: {}, 422: {}})
+async def value_history(
+    session: SessionDep,
+    _: Reader,
+    indicator: str = Query(max_length=64),
+    unit: str = Query(max_length=64),
+    period: str = Query(max_length=16),
+) -> list[RevisionRead]:
+    """Every revision of one value: what it was set to, by which key, when."""
+    catalog = await q.load_catalog(session)
+    key = _key(catalog, indicator, unit, period)
+    return [
+        RevisionRead(id=r.id or 0, action=r.action, value=r.value, old_value=r.old_value,  # type: ignore[arg-type]
+                     numerator=r.numerator, denominator=r.denominator, comment=r.comment, key_name=r.key_name,
+                     request_id=r.request_id, recorded_at=r.recorded_at.isoformat())
+        for r in await measurements.history(session, key)
+    ]
+
+
+@router.delete("/measurements", responses={403: {}, 404: {}, 422: {}})
+async def delete_value(
+    request: Request,
+    session: WriteSessionDep,
+    caller: Writer,
+    indicator: str = Query(max_length=64),
+    unit: str = Query(max_length=64),
+    period: str = Query(max_length=16),
+) -> DeletedRead:
+    """Withdraw a value. It leaves a revision; nothing is physically removed."""
+    catalog = await q.load_catalog(session)
+    key = _key(catalog, indicator, unit, period)
+    unit_ref = submissions.resolve_unit(catalog, key[1])
+    try:
+        submissions.authorise(catalog, caller, [unit_ref])
+    except Forbidden:
+        raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
+    now = utcnow()
+    row = await measurements.delete(session, key=key, key_name=caller.name,
+                                    request_id=getattr(request.state, "request_id", None), now=now)
+    if row is None:
+        raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
+    await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
+    return DeletedRead(deleted=ValueRead(
+        indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
+        period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,
+        value=row.value, numerator=row.numerator, denominator=row.denominator, comment=row.comment,
+        recorded_at=now.isoformat(),
+    ))
+

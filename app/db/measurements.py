@@ -1,0 +1,218 @@
+"""Stored values: set-based reads and writes, and every change kept as a revision."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.bulk import chunks, upsert
+from app.db.models import Measurement, MeasurementRevision
+from app.domain.periods import Period, PeriodType
+from app.domain.submission import Clean
+
+M = Measurement.__table__  # type: ignore[attr-defined]
+R = MeasurementRevision.__table__  # type: ignore[attr-defined]
+
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    comment: str | None
+    deleted: bool
+
+    def same_as(self, row: Clean) -> bool:
+        return not self.deleted and (self.value, self.numerator, self.denominator, self.comment) == (
+            row.value, row.numerator, row.denominator, row.comment,
+        )
+
+
+async def current(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Stored]:
+    """The stored state of the given (indicator, unit, period) keys, deleted ones included."""
+    out: dict[Key, Stored] = {}
+    for part in chunks(list(keys)):
+        rows = await session.execute(
+            select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.value, M.c.numerator, M.c.denominator,
+                   M.c.comment, M.c.deleted)
+            .where(tuple_(M.c.indicator_code, M.c.unit_code, M.c.period).in_(list(part)))
+        )
+        for ind, unit, period, value, num, den, comment, deleted in rows:
+            out[(ind, unit, period)] = Stored(value, num, den, comment, deleted)
+    return out
+
+
+async def stored_periods(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str, Period]]:
+    """Live periods already stored for the given (indicator, unit) pairs."""
+    found: list[tuple[str, str, Period]] = []
+    for part in chunks(sorted(set(pairs))):
+        rows = await session.execute(
+            select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start, M.c.period_end)
+            .where(tuple_(M.c.indicator_code, M.c.unit_code).in_(list(part)), M.c.deleted.is_(False))
+        )
+        for ind, unit, label, ptype, start, end in rows:
+            found.append((ind, unit, Period(PeriodType(ptype), label, start, end)))
+    return found
+
+
+def _state(row: Clean, now: datetime) -> dict[str, Any]:
+    p = row.period
+    return {
+        "indicator_code": row.indicator, "unit_code": row.unit, "period": p.label, "period_type": p.type.value,
+        "period_start": p.start, "period_end": p.end, "year": p.year, "value": row.value,
+        "numerator": row.numerator, "denominator": row.denominator, "comment": row.comment,
+    }
+
+
+async def write(
+    session: AsyncSession,
+    rows: Sequence[Clean],
+    *,
+    before: dict[Key, Stored],
+    key_name: str,
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    """Upsert the rows and append one revision each, in the caller's transaction (one statement per table)."""
+    if not rows:
+        return
+    values = [{**_state(r, now), "deleted": False, "updated_at": now} for r in rows]
+    stmt = upsert(session, M)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[M.c.indicator_code, M.c.unit_code, M.c.period],
+        set_={c: stmt.excluded[c] for c in ("value", "numerator", "denominator", "comment", "deleted", "updated_at")},
+    )
+    await session.execute(stmt, values)
+    revs = []
+    for r in rows:
+        old = before.get(r.key)
+        live = old is not None and not old.deleted
+        revs.append({
+            **_state(r, now), "action": "update" if live else "create",
+            "old_value": old.value if live and old else None,
+            "key_name": key_name, "request_id": request_id, "recorded_at": now,
+        })
+    await session.execute(R.insert(), revs)
+
+
+async def delete(
+    session: AsyncSession, *, key: Key, key_name: str, request_id: str | None, now: datetime
+) -> Measurement | None:
+    """Flag a live value deleted and record it; None if there was nothing to delete."""
+    row = (await session.execute(
+        select(Measurement).where(
+            Measurement.indicator_code == key[0], Measurement.unit_code == key[1], Measurement.period == key[2],
+            Measurement.deleted.is_(False),  # type: ignore[attr-defined]
+        )
+    )).scalar_one_or_none()
+    if row is None:
+        return None
+    await session.execute(update(M).where(M.c.id == row.id).values(deleted=True, updated_at=now))
+    await session.execute(R.insert(), [{
+        "indicator_code": row.indicator_code, "unit_code": row.unit_code, "period": row.period,
+        "period_type": row.period_type, "period_start": row.period_start, "period_end": row.period_end,
+        "year": row.year, "action": "delete", "value": None, "numerator": None, "denominator": None,
+        "comment": None, "old_value": row.value, "key_name": key_name, "request_id": request_id, "recorded_at": now,
+    }])
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRow:
+    indicator: str
+    unit: str
+    period: str
+    period_type: str
+    period_start: date
+    period_end: date
+    year: int
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    comment: str | None
+    recorded_at: datetime | None
+
+
+def _filters(cols: Any, *, indicator: str | None, units: Sequence[str] | None, start: date | None,
+             end: date | None, years: Sequence[int] | None = None) -> list[Any]:
+    conds = []
+    if indicator:
+        conds.append(cols.indicator_code == indicator)
+    if units is not None:
+        conds.append(cols.unit_code.in_(list(units)))
+    if start:
+        conds.append(cols.period_end >= start)
+    if end:
+        conds.append(cols.period_end <= end)
+    if years is not None:
+        conds.append(cols.year.in_(list(years)))
+    return conds
+
+
+def _after(cols: Any, cursor: Key | None) -> list[Any]:
+    if cursor is None:
+        return []
+    ind, unit, period = cursor
+    return [or_(
+        cols.indicator_code > ind,
+        and_(cols.indicator_code == ind, cols.unit_code > unit),
+        and_(cols.indicator_code == ind, cols.unit_code == unit, cols.period > period),
+    )]
+
+
+async def values(
+    session: AsyncSession,
+    *,
+    indicator: str | None = None,
+    units: Sequence[str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    as_of: datetime | None = None,
+    after: Key | None = None,
+    limit: int | None = None,
+) -> list[ValueRow]:
+    """Live values in key order — current ones, or as they stood at `as_of` (from the revisions)."""
+    if as_of is None:
+        stmt = (
+            select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start, M.c.period_end,
+                   M.c.year, M.c.value, M.c.numerator, M.c.denominator, M.c.comment, M.c.updated_at)
+            .where(M.c.deleted.is_(False), *_filters(M.c, indicator=indicator, units=units, start=start, end=end),
+                   *_after(M.c, after))
+        )
+        order = (M.c.indicator_code, M.c.unit_code, M.c.period)
+    else:
+        ranked = (
+            select(R, func.row_number().over(
+                partition_by=(R.c.indicator_code, R.c.unit_code, R.c.period), order_by=R.c.id.desc(),
+            ).label("rn"))
+            .where(R.c.recorded_at <= as_of, *_filters(R.c, indicator=indicator, units=units, start=start, end=end),
+                   *_after(R.c, after))
+            .subquery()
+        )
+        stmt = (
+            select(ranked.c.indicator_code, ranked.c.unit_code, ranked.c.period, ranked.c.period_type,
+                   ranked.c.period_start, ranked.c.period_end, ranked.c.year, ranked.c.value, ranked.c.numerator,
+                   ranked.c.denominator, ranked.c.comment, ranked.c.recorded_at)
+            .where(ranked.c.rn == 1, ranked.c.action != "delete")
+        )
+        order = (ranked.c.indicator_code, ranked.c.unit_code, ranked.c.period)
+    stmt = stmt.order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [ValueRow(*r) for r in await session.execute(stmt)]
+
+
+async def history(session: AsyncSession, key: Key) -> list[MeasurementRevision]:
+    """Every revision of one value, oldest first."""
+    stmt = (
+        select(MeasurementRevision)
+        .where(MeasurementRevision.indicator_code == key[0], MeasurementRevision.unit_code == key[1],
+               MeasurementRevision.period == key[2])
+        .order_by(MeasurementRevision.id)  # type: ignore[arg-type]
+    )
+    return list((await session.execute(stmt)).scalars())

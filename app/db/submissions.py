@@ -1,0 +1,159 @@
+"""The district submission use case: resolve, authorise, check, classify, write — set-based throughout."""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import measurements, yearly
+from app.db.catalog import CITY, Catalog
+from app.db.models import Indicator
+from app.domain.keys import Principal, Role
+from app.domain.payload import RawRow
+from app.domain.periods import PeriodType
+from app.domain.submission import (
+    Clean,
+    Code,
+    Conflict,
+    IndicatorRule,
+    UnitProblem,
+    UnitRef,
+    check_row,
+    reject_duplicates,
+    reject_overlaps,
+)
+from app.errors import Forbidden
+
+
+@dataclass
+class Outcome:
+    """The answer to a submission, and per-unit tallies for the ingestion counters."""
+
+    status_code: int
+    result: str
+    counts: dict[str, int]
+    conflicts: list[dict[str, Any]]
+    tallies: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def body(self) -> dict[str, Any]:
+        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts}
+
+
+def indicator_rule(i: Indicator) -> IndicatorRule:
+    return IndicatorRule(code=i.code, name_zh=i.name_zh, unit=i.unit, measure=i.measure, level=i.level,
+                         frequency=PeriodType(i.frequency), low=i.min_value, high=i.max_value)
+
+
+def resolve_unit(catalog: Catalog, raw: Any) -> UnitRef | UnitProblem | None:
+    if raw is None or isinstance(raw, bool) or not isinstance(raw, str | int):
+        return None
+    found = catalog.resolve_unit(str(raw))
+    if found is None:
+        return None
+    if found.code in catalog.retired:
+        return UnitProblem(Code.RETIRED_UNIT, catalog.retired_message(catalog.retired[found.code]))
+    u = catalog.units[found.code]
+    return UnitRef(code=u.code, name=u.name, is_city=u.code == CITY)
+
+
+def authorise(catalog: Catalog, caller: Principal, units: Sequence[UnitRef | UnitProblem | None]) -> None:
+    """A district key writes only its own subtree: one foreign unit refuses the whole request."""
+    if caller.role == Role.ADMIN:
+        return
+    allowed = catalog.subtree(caller.unit_code or "")
+    foreign = sorted({u.code for u in units if isinstance(u, UnitRef) and u.code not in allowed})
+    if foreign:
+        own = catalog.units.get(caller.unit_code or "")
+        names = ", ".join(f"{c} ({catalog.units[c].name})" for c in foreign[:5])
+        raise Forbidden(
+            f"This key writes only for {caller.unit_code} ({own.name if own else '?'}) and the units under it; "
+            f"the request names {names}. Nothing was stored.",
+            foreign_units=foreign,
+        )
+
+
+def metric_unit(catalog: Catalog, code: str | None) -> str:
+    """The city or district a unit belongs to: counters are labelled by those only (bounded)."""
+    if code is None or code not in catalog.units:
+        return "unknown"
+    chain = [code, *catalog.ancestors(code)]
+    return chain[-2] if len(chain) >= 2 else chain[-1]
+
+
+async def submit(
+    session: AsyncSession,
+    catalog: Catalog,
+    caller: Principal,
+    rows: Sequence[RawRow],
+    *,
+    dry_run: bool,
+    atomic: bool,
+    today: date,
+    now: datetime,
+    request_id: str | None,
+) -> Outcome:
+    """Run one submission; raises Forbidden before looking at any row if a foreign unit is named."""
+    units = [resolve_unit(catalog, r.unit) for r in rows]
+    authorise(catalog, caller, units)
+    rules = {code: indicator_rule(i) for code, i in catalog.indicators.items()}
+    checked = [check_row(r, indicators=rules, unit=u, today=today) for r, u in zip(rows, units, strict=True)]
+    clean = [c for c in checked if isinstance(c, Clean)]
+    conflicts = [c for c in checked if isinstance(c, Conflict)]
+    clean, dupes = reject_duplicates(clean)
+    flows = frozenset(code for code, r in rules.items() if r.measure == "flow")
+    pairs = {(r.indicator, r.unit) for r in clean if r.indicator in flows}
+    stored = await measurements.stored_periods(session, pairs) if pairs else []
+    clean, overlapping = reject_overlaps(clean, flow_indicators=flows, stored=stored)
+    conflicts = sorted([*conflicts, *dupes, *overlapping], key=lambda c: c.index)
+
+    before = await measurements.current(session, [r.key for r in clean])
+    changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
+    created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
+    counts = {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
+              "rejected": len(conflicts)}
+    listed = [c.as_dict() for c in conflicts]
+    if atomic and conflicts:
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
+        return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
+    if not clean:
+        return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
+    if dry_run:
+        return Outcome(200, "dry_run", counts, listed)
+    await measurements.write(session, changed, before=before, key_name=caller.name, request_id=request_id, now=now)
+    await yearly.refresh(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed})
+    tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
+    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies)
+
+
+def _tally(
+    catalog: Catalog,
+    rows: Sequence[RawRow],
+    units: Sequence[UnitRef | UnitProblem | None],
+    clean: Sequence[Clean],
+    all_rejected: int,
+    *,
+    changed: Sequence[Clean] = (),
+    before: dict[measurements.Key, measurements.Stored] | None = None,
+    conflicts: Sequence[Conflict] = (),
+) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    if all_rejected:
+        for u in units:
+            out[(metric_unit(catalog, u.code if isinstance(u, UnitRef) else None), "rejected")] += 1
+        return out
+    changed_keys = {r.key for r in changed}
+    for r in clean:
+        if r.key not in changed_keys:
+            outcome = "unchanged"
+        elif before is not None and r.key in before and not before[r.key].deleted:
+            outcome = "updated"
+        else:
+            outcome = "created"
+        out[(metric_unit(catalog, r.unit), outcome)] += 1
+    for c in conflicts:
+        u = units[c.index]
+        out[(metric_unit(catalog, u.code if isinstance(u, UnitRef) else None), "rejected")] += 1
+    return out

@@ -1,0 +1,121 @@
+"""Kept yearly totals: yearly_values holds the effective A(u, y) of every unit, refreshed on every write
+from the touched units up to the city, so a city report reads a few hundred rows, not every value."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.bulk import chunks, upsert
+from app.db.catalog import Catalog
+from app.db.models import Measurement, YearlyValue
+from app.domain.periods import Period, PeriodType
+from app.domain.yearly import Measure, Observation, YearValue, aggregate, own_yearly
+
+M = Measurement.__table__  # type: ignore[attr-defined]
+Y = YearlyValue.__table__  # type: ignore[attr-defined]
+
+Cell = tuple[str, str, int]  # indicator, unit, year
+
+
+def _depth(catalog: Catalog, unit: str) -> int:
+    return len(catalog.ancestors(unit))
+
+
+async def refresh(session: AsyncSession, catalog: Catalog, touched: Iterable[Cell]) -> None:
+    """Recompute the touched cells and every ancestor cell, deepest units first."""
+    pending: dict[int, set[Cell]] = defaultdict(set)
+    for cell in touched:
+        pending[_depth(catalog, cell[1])].add(cell)
+    while pending:
+        depth = max(pending)
+        cells = pending.pop(depth)
+        await _refresh_level(session, catalog, cells)
+        for ind, unit, year in cells:
+            parent = catalog.units[unit].parent_code if unit in catalog.units else None
+            if parent:
+                pending[depth - 1].add((ind, parent, year))
+
+
+async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
+    inds = sorted({c[0] for c in cells})
+    years = sorted({c[2] for c in cells})
+    units = sorted({c[1] for c in cells})
+    obs: dict[tuple[str, str], list[Observation]] = defaultdict(list)
+    for part in chunks(units):
+        rows = await session.execute(
+            select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
+                   M.c.period_end, M.c.value, M.c.numerator, M.c.denominator)
+            .where(M.c.deleted.is_(False), M.c.indicator_code.in_(inds), M.c.year.in_(years),
+                   M.c.unit_code.in_(list(part)))
+        )
+        for ind, unit, label, ptype, start, end, value, num, den in rows:
+            obs[(ind, unit)].append(Observation(Period(PeriodType(ptype), label, start, end), value, num, den))
+    out: dict[Cell, YearValue] = {}
+    for (ind, unit), group in obs.items():
+        measure = Measure(catalog.indicators[ind].measure)
+        for year, yv in own_yearly(measure=measure, observations=group).items():
+            if (ind, unit, year) in cells:
+                out[(ind, unit, year)] = yv
+    return out
+
+
+async def _children(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
+    kids = sorted({k for _, unit, _ in cells for k in catalog.children.get(unit, [])})
+    if not kids:
+        return {}
+    inds = sorted({c[0] for c in cells})
+    years = sorted({c[2] for c in cells})
+    out: dict[Cell, YearValue] = {}
+    for part in chunks(kids):
+        rows = await session.execute(
+            select(YearlyValue).where(
+                YearlyValue.indicator_code.in_(inds),  # type: ignore[attr-defined]
+                YearlyValue.year.in_(years),  # type: ignore[attr-defined]
+                YearlyValue.unit_code.in_(list(part)),  # type: ignore[attr-defined]
+            )
+        )
+        for r in rows.scalars():
+            out[(r.indicator_code, r.unit_code, r.year)] = to_year_value(r)
+    return out
+
+
+def to_year_value(r: YearlyValue) -> YearValue:
+    return YearValue(year=r.year, value=r.value, numerator=r.numerator, denominator=r.denominator, period=r.period,
+                     period_end=r.period_end, own=r.own, reported=r.reported, total=r.total)
+
+
+async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> None:
+    own = await _own(session, catalog, cells)
+    kids = await _children(session, catalog, cells)
+    upserts, gone = [], []
+    for cell in cells:
+        ind, unit, year = cell
+        children = catalog.children.get(unit, [])
+        found = own.get(cell)
+        if found is None:
+            values = [kids[(ind, k, year)] for k in children if (ind, k, year) in kids]
+            found = aggregate(measure=Measure(catalog.indicators[ind].measure), year=year, children=values,
+                              total=len(children)) if values else None
+        if found is None:
+            gone.append(cell)
+            continue
+        found = replace(found, year=year)
+        upserts.append({
+            "indicator_code": ind, "unit_code": unit, "year": year, "value": found.value,
+            "numerator": found.numerator, "denominator": found.denominator, "period": found.period,
+            "period_end": found.period_end, "own": found.own, "reported": found.reported, "total": found.total,
+        })
+    for part in chunks(gone):
+        await session.execute(delete(Y).where(tuple_(Y.c.indicator_code, Y.c.unit_code, Y.c.year).in_(list(part))))
+    if upserts:
+        stmt = upsert(session, Y)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Y.c.indicator_code, Y.c.unit_code, Y.c.year],
+            set_={c: stmt.excluded[c] for c in
+                  ("value", "numerator", "denominator", "period", "period_end", "own", "reported", "total")},
+        )
+        for part in chunks(upserts, 1000):
+            await session.execute(stmt, list(part))

@@ -1,0 +1,296 @@
+"""Row rules of a district submission: each row becomes a clean value or a conflict with a stable code."""
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from app.domain.payload import RawRow
+from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
+
+RATE_TOLERANCE = 0.005
+MAX_COMMENT = 1000
+
+
+class Code(StrEnum):
+    """Conflict codes. Stable: clients may branch on them (the README lists them)."""
+
+    INVALID_ROW = "invalid_row"
+    MISSING_FIELD = "missing_field"
+    UNKNOWN_INDICATOR = "unknown_indicator"
+    UNKNOWN_UNIT = "unknown_unit"
+    RETIRED_UNIT = "retired_unit"
+    BAD_PERIOD = "bad_period"
+    PERIOD_TOO_FINE = "period_too_fine"
+    FUTURE_PERIOD = "future_period"
+    CITY_LEVEL_INDICATOR = "city_level_indicator"
+    BAD_NUMBER = "bad_number"
+    MISSING_VALUE = "missing_value"
+    RATE_NEEDS_FRACTION = "rate_needs_fraction"
+    RATE_MISMATCH = "rate_mismatch"
+    ZERO_DENOMINATOR = "zero_denominator"
+    UNEXPECTED_FRACTION = "unexpected_fraction"
+    OUT_OF_BOUNDS = "out_of_bounds"
+    COMMENT_TOO_LONG = "comment_too_long"
+    DUPLICATE_IN_REQUEST = "duplicate_in_request"
+    PERIOD_OVERLAP = "period_overlap"
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorRule:
+    code: str
+    name_zh: str
+    unit: str
+    measure: str
+    level: str
+    frequency: PeriodType
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRef:
+    """A resolved, current unit."""
+
+    code: str
+    name: str
+    is_city: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnitProblem:
+    """A unit that could not be used: unknown or retired, with the message to show."""
+
+    code: Code
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Clean:
+    index: int
+    line: int | None
+    indicator: str
+    unit: str
+    period: Period
+    value: float
+    numerator: float | None
+    denominator: float | None
+    comment: str | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.indicator, self.unit, self.period.label
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    index: int
+    line: int | None
+    indicator: str | None
+    unit: str | None
+    period: str | None
+    code: Code
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index, "line": self.line, "indicator": self.indicator, "unit": self.unit,
+            "period": self.period, "code": self.code.value, "detail": self.detail,
+        }
+
+
+class _Reject(Exception):
+    def __init__(self, code: Code, detail: str) -> None:
+        self.code, self.detail = code, detail
+
+
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
+def _number(raw: Any, name: str) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool):
+        raise _Reject(Code.BAD_NUMBER, f"{name} must be a number, not true/false.")
+    if isinstance(raw, int | float):
+        out = float(raw)
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            return None
+        if _THOUSANDS.match(text):
+            text = text.replace(",", "")
+        try:
+            out = float(text)
+        except ValueError:
+            raise _Reject(Code.BAD_NUMBER, f"{name} '{raw[:40]}' is not a number.") from None
+    else:
+        raise _Reject(Code.BAD_NUMBER, f"{name} must be a number.")
+    if not math.isfinite(out) or abs(out) > 1e15:
+        raise _Reject(Code.BAD_NUMBER, f"{name} must be a finite number below 10^15.")
+    return out
+
+
+def _text(raw: Any, name: str) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise _Reject(Code.INVALID_ROW, f"{name} must be a string.")
+    text = str(raw).strip()
+    return text or None
+
+
+def check_row(
+    raw: RawRow,
+    *,
+    indicators: Mapping[str, IndicatorRule],
+    unit: UnitRef | UnitProblem | None,
+    today: date,
+) -> Clean | Conflict:
+    """Every rule that one row can be judged by alone."""
+    ind_code: str | None = None
+    period_text: str | None = None
+    unit_text: str | None = None
+    try:
+        if raw.extra:
+            raise _Reject(Code.INVALID_ROW, f"Unexpected field(s) {', '.join(raw.extra)}; allowed: indicator, unit, "
+                                            "period, value, numerator, denominator, comment.")
+        ind_code, unit_text, period_text = (_text(raw.indicator, "indicator"), _text(raw.unit, "unit"),
+                                            _text(raw.period, "period"))
+        missing = [n for n, v in (("indicator", ind_code), ("unit", unit_text), ("period", period_text)) if not v]
+        if missing:
+            raise _Reject(Code.MISSING_FIELD, f"Missing {', '.join(missing)}.")
+        assert ind_code and period_text
+        rule = indicators.get(ind_code)
+        if rule is None:
+            raise _Reject(Code.UNKNOWN_INDICATOR, f"No indicator '{ind_code}'; see /api/v1/indicators for codes.")
+        if unit is None:
+            raise _Reject(Code.UNKNOWN_UNIT, f"No unit '{unit_text}'; use a code or name from /api/v1/units.")
+        if isinstance(unit, UnitProblem):
+            raise _Reject(unit.code, unit.detail)
+        unit_text = unit.code
+        period = _period(period_text, rule, today)
+        period_text = period.label
+        if rule.level == "city" and not unit.is_city:
+            raise _Reject(Code.CITY_LEVEL_INDICATOR,
+                          f"{rule.code} ({rule.name_zh}) is reported by the city (370200) only, not by {unit.name}.")
+        value, num, den = _values(raw, rule, unit)
+        comment = _text(raw.comment, "comment")
+        if comment is not None and len(comment) > MAX_COMMENT:
+            raise _Reject(Code.COMMENT_TOO_LONG, f"comment is {len(comment)} characters; at most {MAX_COMMENT}.")
+        return Clean(index=raw.index, line=raw.line, indicator=rule.code, unit=unit.code, period=period, value=value,
+                     numerator=num, denominator=den, comment=comment)
+    except _Reject as r:
+        return Conflict(index=raw.index, line=raw.line, indicator=ind_code, unit=unit_text, period=period_text,
+                        code=r.code, detail=r.detail)
+
+
+def _period(text: str, rule: IndicatorRule, today: date) -> Period:
+    try:
+        period = parse_period(text)
+    except PeriodError as exc:
+        raise _Reject(Code.BAD_PERIOD, str(exc)) from None
+    if is_finer(period.type, rule.frequency):
+        raise _Reject(Code.PERIOD_TOO_FINE,
+                      f"{rule.code} is reported per {rule.frequency.value} at the finest; '{text}' is a "
+                      f"{period.type.value}.")
+    if is_future(period, today=today):
+        raise _Reject(Code.FUTURE_PERIOD,
+                      f"Period {period.label} ends on {period.end.isoformat()}, after today ({today.isoformat()}, "
+                      "Asia/Shanghai); report it once it has ended.")
+    return period
+
+
+def _values(raw: RawRow, rule: IndicatorRule, unit: UnitRef) -> tuple[float, float | None, float | None]:
+    value = _number(raw.value, "value")
+    num = _number(raw.numerator, "numerator")
+    den = _number(raw.denominator, "denominator")
+    if rule.measure == "rate":
+        if num is None and den is None:
+            if not unit.is_city:
+                raise _Reject(Code.RATE_NEEDS_FRACTION,
+                              f"{rule.code} is a rate: give numerator and denominator (the value is derived).")
+            if value is None:
+                raise _Reject(Code.MISSING_VALUE, "Give a value, or numerator and denominator.")
+        elif num is None or den is None:
+            raise _Reject(Code.RATE_NEEDS_FRACTION, "Give both numerator and denominator.")
+        else:
+            if den == 0:
+                raise _Reject(Code.ZERO_DENOMINATOR, "denominator is 0; a rate needs a positive denominator.")
+            if num < 0 or den < 0:
+                raise _Reject(Code.OUT_OF_BOUNDS, "numerator and denominator must not be negative.")
+            derived = 100.0 * num / den
+            if value is not None and abs(value - derived) > RATE_TOLERANCE:
+                raise _Reject(Code.RATE_MISMATCH,
+                              f"value {value:g} disagrees with {num:g}/{den:g} = {derived:.3f}%.")
+            value = derived
+    else:
+        if num is not None or den is not None:
+            raise _Reject(Code.UNEXPECTED_FRACTION,
+                          f"{rule.code} is a {rule.measure}, not a rate: give a value without numerator/denominator.")
+        if value is None:
+            raise _Reject(Code.MISSING_VALUE, "value is missing.")
+    assert value is not None
+    if (rule.low is not None and value < rule.low) or (rule.high is not None and value > rule.high):
+        raise _Reject(Code.OUT_OF_BOUNDS,
+                      f"{value:g} is outside the plausible range of {rule.code} "
+                      f"[{_fmt(rule.low)}, {_fmt(rule.high)}] {rule.unit}.")
+    return value, num, den
+
+
+def _fmt(x: float | None) -> str:
+    return "…" if x is None else f"{x:g}"
+
+
+def reject_duplicates(rows: Sequence[Clean]) -> tuple[list[Clean], list[Conflict]]:
+    """Rows sharing (indicator, unit, period) after normalisation are all rejected."""
+    seen: dict[tuple[str, str, str], list[Clean]] = defaultdict(list)
+    for r in rows:
+        seen[r.key].append(r)
+    keep, bad = [], []
+    for r in rows:
+        group = seen[r.key]
+        if len(group) == 1:
+            keep.append(r)
+            continue
+        others = ", ".join(str(o.index) for o in group if o is not r)
+        bad.append(_conflict(r, Code.DUPLICATE_IN_REQUEST,
+                             f"{r.indicator} / {r.unit} / {r.period.label} also appears at index {others}."))
+    return keep, bad
+
+
+def reject_overlaps(
+    rows: Sequence[Clean], *, flow_indicators: frozenset[str], stored: Iterable[tuple[str, str, Period]]
+) -> tuple[list[Clean], list[Conflict]]:
+    """A flow period may not overlap another stored or submitted period of the same unit (they would add up twice)."""
+    existing: dict[tuple[str, str], list[Period]] = defaultdict(list)
+    for ind, unit, period in stored:
+        existing[(ind, unit)].append(period)
+    submitted: dict[tuple[str, str], list[Clean]] = defaultdict(list)
+    for r in rows:
+        if r.indicator in flow_indicators:
+            submitted[(r.indicator, r.unit)].append(r)
+    keep, bad = [], []
+    for r in rows:
+        if r.indicator not in flow_indicators:
+            keep.append(r)
+            continue
+        pair = (r.indicator, r.unit)
+        clash = [p.label for p in existing[pair] if overlaps(p, r.period)]
+        clash += [o.period.label for o in submitted[pair] if o is not r and overlaps(o.period, r.period)]
+        if clash:
+            bad.append(_conflict(r, Code.PERIOD_OVERLAP,
+                                 f"{r.period.label} overlaps {', '.join(sorted(set(clash)))} of the same flow; "
+                                 "delete the other period first or report in one period type."))
+        else:
+            keep.append(r)
+    return keep, bad
+
+
+def _conflict(r: Clean, code: Code, detail: str) -> Conflict:
+    return Conflict(index=r.index, line=r.line, indicator=r.indicator, unit=r.unit, period=r.period.label, code=code,
+                    detail=detail)
