@@ -6,10 +6,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import logs
-from app.api import admin, catalog, health, measurements
+from app.api import admin, attainment, catalog, health, measurements
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
-from app.middleware import RequestContext
+from app.middleware import ETags, RequestContext
 from app.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -39,9 +39,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(ETags)
     app.add_middleware(RequestContext)
     app.include_router(health.router)
     app.include_router(catalog.router, prefix=API)
     app.include_router(admin.router, prefix=API)
     app.include_router(measurements.router, prefix=API)
+    app.include_router(attainment.router, prefix=API)
     return app

@@ -1,5 +1,6 @@
 """Pure-ASGI middleware: request ids and access logs (never the Authorization header)."""
 
+import hashlib
 import time
 import uuid
 
@@ -44,3 +45,46 @@ class RequestContext:
                 ms=round((time.perf_counter() - started) * 1000, 1),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+class ETags:
+    """Strong ETags on successful GETs, and 304 when If-None-Match matches (saves re-sending big reports)."""
+
+    def __init__(self, app: ASGIApp, *, skip: tuple[str, ...] = ("/metrics",)) -> None:
+        self.app = app
+        self.skip = skip
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"].startswith(self.skip):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def _send(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                if message["status"] != 200:
+                    await send(message)
+                return
+            if start is None or start["status"] != 200:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+            headers = [(k, v) for k, v in start["headers"] if k.lower() not in (b"content-length", b"etag")]
+            headers.append((b"etag", etag.encode()))
+            wanted = dict(scope["headers"]).get(b"if-none-match", b"").decode("latin-1")
+            if etag in [t.strip().removeprefix("W/") for t in wanted.split(",")] or wanted.strip() == "*":
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, _send)

@@ -1,4 +1,5 @@
 from datetime import date
+from fractions import Fraction
 
 import pytest
 
@@ -31,9 +32,7 @@ def network_values(with_2020: bool) -> dict[tuple[str, str], dict[int, YearValue
         unit: own_yearly(
             measure=Measure.RATE,
             observations=[
-                Observation(parse_period(p), n / d * 100, n, d)
-                for p, n, d in rows
-                if with_2020 or p != "2020"
+                Observation(parse_period(p), n / d * 100, n, d) for p, n, d in rows if with_2020 or p != "2020"
             ],
         )
         for unit, rows in reports.items()
@@ -57,11 +56,23 @@ def test_example_1_city_on_track_with_inherited_district_rows() -> None:
         values=network_values(False),
         on=date(2020, 3, 1),
     )
-    city = rows[0]
-    assert (city.unit_code, city.inherited, city.parent_unit) == (CITY, False, None)
-    assert city.judgement.status is Status.ON_TRACK
-    assert city.judgement.pace == pytest.approx(1.2245, abs=5e-5)
-    assert (city.judgement.reported, city.judgement.total) == (2, 10)
+    assert (rows[0].unit_code, rows[0].inherited, rows[0].parent_unit) == (CITY, False, None)
+    j = rows[0].judgement
+    b, a, t = Fraction(980, 11), Fraction(1040, 11), Fraction(98)
+    assert (j.status, j.met, j.deadline_passed) == (Status.ON_TRACK, False, False)
+    assert (j.actual_year, j.actual_period, j.baseline_year) == (2019, "2019", 2018)
+    assert j.actual == pytest.approx(94.5455, abs=5e-5)
+    assert j.baseline == pytest.approx(89.0909, abs=5e-5)
+    assert j.projection == pytest.approx(100.00, abs=5e-5)
+    assert j.pace == pytest.approx(1.2245, abs=5e-5)
+    assert j.pace == pytest.approx(float((100 - b) / (t - b)), rel=1e-9)
+    assert j.progress == pytest.approx(0.6122, abs=5e-5)
+    assert j.progress == pytest.approx(float((a - b) / (t - b)), rel=1e-9)
+    assert j.attainment_ratio == pytest.approx(0.9647, abs=5e-5)
+    assert j.attainment_ratio == pytest.approx(float(a / t), rel=1e-9)
+    assert (j.reported, j.total) == (2, 10)
+    assert j.years == () and j.units_met is None
+
     assert [r.unit_code for r in rows[1:]] == DISTRICTS
     assert all(r.inherited and r.parent_unit == CITY for r in rows[1:])
     # X: 90 → 95, projection 100 (clamped), Q = 10 / 8; Z: 80 → 90, projection 100, Q = 20 / 18.
@@ -91,19 +102,18 @@ def test_example_4_each_unit_rows_parent_first() -> None:
     for code in DISTRICTS[7:9]:
         values[(BASES.code, code)] = {2019: yv(2019, 0), 2020: yv(2020, 0)}
     target = TargetInfo(4, BASES.code, CITY, TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022))
-    rows = build_rows(
-        indicators=INDICATORS, targets=[target], children=TREE, values=values, on=date(2021, 6, 30)
-    )
+    rows = build_rows(indicators=INDICATORS, targets=[target], children=TREE, values=values, on=date(2021, 6, 30))
 
     parent, kids = rows[0], rows[1:]
     assert (parent.unit_code, parent.parent_unit, parent.inherited) == (CITY, None, False)
-    assert parent.judgement.status is Status.OFF_TRACK
-    assert (parent.judgement.units_met, parent.judgement.units_total) == (7, 10)
+    j = parent.judgement
+    assert (j.status, j.units_met, j.units_total, j.met, j.deadline_passed) == (Status.OFF_TRACK, 7, 10, False, False)
+    assert j.attainment_ratio == pytest.approx(0.7) and j.progress == pytest.approx(0.7)
+    assert (j.reported, j.total) == (9, 10)
     assert [r.unit_code for r in kids] == DISTRICTS
     assert all(r.parent_unit == CITY and not r.inherited and r.kind is Kind.EACH_UNIT for r in kids)
-    assert [r.judgement.status for r in kids] == [Status.ACHIEVED] * 7 + [Status.OFF_TRACK] * 2 + [
-        Status.NO_DATA
-    ]
+    assert [r.judgement.status for r in kids] == [Status.ACHIEVED] * 7 + [Status.OFF_TRACK] * 2 + [Status.NO_DATA]
+    assert [r.judgement.pace for r in kids[7:9]] == [0.0, 0.0]  # flat at 0: no pace toward 1
 
 
 def test_each_unit_children_keep_a_declared_baseline() -> None:
@@ -136,9 +146,7 @@ def test_inherited_rows_derive_their_own_baseline() -> None:
 def test_every_year_target_is_inherited_too() -> None:
     values = {(NETWORK.code, CITY): {2019: yv(2019, 99.5)}, (NETWORK.code, X): {2019: yv(2019, 97.0)}}
     target = TargetInfo(2, NETWORK.code, CITY, TargetSpec(Kind.EVERY_YEAR, ">=", 99, 2020, 2019))
-    rows = build_rows(
-        indicators=INDICATORS, targets=[target], children=TREE, values=values, on=date(2020, 3, 1)
-    )
+    rows = build_rows(indicators=INDICATORS, targets=[target], children=TREE, values=values, on=date(2020, 3, 1))
     got = statuses(rows)
     assert (got[CITY], got[X], got[Z]) == (Status.ON_TRACK, Status.MISSED, Status.NO_DATA)
     assert [r.inherited for r in rows] == [False] + [True] * 10
@@ -154,12 +162,8 @@ def test_every_year_target_is_inherited_too() -> None:
 )
 def test_no_inherited_rows(target: TargetInfo) -> None:
     children = {**TREE, X: ["370203001", "370203002"]}
-    rows = build_rows(
-        indicators=INDICATORS, targets=[target], children=children, values={}, on=date(2020, 3, 1)
-    )
-    assert [(r.unit_code, r.inherited, r.judgement.status) for r in rows] == [
-        (target.unit_code, False, Status.NO_DATA)
-    ]
+    rows = build_rows(indicators=INDICATORS, targets=[target], children=children, values={}, on=date(2020, 3, 1))
+    assert [(r.unit_code, r.inherited, r.judgement.status) for r in rows] == [(target.unit_code, False, Status.NO_DATA)]
 
 
 def test_rows_follow_target_id_and_copy_the_target() -> None:
@@ -169,9 +173,7 @@ def test_rows_follow_target_id_and_copy_the_target() -> None:
         TargetInfo(5, BASES.code, CITY, TargetSpec(Kind.REACH, ">=", 10, None)),
     ]
     values = {(CITY_PCT.code, CITY): {2020: yv(2020, 5.0)}}
-    rows = build_rows(
-        indicators=INDICATORS, targets=targets, children=TREE, values=values, on=date(2021, 3, 1)
-    )
+    rows = build_rows(indicators=INDICATORS, targets=targets, children=TREE, values=values, on=date(2021, 3, 1))
     assert [r.target_id for r in rows] == [2, 5, 9]
     first = rows[0]
     assert (
@@ -197,8 +199,6 @@ def test_rows_follow_target_id_and_copy_the_target() -> None:
 def test_each_unit_children_sorted_by_code_whatever_the_tree_order() -> None:
     target = TargetInfo(4, BASES.code, CITY, TargetSpec(Kind.EACH_UNIT, ">=", 1, 2022))
     children = {CITY: list(reversed(DISTRICTS))}
-    rows = build_rows(
-        indicators=INDICATORS, targets=[target], children=children, values={}, on=date(2021, 6, 30)
-    )
+    rows = build_rows(indicators=INDICATORS, targets=[target], children=children, values={}, on=date(2021, 6, 30))
     assert [r.unit_code for r in rows] == [CITY, *DISTRICTS]
     assert rows[0].judgement.status is Status.NO_DATA and rows[0].judgement.units_met == 0

@@ -63,9 +63,7 @@ def test_rate_keeps_the_numerator_and_denominator_of_the_chosen_period() -> None
 
 
 def test_a_school_year_counts_for_the_year_in_which_it_ends() -> None:
-    result = own_yearly(
-        measure=Measure.STOCK, observations=[obs("2020Sep", 40), obs("2021S1", 30), obs("2020", 20)]
-    )
+    result = own_yearly(measure=Measure.STOCK, observations=[obs("2020Sep", 40), obs("2021S1", 30), obs("2020", 20)])
     assert (result[2020].value, result[2021].value, result[2021].period) == (20, 40, "2020Sep")
 
 
@@ -130,12 +128,8 @@ def test_aggregate_of_no_children_is_none(measure: Measure) -> None:
 
 def test_rollup_city_from_two_of_ten_districts() -> None:
     own = {
-        X: own_yearly(
-            measure=Measure.RATE, observations=[obs("2018", 90, 900, 1000), obs("2019", 95, 950, 1000)]
-        ),
-        Z: own_yearly(
-            measure=Measure.RATE, observations=[obs("2018", 80, 80, 100), obs("2019", 90, 90, 100)]
-        ),
+        X: own_yearly(measure=Measure.RATE, observations=[obs("2018", 90, 900, 1000), obs("2019", 95, 950, 1000)]),
+        Z: own_yearly(measure=Measure.RATE, observations=[obs("2018", 80, 80, 100), obs("2019", 90, 90, 100)]),
     }
     result = rollup(measure=Measure.RATE, children={CITY: DISTRICTS}, own=own, root=CITY)
     assert set(result) == {CITY, X, Z}

@@ -1,0 +1,82 @@
+"""Attainment report schemas."""
+
+from pydantic import BaseModel, Field
+
+
+class Actual(BaseModel):
+    value: float
+    year: int
+    period: str | None
+
+
+class BaselineRead(BaseModel):
+    value: float
+    year: int | None
+
+
+class YearRead(BaseModel):
+    year: int
+    value: float | None
+    met: bool | None
+    missing: bool
+    pending: bool
+
+
+class Completeness(BaseModel):
+    reported: int = Field(description="direct child units with a value for the actual's year")
+    total: int
+
+
+class AttainmentRow(BaseModel):
+    target_id: int
+    indicator: str
+    indicator_name_zh: str
+    indicator_name_en: str
+    measure_unit: str = Field(description="percent, yuan or a count noun")
+    task: int
+    action: int
+    departments: list[str]
+    unit_code: str
+    unit_name: str
+    kind: str
+    op: str
+    target: float
+    target_year: int | None
+    year_from: int | None
+    inherited: bool
+    parent_unit: str | None
+    status: str
+    met: bool | None
+    actual: Actual | None
+    baseline: BaselineRead | None
+    projection: float | None
+    pace: float | None
+    progress: float | None
+    attainment_ratio: float | None
+    deadline_passed: bool
+    years: list[YearRead]
+    units_met: int | None
+    units_total: int | None
+    complete: Completeness | None
+
+
+class AttainmentReport(BaseModel):
+    date: str
+    as_of: str
+    rows: list[AttainmentRow]
+
+
+class StatusCounts(BaseModel):
+    key: str
+    name_zh: str
+    name_en: str
+    total: int
+    counts: dict[str, int]
+
+
+class SummaryReport(BaseModel):
+    date: str
+    as_of: str
+    total: StatusCounts
+    by_action: list[StatusCounts]
+    by_department: list[StatusCounts]
