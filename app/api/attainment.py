@@ -116,7 +116,7 @@ async def attainment(
     action: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
     indicator: str | None = Query(default=None, max_length=64),
-    status: Status | None = Query(default=None),
+    status: Status | None = None,
     fmt: Literal["json", "csv"] | None = Query(default=None, alias="format", description="Or send Accept: text/csv"),
     lang: Literal["en", "zh"] = Query(default="en", description="CSV header language"),
 ) -> Any:
