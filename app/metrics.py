@@ -1,12 +1,23 @@
-"""Prometheus: HTTP and ingestion counters (multiprocess-safe), and the store-derived collector."""
+"""Prometheus: HTTP and ingestion counters (multiprocess-safe), and store-derived gauges built per scrape."""
 
 import os
 import shutil
 import tempfile
+import time
 from collections import Counter
+from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
 from prometheus_client import Counter as PromCounter
+from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.domain.attainment import SEVERITY
+
+# *_created samples double the series count and no dashboard reads them.
+disable_created_metrics()
 
 OUTCOMES = ("created", "updated", "unchanged", "rejected")
 
@@ -14,7 +25,7 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 INGESTED = PromCounter(
     "attain_measurements_ingested",
-    "Submitted values by the city or district they belong to and what became of them.",
+    "Submitted values by the city or district they belong to, and what became of them.",
     ["unit_code", "outcome"],
     registry=REGISTRY,
 )
@@ -36,8 +47,15 @@ def count_ingested(tallies: Counter[tuple[str, str]]) -> None:
             INGESTED.labels(unit_code=unit, outcome=outcome).inc(n)
 
 
+def ensure_ingest_series(units: Iterable[str]) -> None:
+    """Counters exist from the start: one series per city/district and outcome, at 0."""
+    for unit in units:
+        for outcome in OUTCOMES:
+            INGESTED.labels(unit_code=unit, outcome=outcome)
+
+
 def prepare_multiprocess() -> None:
-    """Point prometheus_client at a fresh shared folder before uvicorn forks its workers."""
+    """Point prometheus_client at a fresh shared folder before uvicorn starts its workers."""
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not folder:
         folder = tempfile.mkdtemp(prefix="attain-prom-")
@@ -45,3 +63,66 @@ def prepare_multiprocess() -> None:
     else:
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder, exist_ok=True)
+
+
+class _Fixed(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def exposition(store_families: list[Metric]) -> bytes:
+    """The text exposition: this process's (or all workers') counters plus the store-derived families."""
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+        counters = generate_latest(registry)
+    else:
+        counters = generate_latest(REGISTRY)
+    store = CollectorRegistry(auto_describe=False)
+    store.register(_Fixed(store_families))
+    return counters + generate_latest(store)
+
+
+def gauge(name: str, doc: str, labels: list[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=labels)
+
+
+def stateset(name: str, doc: str, labels: list[str]) -> StateSetMetricFamily:
+    return StateSetMetricFamily(name, doc, labels=labels)
+
+
+STATES = tuple(s.value for s in SEVERITY)
+
+
+class HttpMetrics:
+    """Count and time every request by route template (never the raw path, so labels stay bounded)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def _send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+            HTTP_DURATION.labels(method=method, route=route).observe(time.perf_counter() - started)
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

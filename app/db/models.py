@@ -225,6 +225,7 @@ class YearlyValue(SQLModel, table=True):
     own: bool
     reported: int = 0
     total: int = 0
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.bulk import chunks, upsert
 from app.db.catalog import Catalog
 from app.db.models import Measurement, YearlyValue
+from app.db.types import utcnow
 from app.domain.periods import Period, PeriodType
 from app.domain.yearly import Measure, Observation, YearValue, aggregate, own_yearly
 
@@ -88,6 +89,7 @@ def to_year_value(r: YearlyValue) -> YearValue:
 
 
 async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> None:
+    now = utcnow()
     own = await _own(session, catalog, cells)
     kids = await _children(session, catalog, cells)
     upserts, gone = [], []
@@ -107,6 +109,7 @@ async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cel
             "indicator_code": ind, "unit_code": unit, "year": year, "value": found.value,
             "numerator": found.numerator, "denominator": found.denominator, "period": found.period,
             "period_end": found.period_end, "own": found.own, "reported": found.reported, "total": found.total,
+            "updated_at": now,
         })
     for part in chunks(gone):
         await session.execute(delete(Y).where(tuple_(Y.c.indicator_code, Y.c.unit_code, Y.c.year).in_(list(part))))
@@ -115,7 +118,8 @@ async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cel
         stmt = stmt.on_conflict_do_update(
             index_elements=[Y.c.indicator_code, Y.c.unit_code, Y.c.year],
             set_={c: stmt.excluded[c] for c in
-                  ("value", "numerator", "denominator", "period", "period_end", "own", "reported", "total")},
+                  ("value", "numerator", "denominator", "period", "period_end", "own", "reported", "total",
+                   "updated_at")},
         )
         for part in chunks(upserts, 1000):
             await session.execute(stmt, list(part))

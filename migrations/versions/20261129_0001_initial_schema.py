@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 09:11:59.872957
+Create Date: 2026-11-29 09:20:41.413594
 """
 
 from collections.abc import Sequence
@@ -123,6 +123,7 @@ def upgrade() -> None:
     sa.Column('own', sa.Boolean(), nullable=False),
     sa.Column('reported', sa.Integer(), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('updated_at', app.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('indicator_code', 'unit_code', 'year', name=op.f('pk_yearly_values'))
     )
     op.create_table('api_keys',
