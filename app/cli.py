@@ -154,6 +154,28 @@ def keys_revoke(
         raise typer.Exit(1)
 
 
+@cli.command()
+def simulate(
+    url: Annotated[str, typer.Option(help="Base URL of a running attain")] = "http://127.0.0.1:8000",
+    admin_key_file: Annotated[Path | None, typer.Option(help="File holding an admin key")] = None,
+    admin_key: Annotated[str | None, typer.Option(envvar="ATTAIN_ADMIN_KEY", help="An admin key")] = None,
+    first: Annotated[int, typer.Option(help="First year")] = 2018,
+    last: Annotated[int, typer.Option(help="Last year (must have ended)")] = 2025,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed posts the same values")] = 2019,
+) -> None:
+    """Post SYNTHETIC values for every indicator, as the ten districts' systems would (demo data)."""
+    from app import simulate as sim
+
+    key = admin_key or (admin_key_file.read_text().strip() if admin_key_file else None)
+    if not key:
+        typer.echo("error: give --admin-key-file or ATTAIN_ADMIN_KEY", err=True)
+        raise typer.Exit(2)
+    summary = asyncio.run(sim.run(url, key, first=first, last=last, seed=seed))
+    for unit, counts in summary.items():
+        typer.echo(f"{unit}\t{counts}")
+    typer.echo("posted synthetic values (comment: 'synthetic (attain simulate)')")
+
+
 def main() -> None:
     """Console entry point."""
     cli()

@@ -30,8 +30,9 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-SessionDep = Annotated[AsyncSession, Depends(read_session)]
-WriteSessionDep = Annotated[AsyncSession, Depends(write_session)]
+# scope="function": the transaction ends when the route returns, so a 2xx is only ever sent after the commit.
+SessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
+WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:

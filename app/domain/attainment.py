@@ -98,9 +98,7 @@ def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-def _share(
-    x: float | None, *, baseline: float | None, target: float, op: str, actual_met: bool
-) -> float | None:
+def _share(x: float | None, *, baseline: float | None, target: float, op: str, actual_met: bool) -> float | None:
     """(x − B) / (T − B); when B already meets T, 1 if A meets T else 0 (this also covers T = B)."""
     if x is None or baseline is None:
         return None
@@ -139,9 +137,7 @@ def _projection(points: Sequence[tuple[int, float]], *, year: int, bounds: Bound
 def _visible(series: Mapping[int, YearValue], on: date) -> dict[int, YearValue]:
     # The caller filters already; this keeps a stray later period or a NaN from reaching the figures.
     return {
-        year: value
-        for year, value in sorted(series.items())
-        if value.period_end <= on and math.isfinite(value.value)
+        year: value for year, value in sorted(series.items()) if value.period_end <= on and math.isfinite(value.value)
     }
 
 
@@ -151,9 +147,7 @@ def _actual(visible: Mapping[int, YearValue], *, last: int, deadline_passed: boo
     return next((visible[y] for y in sorted(visible, reverse=True) if y <= last), None)
 
 
-def _baseline(
-    spec: TargetSpec, visible: Mapping[int, YearValue], *, last: int
-) -> tuple[float | None, int | None]:
+def _baseline(spec: TargetSpec, visible: Mapping[int, YearValue], *, last: int) -> tuple[float | None, int | None]:
     if spec.baseline_value is not None:
         return spec.baseline_value, spec.baseline_year
     earliest = next((v for y, v in visible.items() if y <= last), None)
@@ -280,9 +274,7 @@ def _judge_every_year(spec: TargetSpec, visible: Mapping[int, YearValue], on: da
     )
 
 
-def judge_each_unit(
-    *, spec: TargetSpec, children: Sequence[Judgement], units_total: int, on: date
-) -> Judgement:
+def judge_each_unit(*, spec: TargetSpec, children: Sequence[Judgement], units_total: int, on: date) -> Judgement:
     """The parent row of an each_unit target, from the reach judgements of its direct children."""
     units_met = sum(1 for c in children if c.status is Status.ACHIEVED)
     deadline_passed = spec.year is not None and _passed(spec.year, on)

@@ -90,8 +90,7 @@ def _each_unit_rows(
     # The threshold applies to each child, so a declared baseline reads per child as well.
     per_child = replace(target.spec, kind=Kind.REACH)
     judged = [
-        judge(spec=per_child, series=_series(values, target.indicator, kid), on=on, bounds=bounds)
-        for kid in kids
+        judge(spec=per_child, series=_series(values, target.indicator, kid), on=on, bounds=bounds) for kid in kids
     ]
     parent = judge_each_unit(spec=target.spec, children=judged, units_total=len(kids), on=on)
     rows = [_row(target, unit=target.unit_code, judgement=parent, inherited=False, parent=None)]
@@ -116,9 +115,7 @@ def _inherited_rows(
         _row(
             target,
             unit=kid,
-            judgement=judge(
-                spec=per_district, series=_series(values, target.indicator, kid), on=on, bounds=bounds
-            ),
+            judgement=judge(spec=per_district, series=_series(values, target.indicator, kid), on=on, bounds=bounds),
             inherited=True,
             parent=target.unit_code,
         )
@@ -144,9 +141,7 @@ def build_rows(
         if target.spec.kind is Kind.EACH_UNIT:
             rows.extend(_each_unit_rows(target, bounds=indicator.bounds, kids=kids, values=values, on=on))
             continue
-        own = judge(
-            spec=target.spec, series=_series(values, target.indicator, unit), on=on, bounds=indicator.bounds
-        )
+        own = judge(spec=target.spec, series=_series(values, target.indicator, unit), on=on, bounds=indicator.bounds)
         rows.append(_row(target, unit=unit, judgement=own, inherited=False, parent=None))
         if _inherits(indicator, target, is_child=unit in child_units):
             rows.extend(_inherited_rows(target, bounds=indicator.bounds, kids=kids, values=values, on=on))
