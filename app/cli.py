@@ -179,3 +179,7 @@ def simulate(
 def main() -> None:
     """Console entry point."""
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -24,11 +24,23 @@ from app.errors import NotFound, Unprocessable
 CITY = "370200"
 
 
+@dataclass(frozen=True, slots=True)
+class UnitRow:
+    """A unit as the catalog snapshot holds it (plain data: thousands of schools load in milliseconds)."""
+
+    code: str
+    name: str
+    name_en: str | None
+    parent_code: str | None
+    level: str
+    aliases: list[str]
+
+
 @dataclass
 class Catalog:
     """Units, departments, tasks and indicators, indexed the ways requests look them up."""
 
-    units: dict[str, Unit]
+    units: dict[str, UnitRow]
     retired: dict[str, RetiredUnit]
     unit_names: dict[str, str]
     children: dict[str, list[str]]
@@ -39,7 +51,7 @@ class Catalog:
     indicators: dict[str, Indicator]
     department_tasks: dict[str, list[int]] = field(default_factory=dict)
 
-    def resolve_unit(self, text: str) -> Unit | RetiredUnit | None:
+    def resolve_unit(self, text: str) -> UnitRow | RetiredUnit | None:
         """A unit by code, name or alias; a retired code gives its RetiredUnit."""
         key = text.strip()
         if key in self.units:
@@ -92,7 +104,11 @@ class Catalog:
 
 async def load_catalog(session: AsyncSession) -> Catalog:
     """The whole catalog in one snapshot (a few small reads)."""
-    units = {u.code: u for u in (await session.execute(select(Unit))).scalars()}
+    U = Unit.__table__  # type: ignore[attr-defined]
+    units = {
+        r[0]: UnitRow(r[0], r[1], r[2], r[3], r[4], list(r[5] or []))
+        for r in await session.execute(select(U.c.code, U.c.name, U.c.name_en, U.c.parent_code, U.c.level, U.c.aliases))
+    }
     retired = {r.code: r for r in (await session.execute(select(RetiredUnit))).scalars()}
     names: dict[str, str] = {}
     children: dict[str, list[str]] = defaultdict(list)

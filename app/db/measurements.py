@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import pgbulk
 from app.db.bulk import chunks, upsert
 from app.db.models import Measurement, MeasurementRevision
 from app.domain.periods import Period, PeriodType
@@ -36,6 +37,10 @@ class Stored:
 async def current(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Stored]:
     """The stored state of the given (indicator, unit, period) keys, deleted ones included."""
     out: dict[Key, Stored] = {}
+    if pgbulk.is_postgres(session):
+        for ind, unit, period, value, num, den, comment, deleted in await pgbulk.current(session, keys):
+            out[(ind, unit, period)] = Stored(value, num, den, comment, deleted)
+        return out
     for part in chunks(list(keys)):
         rows = await session.execute(
             select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.value, M.c.numerator, M.c.denominator,
@@ -81,13 +86,6 @@ async def write(
     """Upsert the rows and append one revision each, in the caller's transaction (one statement per table)."""
     if not rows:
         return
-    values = [{**_state(r, now), "deleted": False, "updated_at": now} for r in rows]
-    stmt = upsert(session, M)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[M.c.indicator_code, M.c.unit_code, M.c.period],
-        set_={c: stmt.excluded[c] for c in ("value", "numerator", "denominator", "comment", "deleted", "updated_at")},
-    )
-    await session.execute(stmt, values)
     revs = []
     for r in rows:
         old = before.get(r.key)
@@ -97,6 +95,17 @@ async def write(
             "old_value": old.value if live and old else None,
             "key_name": key_name, "request_id": request_id, "recorded_at": now,
         })
+    if pgbulk.is_postgres(session):
+        await pgbulk.write(session, [_state(r, now) for r in rows], revs, now=now, key_name=key_name,
+                           request_id=request_id)
+        return
+    values = [{**_state(r, now), "deleted": False, "updated_at": now} for r in rows]
+    stmt = upsert(session, M)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[M.c.indicator_code, M.c.unit_code, M.c.period],
+        set_={c: stmt.excluded[c] for c in ("value", "numerator", "denominator", "comment", "deleted", "updated_at")},
+    )
+    await session.execute(stmt, values)
     await session.execute(R.insert(), revs)
 
 

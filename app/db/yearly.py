@@ -8,9 +8,10 @@ from dataclasses import replace
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import pgbulk
 from app.db.bulk import chunks, upsert
 from app.db.catalog import Catalog
-from app.db.models import Measurement, YearlyValue
+from app.db.models import Measurement, Unit, YearlyValue
 from app.db.types import utcnow
 from app.domain.periods import Period, PeriodType
 from app.domain.yearly import Measure, Observation, YearValue, aggregate, own_yearly
@@ -45,6 +46,10 @@ async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dic
     years = sorted({c[2] for c in cells})
     units = sorted({c[1] for c in cells})
     obs: dict[tuple[str, str], list[Observation]] = defaultdict(list)
+    if pgbulk.is_postgres(session):
+        for ind, unit, label, ptype, start, end, value, num, den in await pgbulk.observations(session, sorted(cells)):
+            obs[(ind, unit)].append(Observation(Period(PeriodType(ptype), label, start, end), value, num, den))
+        units = []
     for part in chunks(units):
         rows = await session.execute(
             select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
@@ -64,23 +69,23 @@ async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dic
 
 
 async def _children(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
-    kids = sorted({k for _, unit, _ in cells for k in catalog.children.get(unit, [])})
-    if not kids:
+    parents = sorted({unit for _, unit, _ in cells if catalog.children.get(unit)})
+    if not parents:
         return {}
     inds = sorted({c[0] for c in cells})
     years = sorted({c[2] for c in cells})
-    out: dict[Cell, YearValue] = {}
-    for part in chunks(kids):
-        rows = await session.execute(
-            select(YearlyValue).where(
-                YearlyValue.indicator_code.in_(inds),  # type: ignore[attr-defined]
-                YearlyValue.year.in_(years),  # type: ignore[attr-defined]
-                YearlyValue.unit_code.in_(list(part)),  # type: ignore[attr-defined]
-            )
-        )
-        for r in rows.scalars():
-            out[(r.indicator_code, r.unit_code, r.year)] = to_year_value(r)
-    return out
+    U = Unit.__table__  # type: ignore[attr-defined]
+    # By parent, not by a list of thousands of child codes: one small, indexable query.
+    kids = select(U.c.code).where(U.c.parent_code.in_(parents))
+    rows = await session.execute(
+        select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.numerator, Y.c.denominator, Y.c.period,
+               Y.c.period_end, Y.c.own, Y.c.reported, Y.c.total)
+        .where(Y.c.indicator_code.in_(inds), Y.c.year.in_(years), Y.c.unit_code.in_(kids))
+    )
+    return {
+        (ind, unit, year): YearValue(year, value, num, den, period, period_end, own_flag, reported, total)
+        for ind, unit, year, value, num, den, period, period_end, own_flag, reported, total in rows
+    }
 
 
 def to_year_value(r: YearlyValue) -> YearValue:
@@ -113,7 +118,9 @@ async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cel
         })
     for part in chunks(gone):
         await session.execute(delete(Y).where(tuple_(Y.c.indicator_code, Y.c.unit_code, Y.c.year).in_(list(part))))
-    if upserts:
+    if upserts and pgbulk.is_postgres(session):
+        await pgbulk.upsert_yearly(session, upserts, now)
+    elif upserts:
         stmt = upsert(session, Y)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Y.c.indicator_code, Y.c.unit_code, Y.c.year],

@@ -47,7 +47,7 @@ def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict
         by_year.setdefault(obs.period.year, []).append(obs)
     result: dict[int, YearValue] = {}
     for year, group in by_year.items():
-        latest = max(group, key=lambda o: _latest_key(o.period))
+        latest = group[0] if len(group) == 1 else max(group, key=lambda o: _latest_key(o.period))
         if measure is Measure.FLOW:
             # Flow periods of one unit never overlap (ingestion refuses it), so the sum counts nothing twice.
             result[year] = YearValue(

@@ -1,6 +1,7 @@
 """Shared helpers for the submission and value tests: posting, row counts, problem checks."""
 
-from datetime import date
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -86,8 +87,12 @@ def next_year() -> str:
     return str(today_in_shanghai().year + 1)
 
 
-def this_day() -> date:
-    return today_in_shanghai()
+@asynccontextmanager
+async def lenient_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that turns an unhandled app error into the 500 a real client would get, instead of raising."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://attain.test") as c:
+        yield c
 
 
 def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tests.api.helpers import (
     count_rows,
     counts,
     current,
+    lenient_client,
     next_year,
     post,
     rate,
@@ -318,3 +319,17 @@ async def test_a_2xx_is_sent_only_once_the_values_are_committed(
     await app_ctx(scope, receive, send)
     assert await count_rows(session, "measurement_revisions") == before + 1
     assert stored_when_answered == [before + 1], "the 200 went out before the transaction committed"
+
+
+@pytest.mark.parametrize("as_csv", [False, True], ids=["json", "csv"])
+async def test_a_nul_character_in_a_comment_is_a_row_conflict_not_a_500(
+    app_ctx: Any, keys: Keys, session: AsyncSession, as_csv: bool
+) -> None:
+    """PostgreSQL cannot store NUL in text; the row must be refused, never turned into a 500."""
+    before = await counts(session)
+    body: dict[str, Any] | str = (CSV_HEADER + f"{RATE},370211,2020,,971,1000,a\x00b\r\n" if as_csv
+                                  else batch(HUANGDAO, "2020", rate(comment="a\u0000b")))
+    async with lenient_client(app_ctx) as c:
+        r = await post(c, keys.huangdao, body)
+    assert codes(assert_problem(r, 422)) == [(0, "invalid_row")]
+    assert await counts(session) == before

@@ -1,0 +1,108 @@
+"""PostgreSQL bulk paths through asyncpg itself, inside the session's transaction: one statement per table with
+unnest() arrays, several times faster than executemany for the 5,000-row batches districts send."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session, with the session's transaction already open on it."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    apg = raw.driver_connection
+    if not apg.is_in_transaction():  # type: ignore[union-attr]
+        # SQLAlchemy's asyncpg adapter opens the transaction at the first statement.
+        await session.execute(text("SELECT 1"))
+    return apg
+
+
+CURRENT = """
+SELECT m.indicator_code, m.unit_code, m.period, m.value, m.numerator, m.denominator, m.comment, m.deleted
+FROM measurements m
+JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(i, u, p)
+  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.period = k.p
+"""
+
+UPSERT = """
+INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year, value,
+                          numerator, denominator, comment, deleted, updated_at)
+SELECT i, u, p, pt, ps, pe, y, v, n, d, c, false, $12
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[], $8::float8[],
+            $9::float8[], $10::float8[], $11::text[]) AS t(i, u, p, pt, ps, pe, y, v, n, d, c)
+ON CONFLICT (indicator_code, unit_code, period) DO UPDATE
+SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
+    comment = excluded.comment, deleted = false, updated_at = excluded.updated_at
+"""
+
+REVISIONS = """
+INSERT INTO measurement_revisions (indicator_code, unit_code, period, period_type, period_start, period_end, year,
+                                   action, value, numerator, denominator, comment, old_value, key_name, request_id,
+                                   recorded_at)
+SELECT i, u, p, pt, ps, pe, y, a, v, n, d, c, o, $14, $15, $16
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[], $8::text[],
+            $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::float8[])
+     AS t(i, u, p, pt, ps, pe, y, a, v, n, d, c, o)
+"""
+
+OBSERVATIONS = """
+SELECT m.indicator_code, m.unit_code, m.period, m.period_type, m.period_start, m.period_end, m.value, m.numerator,
+       m.denominator
+FROM measurements m
+JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(i, u, y)
+  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y
+WHERE NOT m.deleted
+"""
+
+YEARLY = """
+INSERT INTO yearly_values (indicator_code, unit_code, year, value, numerator, denominator, period, period_end, own,
+                           reported, total, updated_at)
+SELECT * , $12::timestamptz FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::float8[], $6::float8[],
+                     $7::text[], $8::date[], $9::bool[], $10::int[], $11::int[])
+ON CONFLICT (indicator_code, unit_code, year) DO UPDATE
+SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
+    period = excluded.period, period_end = excluded.period_end, own = excluded.own, reported = excluded.reported,
+    total = excluded.total, updated_at = excluded.updated_at
+"""
+
+
+def columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> list[list[Any]]:
+    """Row dicts → one list per column, for unnest()."""
+    return [[r[n] for r in rows] for n in names]
+
+
+async def current(session: AsyncSession, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
+    apg = await driver(session)
+    return list(await apg.fetch(CURRENT, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]))
+
+
+MEASUREMENT_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
+                    "value", "numerator", "denominator", "comment")
+REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
+                 "action", "value", "numerator", "denominator", "comment", "old_value")
+YEARLY_COLS = ("indicator_code", "unit_code", "year", "value", "numerator", "denominator", "period", "period_end",
+               "own", "reported", "total")
+
+
+async def write(session: AsyncSession, values: Sequence[dict[str, Any]], revisions: Sequence[dict[str, Any]], *,
+                now: Any, key_name: str, request_id: str | None) -> None:
+    apg = await driver(session)
+    await apg.execute(UPSERT, *columns(values, MEASUREMENT_COLS), now)
+    await apg.execute(REVISIONS, *columns(revisions, REVISION_COLS), key_name, request_id, now)
+
+
+async def observations(session: AsyncSession, cells: Sequence[tuple[str, str, int]]) -> list[Any]:
+    apg = await driver(session)
+    return list(await apg.fetch(OBSERVATIONS, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells]))
+
+
+async def upsert_yearly(session: AsyncSession, rows: Sequence[dict[str, Any]], now: Any) -> None:
+    apg = await driver(session)
+    await apg.execute(YEARLY, *columns(rows, YEARLY_COLS), now)
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
