@@ -2,25 +2,34 @@
 
 import csv
 import io
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from app.domain.periods import today_in_shanghai
+from app.domain.periods import SHANGHAI, today_in_shanghai
 from tests.api.attainment_helpers import (
     API,
+    CARE_ROOM,
     CITY,
+    DISTRICTS,
+    FUNDING,
     GROSS_ENROLMENT,
     HUANGDAO,
     NETWORK,
+    OVERSIZED,
+    PRACTICE_BASE,
+    PRESCHOOL,
+    SHINAN,
     get_report,
     load_network_example,
     patch_target,
     pick,
     post_values,
     row_of,
+    rate,
     rows_for,
     target_of,
     value,
@@ -83,6 +92,14 @@ async def test_as_of_a_bare_date(client: httpx.AsyncClient, keys: Keys) -> None:
     current = await get_report(client, keys, date="2020-03-01")
     today = await get_report(client, keys, date="2020-03-01", as_of=today_in_shanghai().isoformat())
     assert today["rows"] == current["rows"] and today["rows"]  # the end of today: everything known so far
+    # A bare date is the end of that day in Asia/Shanghai: the day the value was recorded sees it, the day
+    # before does not.
+    stamp = datetime.fromisoformat(await _recorded_at(client, keys, NETWORK, HUANGDAO, "2019"))
+    day = stamp.astimezone(SHANGHAI).date()
+    seen = await row_of(client, keys, NETWORK, date="2020-03-01", as_of=day.isoformat())
+    assert seen["complete"] == {"reported": 2, "total": 10}
+    earlier = await get_report(client, keys, date="2020-03-01", as_of=(day - timedelta(days=1)).isoformat())
+    assert all(r["actual"] is None for r in earlier["rows"])
     # The catalog and the values were all recorded after 2020: nothing was known then.
     assert (await get_report(client, keys, date="2020-03-01", as_of="2020-01-01"))["rows"] == []
 
@@ -111,6 +128,39 @@ async def test_bad_queries_are_422_problems(
     assert location in [e["location"] for e in doc.get("errors", [])], doc
     if params.get("unit") == "370284":
         assert "370211" in doc["detail"]
+
+
+async def test_an_unknown_indicator_filter_is_a_problem(client: httpx.AsyncClient, keys: Keys) -> None:
+    # SPEC "Bad input": an unknown indicator gets a clear 4xx problem, as an unknown unit or department does here
+    # and as GET /measurements?indicator= does (404) — not an empty 200 that reads as "no targets".
+    r = await client.get(f"{API}/attainment", params={"indicator": "t99-no-such-thing"}, headers=keys.auth(keys.bureau))
+    assert r.status_code in (404, 422), r.text
+    assert r.headers["content-type"].startswith(PROBLEM) and "t99-no-such-thing" in r.json()["detail"]
+
+
+@pytest.fixture
+async def lenient(app_ctx: object) -> AsyncIterator[httpx.AsyncClient]:
+    """A client that receives the 500 answer instead of the app's exception, so a test can assert on it."""
+    transport = httpx.ASGITransport(app=app_ctx, raise_app_exceptions=False)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://attain.test") as c:
+        yield c
+
+
+@pytest.mark.parametrize("params", [
+    {"date": "9999-12-31"},
+    {"date": "9999-01-01"},
+    {"as_of": "9999-12-31"},
+    {"as_of": "9999-12-31T23:59:59-08:00"},
+    {"as_of": "0001-01-01T00:00:00+08:00"},
+])
+@pytest.mark.parametrize("path", ["/attainment", "/attainment/summary"])
+async def test_extreme_dates_are_never_a_500(
+    lenient: httpx.AsyncClient, keys: Keys, params: dict[str, str], path: str
+) -> None:
+    r = await lenient.get(f"{API}{path}", params=params, headers=keys.auth(keys.bureau))
+    assert r.status_code in (200, 422), r.text
+    if r.status_code == 422:
+        assert r.headers["content-type"].startswith(PROBLEM)
 
 
 async def test_summary_rejects_a_bad_date(client: httpx.AsyncClient, keys: Keys) -> None:
@@ -287,3 +337,31 @@ async def test_default_date_is_today(client: httpx.AsyncClient, keys: Keys) -> N
     assert doc["date"] == today_in_shanghai().isoformat()
     # Every deadline of the plan (2022 at the latest) has passed by now.
     assert all(r["deadline_passed"] for r in doc["rows"] if r["target_year"] is not None)
+
+
+async def test_kept_totals_agree_with_a_recomputation(client: httpx.AsyncClient, keys: Keys) -> None:
+    """The fast path (kept yearly totals, or this year's values) and the as_of path (revisions) agree."""
+    for code in ("370211901", "370211902"):
+        r = await client.post(f"{API}/units", json={"code": code, "name": f"学校{code}", "parent": HUANGDAO},
+                              headers=keys.auth(keys.admin))
+        assert r.status_code == 201, r.text
+    await load_network_example(client, keys, years=(2018, 2019, 2020))
+    await post_values(client, keys.huangdao, [
+        rate(NETWORK, "370211901", "2019", 450, 500), rate(NETWORK, "370211902", "2020", 1, 2),
+        value(OVERSIZED, "370211901", "2020S1", 5), value(OVERSIZED, "370211902", "2020S2", 3),
+        value(OVERSIZED, HUANGDAO, "2019", 9), rate(PRESCHOOL, "370211901", "2021", 99, 100),
+        rate(CARE_ROOM, "370211902", "2020", 3, 4),
+    ])
+    await post_values(client, keys.admin, [
+        *(value(FUNDING, CITY, f"2021Q{q}", 9_000_000) for q in (1, 2, 3)), value(FUNDING, CITY, "2020", 30_000_000),
+        *(value(PRACTICE_BASE, d, "2021", 1) for d in DISTRICTS[:4]), value(OVERSIZED, SHINAN, "2020S1", 4),
+    ])
+    r = await client.delete(f"{API}/measurements", params={"indicator": NETWORK, "unit": SHINAN, "period": "2019"},
+                            headers=keys.auth(keys.admin))
+    assert r.status_code == 200, r.text
+    await post_values(client, keys.shinan, [rate(NETWORK, SHINAN, "2018", 70, 100)])
+    everything = today_in_shanghai().isoformat()
+    for day in ("2019-06-01", "2020-03-01", "2020-07-15", "2020-12-31", "2021-05-01", "2021-08-01", "2022-03-01"):
+        fast = await get_report(client, keys, date=day)
+        recomputed = await get_report(client, keys, date=day, as_of=everything)
+        assert fast["rows"] == recomputed["rows"], day

@@ -146,6 +146,7 @@ async def test_example_4_each_unit(client: httpx.AsyncClient, keys: Keys) -> Non
     assert parent["status"] == "off_track"
     assert parent["units_met"] == 7 and parent["units_total"] == 10
     assert close(parent["progress"], 0.7) and close(parent["attainment_ratio"], 0.7)
+    assert parent["complete"] == {"reported": 9, "total": 10}
     kids = {r["unit_code"]: r for r in rows if r["parent_unit"] == CITY}
     assert sorted(kids) == sorted(DISTRICTS)
     assert all(r["inherited"] is False and r["target"] == 1 for r in kids.values())

@@ -245,3 +245,33 @@ async def test_schools_roll_up_to_district_and_city(client: httpx.AsyncClient, k
     rows = await rows_for(client, keys, NETWORK, date="2020-03-01")
     assert close(pick(rows, HUANGDAO)["actual"]["value"], 95.0)
     assert close(pick(rows, CITY)["actual"]["value"], 1040 / 1100 * 100)
+
+
+async def test_a_unit_added_later_counts_in_completeness(client: httpx.AsyncClient, keys: Keys) -> None:
+    """complete.total is the number of direct children now, whether or not the new one has reported yet."""
+    async def add(code: str, parent: str, level: str) -> None:
+        body = {"code": code, "name": f"新单位{code}", "parent": parent, "level": level}
+        r = await client.post(f"{API}/units", json=body, headers=keys.auth(keys.admin))
+        assert r.status_code == 201, r.text
+
+    await add("370211901", HUANGDAO, "school")
+    await post_values(client, keys.huangdao, [rate(NETWORK, "370211901", "2019", 450, 500)])
+    await add("370211902", HUANGDAO, "school")
+    await add("370299", CITY, "district")
+    rows = await rows_for(client, keys, NETWORK, date="2020-03-01")
+    assert pick(rows, HUANGDAO)["complete"] == {"reported": 1, "total": 2}
+    assert pick(rows, CITY)["complete"] == {"reported": 1, "total": 11}
+    assert pick(rows, "370299")["inherited"] is True and pick(rows, "370299")["status"] == "no_data"
+
+
+async def test_changing_an_indicators_measure_rejudges_its_values(client: httpx.AsyncClient, keys: Keys) -> None:
+    code = "t31-test-measure"
+    await create_indicator(client, keys, code=code, task=31, unit="group", frequency="quarter")
+    await create_target(client, keys, code, value=10, year=2020)
+    await post_values(client, keys.admin, [value(code, CITY, "2020Q1", 5), value(code, CITY, "2020Q2", 7)])
+    row = await row_of(client, keys, code, date="2021-03-01")
+    assert row["actual"]["value"] == 7 and row["status"] == "missed"  # a stock: the latest period
+    r = await client.patch(f"{API}/indicators/{code}", json={"measure": "flow"}, headers=keys.auth(keys.admin))
+    assert r.status_code == 200, r.text
+    row = await row_of(client, keys, code, date="2021-03-01")
+    assert row["actual"]["value"] == 12 and row["status"] == "achieved"  # a flow: the year's sum

@@ -333,3 +333,14 @@ async def test_a_nul_character_in_a_comment_is_a_row_conflict_not_a_500(
         r = await post(c, keys.huangdao, body)
     assert codes(assert_problem(r, 422)) == [(0, "invalid_row")]
     assert await counts(session) == before
+
+
+async def test_an_unterminated_quote_is_400_not_a_silent_merge_of_the_lines_below(
+    client: httpx.AsyncClient, keys: Keys, session: AsyncSession
+) -> None:
+    csv = (CSV_HEADER + f'{RATE},370211,2020,,971,1000,"全部\r\n'
+           + f"{RATE},370211,2019,,950,1000,\r\n{RATE},370211,2018,,940,1000,\r\n")
+    before = await counts(session)
+    r = await post(client, keys.huangdao, csv)
+    assert_problem(r, 400)
+    assert await counts(session) == before
