@@ -49,7 +49,6 @@ async def create_indicator(
     revisions.record(session, entity="indicator", key=ind.code, action="create",
                      data=revisions.indicator_state(ind), old=None, key_name=caller.name, request_id=_rid(request))
     await session.flush()
-    cat.indicators[ind.code] = ind
     return IndicatorDetail(**indicator_read(cat, ind).model_dump(), targets=[])
 
 
@@ -59,7 +58,10 @@ async def update_indicator(
 ) -> IndicatorDetail:
     """Change an indicator's names, unit, measure, bounds or frequency."""
     cat = await q.load_catalog(session)
-    ind = q.indicator_or_404(cat, code)
+    # The row itself, not the (shared, cached) catalog snapshot's copy.
+    ind = await session.get(Indicator, code)
+    if ind is None:
+        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
     old = revisions.indicator_state(ind)
     changes = body.model_dump(exclude_unset=True)
     renames = {"min": "min_value", "max": "max_value"}

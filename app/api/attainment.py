@@ -123,6 +123,8 @@ async def attainment(
     """Where each target stands: value, baseline, projection, pace, progress, status — per unit."""
     cat, report = await _report(session, date, as_of)
     dept = cat.resolve_department(department) if department else None
+    if indicator is not None:
+        q.indicator_or_404(cat, indicator)
     unit_code = None
     if unit:
         found = cat.resolve_unit(unit)

@@ -14,7 +14,6 @@ from app.db import measurements
 from app.db.bulk import chunks
 from app.db.catalog import CITY, Catalog
 from app.db.models import CatalogRevision, Target, YearlyValue
-from app.db.yearly import to_year_value
 from app.domain.attainment import Bounds, Kind, TargetSpec
 from app.domain.periods import Period, PeriodType
 from app.domain.report import IndicatorInfo, Row, TargetInfo, build_rows
@@ -72,17 +71,16 @@ def _needed_units(catalog: Catalog, found: Iterable[TargetInfo]) -> set[str]:
 
 
 async def _kept(session: AsyncSession, units: set[str], indicators: set[str], last_year: int) -> Series:
+    Y = YearlyValue.__table__  # type: ignore[attr-defined]
     series: Series = defaultdict(dict)
     for part in chunks(sorted(units)):
         rows = await session.execute(
-            select(YearlyValue).where(
-                YearlyValue.unit_code.in_(list(part)),  # type: ignore[attr-defined]
-                YearlyValue.indicator_code.in_(sorted(indicators)),  # type: ignore[attr-defined]
-                YearlyValue.year <= last_year,
-            )
+            select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.numerator, Y.c.denominator,
+                   Y.c.period, Y.c.period_end, Y.c.own, Y.c.reported, Y.c.total)
+            .where(Y.c.unit_code.in_(list(part)), Y.c.indicator_code.in_(sorted(indicators)), Y.c.year <= last_year)
         )
-        for r in rows.scalars():
-            series[(r.indicator_code, r.unit_code)][r.year] = to_year_value(r)
+        for ind, unit, year, value, num, den, period, end, own, reported, total in rows:
+            series[(ind, unit)][year] = YearValue(year, value, num, den, period, end, own, reported, total)
     return series
 
 

@@ -1,9 +1,11 @@
 """Reading the catalog: one snapshot per request, assembled from a handful of whole-table reads."""
 
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import (
@@ -102,7 +104,39 @@ class Catalog:
         )
 
 
+# Snapshots by engine and catalog version. Every call checks the version in the database, so a change made
+# through any worker or replica is seen by the next request everywhere; only unchanged snapshots are reused.
+_SNAPSHOTS: "weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], Catalog]]" = weakref.WeakKeyDictionary()
+
+
+async def _version(session: AsyncSession) -> tuple[Any, ...]:
+    row = (await session.execute(text(
+        "SELECT (SELECT max(id) FROM catalog_revisions), (SELECT count(*) FROM units), "
+        "(SELECT count(*) FROM retired_units), (SELECT count(*) FROM tasks), (SELECT count(*) FROM departments), "
+        "(SELECT count(*) FROM task_departments), (SELECT count(*) FROM indicators), (SELECT count(*) FROM actions)"
+    ))).one()
+    return tuple(row)
+
+
 async def load_catalog(session: AsyncSession) -> Catalog:
+    """The catalog snapshot: reused while the catalog's version in the database is unchanged."""
+    engine = session.bind
+    version = await _version(session)
+    cached = _SNAPSHOTS.get(engine) if engine is not None else None
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    snapshot = await _read_catalog(session)
+    # Detach the snapshot's rows: a later rollback of this session must not expire objects other requests read.
+    for obj in (*snapshot.retired.values(), *snapshot.departments.values(), *snapshot.tasks.values(),
+                *snapshot.indicators.values()):
+        if obj in session:
+            session.expunge(obj)
+    if engine is not None:
+        _SNAPSHOTS[engine] = (version, snapshot)
+    return snapshot
+
+
+async def _read_catalog(session: AsyncSession) -> Catalog:
     """The whole catalog in one snapshot (a few small reads)."""
     U = Unit.__table__  # type: ignore[attr-defined]
     units = {

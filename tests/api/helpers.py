@@ -19,7 +19,6 @@ RATE = "t03-campus-network-compliance"  # rate, district level, yearly, 0..100
 GROSS = "t22-preschool-enrolment"  # rate, district level, yearly, 0..200
 STOCK = "t14-practice-base"  # stock, district level, yearly, 0..100
 SEMESTER = "t23-oversized-classes"  # stock, district level, per semester
-CITY_STOCK = "t03-smart-campus-demo-school"  # stock, city level, yearly
 FLOW = "t26-rural-funding"  # flow, city level, per quarter, yuan
 
 CITY, HUANGDAO, SHINAN = "370200", "370211", "370202"
@@ -40,8 +39,8 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     return {t: await count_rows(session, t) for t in TABLES}
 
 
-def _flag(v: object) -> object:
-    return ("true" if v else "false") if isinstance(v, bool) else v
+def _flag(v: object) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
 async def post(

@@ -158,6 +158,19 @@ async def test_a_day_inside_a_year_sees_only_periods_ended_by_then(client: httpx
     assert after["actual"]["period"] == "2020S2" and after["actual"]["value"] == 2 and after["status"] == "missed"
 
 
+async def test_a_stock_takes_the_latest_ending_period_and_ties_go_to_the_coarsest(
+    client: httpx.AsyncClient, keys: Keys
+) -> None:
+    # 2018Sep is the school year Sep 2018 – Aug 2019: it belongs to 2019 and ends after 2019S1.
+    await post_values(client, keys.huangdao, [value(OVERSIZED, HUANGDAO, p, n) for p, n in
+                                              (("2019S1", 50), ("2018Sep", 40), ("2020S2", 3), ("2020", 5))])
+    assert (await row_of(client, keys, OVERSIZED, date="2019-07-01"))["actual"]["period"] == "2019S1"
+    row = await row_of(client, keys, OVERSIZED, date="2019-09-01")
+    assert row["actual"] == {"value": 40, "year": 2019, "period": "2018Sep"}
+    row = await row_of(client, keys, OVERSIZED, date="2021-01-01")
+    assert row["actual"] == {"value": 5, "year": 2020, "period": "2020"} and row["status"] == "missed"
+
+
 async def test_open_ended_target_is_judged_every_year(client: httpx.AsyncClient, keys: Keys) -> None:
     await post_values(client, keys.huangdao, [rate(CARE_ROOM, HUANGDAO, y, 10, 10) for y in ("2019", "2020")])
     rows = await rows_for(client, keys, CARE_ROOM, date="2021-03-01")

@@ -4,6 +4,7 @@ unit anywhere refuses the whole request) → row checks."""
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,8 +115,7 @@ async def test_city_values_need_an_admin_or_city_key(
 
 def _huge_json() -> bytes:
     pad = "x" * (5 * MIB)
-    return ('{"unit": "370211", "period": "2020", "values": [{"indicator": "%s", "numerator": 1, '
-            '"denominator": 2, "comment": "%s"}]}' % (RATE, pad)).encode()
+    return orjson.dumps(batch(HUANGDAO, "2020", rate(n=1, d=2, comment=pad)))
 
 
 @pytest.mark.parametrize(("who", "status"), [(None, 401), ("bogus", 401), ("bureau", 403), ("scraper", 403),

@@ -3,14 +3,15 @@ another body refused, a key in flight answered 409 — also under concurrent ret
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.idempotency import fingerprint
-from app.db.models import ApiKey, IdempotencyRecord
+from app.db.models import IdempotencyRecord
 from app.db.types import utcnow
 from tests.api.helpers import (
     HUANGDAO,
@@ -21,6 +22,7 @@ from tests.api.helpers import (
     batch,
     count_rows,
     counts,
+    lenient_client,
     post,
     rate,
     tally,
@@ -103,7 +105,7 @@ async def test_client_errors_are_replayed_too(client: httpx.AsyncClient, keys: K
     foreign = batch(SHINAN, "2020", rate())
     f1 = await post(client, keys.huangdao, foreign, headers=idem("k-403"))
     f2 = await post(client, keys.huangdao, foreign, headers=idem("k-403"))
-    assert_problem(f1, 403) == assert_problem(f2, 403)
+    assert assert_problem(f1, 403) == assert_problem(f2, 403)
     assert f2.headers["idempotent-replayed"] == "true" and f2.content == f1.content
     garbled = '{"values": ['
     g1 = await post(client, keys.huangdao, garbled, content_type="application/json", headers=idem("k-400"))
@@ -118,7 +120,8 @@ async def test_keys_are_scoped_per_api_key(client: httpx.AsyncClient, keys: Keys
     before = await count_rows(session, "measurement_revisions")
     r1 = await post(client, keys.huangdao, body, headers=idem("shared"))
     assert r1.json()["counts"] == tally(created=1)
-    assert (await post(client, keys.admin, batch(HUANGDAO, "2020", {"indicator": STOCK, "value": 9}))).status_code == 200
+    moved = await post(client, keys.admin, batch(HUANGDAO, "2020", {"indicator": STOCK, "value": 9}))
+    assert moved.status_code == 200
     # The city key sends the same body under the same Idempotency-Key: not a replay of the district's answer.
     r2 = await post(client, keys.city, body, headers=idem("shared"))
     assert r2.status_code == 200 and "idempotent-replayed" not in r2.headers
@@ -128,8 +131,7 @@ async def test_keys_are_scoped_per_api_key(client: httpx.AsyncClient, keys: Keys
 
 async def _key_id(session: AsyncSession, name: str) -> int:
     try:
-        found = (await session.execute(select(ApiKey.id).where(ApiKey.name == name))).scalar_one()
-        return int(found)  # type: ignore[arg-type]
+        return int((await session.execute(text("SELECT id FROM api_keys WHERE name = :n"), {"n": name})).scalar_one())
     finally:
         await session.rollback()
 
@@ -161,3 +163,36 @@ async def test_overlong_idempotency_key_is_a_problem(client: httpx.AsyncClient, 
     r = await post(client, keys.huangdao, batch(HUANGDAO, "2020", rate()), headers=idem("k" * 256))
     assert_problem(r, 422)
     assert r.json()["errors"] and RATE not in r.text
+
+
+_TRIGGER = {
+    "sqlite": ["CREATE TRIGGER boom BEFORE INSERT ON measurement_revisions WHEN NEW.comment = 'boom' "
+               "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"],
+    "postgres": ["CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW.comment = 'boom' THEN "
+                 "RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$",
+                 "CREATE TRIGGER boom BEFORE INSERT ON measurement_revisions FOR EACH ROW EXECUTE FUNCTION boom()"],
+}
+_UNTRIGGER = {"sqlite": ["DROP TRIGGER boom"], "postgres": ["DROP TRIGGER boom ON measurement_revisions"]}
+
+
+async def _ddl(session: AsyncSession, statements: list[str]) -> None:
+    async with session.begin():
+        for sql in statements:
+            await session.execute(text(sql))
+
+
+async def test_after_a_failed_write_a_retry_with_the_key_runs_at_once(
+    app_ctx: Any, keys: Keys, session: AsyncSession, backend: str
+) -> None:
+    """A database failure mid-write (injected by a trigger) is a 5xx; the key is given back, not left in flight."""
+    await _ddl(session, _TRIGGER[backend])
+    body = batch(HUANGDAO, "2020", rate(comment="boom"))
+    before = await counts(session)
+    async with lenient_client(app_ctx) as c:
+        failed = await post(c, keys.huangdao, body, headers=idem("retry-me"))
+        assert failed.status_code >= 500
+        assert await counts(session) == before
+        await _ddl(session, _UNTRIGGER[backend])
+        retried = await post(c, keys.huangdao, body, headers=idem("retry-me"))
+    assert retried.status_code == 200, retried.text
+    assert "idempotent-replayed" not in retried.headers and retried.json()["counts"] == tally(created=1)

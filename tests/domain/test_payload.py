@@ -93,7 +93,8 @@ def test_csv_header_is_case_and_space_insensitive_and_may_omit_and_reorder_colum
 
 
 def test_csv_lines_count_the_header_blank_lines_and_multi_line_cells() -> None:
-    body = HEADER + ROW + "\r\n,,,,,,\r\n" + 'x,370211,2020,1,,,"one\r\ntwo"\r\n' + "y,370211,2020\r\n" + "z,370211,2020,2,,,\n"
+    body = (HEADER + ROW + "\r\n,,,,,,\r\n"  # lines 1-4
+            + 'x,370211,2020,1,,,"one\r\ntwo"\r\n' + "y,370211,2020\r\n" + "z,370211,2020,2,,,\n")
     got = rows(body)
     assert [(r.index, r.line, r.indicator) for r in got] == [(0, 2, EXPECTED.indicator), (1, 5, "x"), (2, 7, None),
                                                              (3, 8, "z")]

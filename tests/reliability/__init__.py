@@ -1,0 +1,1 @@
+"""Reliability: schema fuzzing, hostile input, secrets, crashes and outages."""
