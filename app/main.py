@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(ETags)
-    app.add_middleware(HttpMetrics)
+    app.add_middleware(HttpMetrics, api_prefix=API)
     app.add_middleware(RequestContext)
     app.include_router(health.router)
     app.include_router(metrics_api.router)

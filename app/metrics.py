@@ -100,8 +100,18 @@ STATES = tuple(s.value for s in SEVERITY)
 class HttpMetrics:
     """Count and time every request by route template (never the raw path, so labels stay bounded)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, api_prefix: str = "/api/v1") -> None:
         self.app = app
+        self.api_prefix = api_prefix
+
+    def _template(self, scope: Scope) -> str:
+        # Routers keep their unprefixed templates; the prefix they were included under is the API's.
+        path = getattr(scope.get("route"), "path", None)
+        if path is None:
+            return "unmatched"
+        if scope["path"].startswith(self.api_prefix + "/") and not path.startswith(self.api_prefix):
+            return self.api_prefix + path
+        return str(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,7 +129,7 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, _send)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = self._template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
             HTTP_DURATION.labels(method=method, route=route).observe(time.perf_counter() - started)

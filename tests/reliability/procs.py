@@ -302,6 +302,24 @@ async def running_server(database_url: str, log_dir: Path, **env: str) -> AsyncI
         await asyncio.to_thread(server.stop)
 
 
+def accepted_sockets(port: int) -> list[tuple[int, int]]:
+    """(client port, bytes not yet read by the server) of each established connection accepted on `port`.
+
+    Read from /proc/net/tcp: a request whose bytes are all read has been parsed by uvicorn, so it is in flight
+    on the server side — not merely sitting in the kernel's receive queue."""
+    out = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            _, local, remote, state, queues, *_ = line.split()
+            if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+                out.append((int(remote.rsplit(":", 1)[1], 16), int(queues.split(":")[1], 16)))
+    return out
+
+
 # ---------------------------------------------------------------- reading back
 
 

@@ -88,6 +88,7 @@ async def test_six_mib_with_content_length_is_413_before_the_body_is_read(
     headers = {**keys.auth(keys.huangdao), "Content-Type": content_type, "Content-Length": str(len(data))}
     async with nothing_stored(session):
         r = await client.post(MEASUREMENTS, content=body, headers=headers)  # type: ignore[arg-type]
+        assert "transfer-encoding" not in r.request.headers
         doc = assert_problem(r, 413)
     assert str(len(data)) in doc["detail"] and str(LIMIT) in doc["detail"]
     # The declared length alone decided it: at most one chunk was ever pulled off the wire.
@@ -134,6 +135,7 @@ async def test_memory_stays_flat_over_twenty_six_mib_bodies(
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
+    print(f"6 MiB x20: RSS growth {rss_growth / MIB:.1f} MiB, peak traced allocation {peak / MIB:.1f} MiB")
     assert rss_growth < 50 * MIB, f"RSS grew by {rss_growth / MIB:.1f} MiB over 20 bodies of 6 MiB"
     # One refused body is held at a time (at most ~5 MiB plus a chunk); nothing accumulates across requests.
     assert peak < 50 * MIB, f"peak Python allocation {peak / MIB:.1f} MiB over 20 bodies of 6 MiB"
