@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.api.catalog import indicator_read, target_read
 from app.api.deps import Admin, Reader, SessionDep, WriteSessionDep
 from app.db import catalog as q
-from app.db import revisions
+from app.db import revisions, yearly
 from app.db.models import Indicator, Target, Unit
 from app.errors import Conflict, NotFound, Unprocessable
 from app.schemas.catalog import (
@@ -76,6 +76,9 @@ async def update_indicator(
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
                          key_name=caller.name, request_id=_rid(request))
     await session.flush()
+    if new["measure"] != old["measure"]:
+        # A rate, a stock and a flow make different yearly values of the same stored periods.
+        await yearly.refresh_indicator(session, await q.load_catalog(session, fresh=True), code)
     return IndicatorDetail(
         **indicator_read(cat, ind).model_dump(),
         targets=[target_read(t) for t in await q.targets(session, indicator=code)],

@@ -117,6 +117,8 @@ async def submit(
     except BaseException:
         if claimed:
             assert idempotency_key is not None
+            # End this request's transaction first: on SQLite it holds the write lock the release needs.
+            await session.rollback()
             await idempotency.release(request.app.state.write_sessions, key_id=caller.key_id, key=idempotency_key)
         raise
 
@@ -159,7 +161,8 @@ def _cursor_out(key: tuple[str, str, str]) -> str:
 def _cursor_in(text: str) -> tuple[str, str, str]:
     try:
         raw = orjson.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if isinstance(raw, list) and len(raw) == 3 and all(isinstance(x, str) for x in raw):
+        if (isinstance(raw, list) and len(raw) == 3 and all(isinstance(x, str) and x.isprintable() for x in raw)
+                and len(raw[0]) <= 64 and len(raw[1]) <= 32 and len(raw[2]) <= 16):
             return raw[0], raw[1], raw[2]
     except (ValueError, orjson.JSONDecodeError):
         pass

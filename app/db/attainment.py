@@ -70,7 +70,9 @@ def _needed_units(catalog: Catalog, found: Iterable[TargetInfo]) -> set[str]:
     return units
 
 
-async def _kept(session: AsyncSession, units: set[str], indicators: set[str], last_year: int) -> Series:
+async def _kept(
+    session: AsyncSession, catalog: Catalog, units: set[str], indicators: set[str], last_year: int
+) -> Series:
     Y = YearlyValue.__table__  # type: ignore[attr-defined]
     series: Series = defaultdict(dict)
     for part in chunks(sorted(units)):
@@ -80,6 +82,9 @@ async def _kept(session: AsyncSession, units: set[str], indicators: set[str], la
             .where(Y.c.unit_code.in_(list(part)), Y.c.indicator_code.in_(sorted(indicators)), Y.c.year <= last_year)
         )
         for ind, unit, year, value, num, den, period, end, own, reported, total in rows:
+            if not own:
+                # Units added since the total was kept count as not reporting.
+                total = len(catalog.children.get(unit, ()))
             series[(ind, unit)][year] = YearValue(year, value, num, den, period, end, own, reported, total)
     return series
 
@@ -110,7 +115,7 @@ async def report(session: AsyncSession, catalog: Catalog, *, on: date, as_of: da
         source = "revisions"
     else:
         units = _needed_units(catalog, found)
-        series = await _kept(session, units, {t.indicator for t in found}, on.year)
+        series = await _kept(session, catalog, units, {t.indicator for t in found}, on.year)
         source = "kept"
         # Kept totals cover whole years; a day inside a year sees only the periods ended by then.
         if any(y.period_end > on for years in series.values() for y in years.values()):

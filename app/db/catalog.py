@@ -118,8 +118,14 @@ async def _version(session: AsyncSession) -> tuple[Any, ...]:
     return tuple(row)
 
 
-async def load_catalog(session: AsyncSession) -> Catalog:
-    """The catalog snapshot: reused while the catalog's version in the database is unchanged."""
+async def load_catalog(session: AsyncSession, *, fresh: bool = False) -> Catalog:
+    """The catalog snapshot: reused while the catalog's version in the database is unchanged.
+
+    `fresh` reads it anew and leaves the shared snapshot alone — for a transaction that has just changed the
+    catalog and may still roll back.
+    """
+    if fresh:
+        return await _read_catalog(session)
     engine = session.bind
     version = await _version(session)
     cached = _SNAPSHOTS.get(engine) if engine is not None else None

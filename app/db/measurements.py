@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import pgbulk
@@ -31,6 +31,22 @@ class Stored:
     def same_as(self, row: Clean) -> bool:
         return not self.deleted and (self.value, self.numerator, self.denominator, self.comment) == (
             row.value, row.numerator, row.denominator, row.comment,
+        )
+
+
+async def lock(session: AsyncSession, cells: Iterable[tuple[str, int]]) -> None:
+    """Serialise writers of the same (indicator, year) until commit, so histories and yearly totals stay exact.
+
+    PostgreSQL: transaction advisory locks taken in a fixed order (no deadlocks). SQLite writers already hold
+    the database's single write lock from BEGIN IMMEDIATE.
+    """
+    if not pgbulk.is_postgres(session):
+        return
+    names = sorted({f"{ind}:{year}" for ind, year in cells})
+    if names:
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(n)) FROM unnest(CAST(:names AS text[])) AS n ORDER BY n"),
+            {"names": names},
         )
 
 
@@ -113,6 +129,10 @@ async def delete(
     session: AsyncSession, *, key: Key, key_name: str, request_id: str | None, now: datetime
 ) -> Measurement | None:
     """Flag a live value deleted and record it; None if there was nothing to delete."""
+    found = await session.execute(select(M.c.year).where(M.c.indicator_code == key[0], M.c.unit_code == key[1],
+                                                         M.c.period == key[2]))
+    for (year,) in found:
+        await lock(session, [(key[0], year)])
     row = (await session.execute(
         select(Measurement).where(
             Measurement.indicator_code == key[0], Measurement.unit_code == key[1], Measurement.period == key[2],

@@ -109,6 +109,7 @@ async def submit(
     clean, overlapping = reject_overlaps(clean, flow_indicators=flows, stored=stored)
     conflicts = sorted([*conflicts, *dupes, *overlapping], key=lambda c: c.index)
 
+    await measurements.lock(session, {(r.indicator, r.period.year) for r in clean})
     before = await measurements.current(session, [r.key for r in clean])
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
     created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)

@@ -41,6 +41,14 @@ async def refresh(session: AsyncSession, catalog: Catalog, touched: Iterable[Cel
                 pending[depth - 1].add((ind, parent, year))
 
 
+async def refresh_indicator(session: AsyncSession, catalog: Catalog, indicator: str) -> None:
+    """Recompute every kept yearly value of one indicator (after its measure changed)."""
+    cells = await session.execute(
+        select(M.c.unit_code, M.c.year).where(M.c.indicator_code == indicator, M.c.deleted.is_(False)).distinct()
+    )
+    await refresh(session, catalog, {(indicator, unit, year) for unit, year in cells})
+
+
 async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
     inds = sorted({c[0] for c in cells})
     years = sorted({c[2] for c in cells})

@@ -155,7 +155,8 @@ def _baseline(spec: TargetSpec, visible: Mapping[int, YearValue], *, last: int) 
 
 
 def _passed(year: int, on: date) -> bool:
-    return on >= date(year + 1, 1, 1)
+    # Deadline passed once `on` >= 1 January of year + 1 (compared by year: no date past 9999 is built).
+    return on.year > year
 
 
 def judge(*, spec: TargetSpec, series: Mapping[int, YearValue], on: date, bounds: Bounds) -> Judgement:

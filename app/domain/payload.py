@@ -110,7 +110,7 @@ def _parse_json(body: bytes, *, max_values: int) -> list[RawRow]:
 
 
 def _parse_csv(text: str, *, max_values: int) -> list[RawRow]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:

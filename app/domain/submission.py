@@ -135,12 +135,19 @@ def _number(raw: Any, name: str) -> float | None:
     return out
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _text(raw: Any, name: str) -> str | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise _Reject(Code.INVALID_ROW, f"{name} must be a string.")
     text = str(raw).strip()
+    # Comments may span lines; codes and periods may not. NUL and other control characters never.
+    if (_CONTROL if name == "comment" else _CONTROL_OR_BREAK).search(text):
+        raise _Reject(Code.INVALID_ROW, f"{name} contains control characters.")
     return text or None
 
 

@@ -4,27 +4,37 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from app.domain.periods import SHANGHAI
 
+FIRST_YEAR, LAST_YEAR = 1990, 2100
+
 
 def parse_as_of(text: str) -> datetime:
     """An RFC 3339 instant, or a bare date meaning the end of that day in Asia/Shanghai; aware, in UTC."""
     raw = text.strip()
     try:
         if len(raw) == 10:
-            day = date.fromisoformat(raw)
+            day = parse_day(raw)
             end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=SHANGHAI) - timedelta(microseconds=1)
             return end.astimezone(UTC)
         instant = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"'{text}' is neither a date (2021-03-01) nor an RFC 3339 instant "
                          "(2021-03-01T12:00:00+08:00).") from None
     if instant.tzinfo is None:
         raise ValueError(f"'{text}' has no time zone offset; add +08:00 or Z.")
+    if not FIRST_YEAR <= instant.year <= LAST_YEAR:
+        raise ValueError(f"'{text}' is outside {FIRST_YEAR}–{LAST_YEAR}.")
     return instant.astimezone(UTC)
 
 
 def parse_day(text: str) -> date:
-    """A calendar date YYYY-MM-DD."""
+    """A calendar date YYYY-MM-DD between 1990 and 2100."""
+    raw = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        if len(raw) != 10 or raw[4] != "-" or raw[7] != "-":
+            raise ValueError(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"'{text}' is not a date like 2021-03-01.") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"'{text}' is outside {FIRST_YEAR}–{LAST_YEAR}.")
+    return day

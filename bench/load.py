@@ -1,0 +1,346 @@
+"""Load: one uvicorn process on PostgreSQL, driven by a load generator in its own processes (asyncio + httpx,
+keep-alive connection pools), all on 127.0.0.1.
+
+(a) closed loop: `--clients` clients (default 50) each POST one value (distinct keys, admin key) and wait for
+    the answer, for --duration seconds; then the same on GET /healthz; requests/s, p50/p99, errors, and the ratio
+    of the two throughputs (how much of the plain HTTP capacity a write keeps).
+(b) open loop: a fixed `--rate` of single-value POSTs per second (default 200) for --duration seconds. Sends are
+    scheduled by the clock and latency runs from the scheduled instant, so a slow answer cannot delay the next
+    send and hide itself (no coordinated omission). Target: p99 < 50 ms and no errors. Then a search, in steps of
+    --step-duration seconds, for the highest fixed rate that still meets the target: up by --rate-step until a
+    step fails, then bisection down to --resolution.
+
+    .venv/bin/python bench/load.py [--duration 60] [--clients 50] [--rate 200] [--procs 2] [--step-duration 15]
+"""
+
+import argparse
+import asyncio
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import DISTRICTS, percentile, postgres_database, prepare, uvicorn_server  # noqa: E402
+
+INDICATOR = "t03-campus-network-compliance"  # a district-level rate, yearly: one key per (school, year)
+FIRST_YEAR, LAST_YEAR = 1990, 2025
+SCHOOLS_PER_DISTRICT = 1000  # 10,000 schools × 36 years = 360,000 distinct keys
+TARGET_P99_S = 0.050
+REQUEST_TIMEOUT_S = 10.0
+MAX_STEPS = 30  # the search never runs more steps than this
+
+
+@dataclass(frozen=True)
+class Job:
+    """One load generator process's share of a phase."""
+
+    base: str
+    token: str
+    mode: str  # "closed" or "open"
+    target: str  # "post" or "healthz"
+    start_at: float  # wall clock, so every process starts together
+    duration: float
+    clients: int = 0  # closed loop
+    rate: float = 0.0  # open loop: this process's share
+    offset: float = 0.0  # open loop: where this process's sends sit between the others'
+    first_key: int = 0  # this process uses keys first_key + index + stride·j, j < max_keys
+    index: int = 0
+    stride: int = 1
+    max_keys: int = 0
+
+    def key(self, j: int) -> int:
+        return self.first_key + self.index + self.stride * j
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)  # seconds, every answered or failed request
+    errors: dict[str, int] = field(default_factory=dict)
+    ok: int = 0
+    elapsed: float = 0.0
+    cpu: float = 0.0  # seconds of CPU the generator process used
+    lag: float = 0.0  # open loop: how late the generator sent, at worst
+    out_of_keys: bool = False
+    used: int = 0  # keys consumed by the busiest process
+
+    def add(self, other: "Result") -> None:
+        self.latencies += other.latencies
+        for k, n in other.errors.items():
+            self.errors[k] = self.errors.get(k, 0) + n
+        self.ok += other.ok
+        self.elapsed = max(self.elapsed, other.elapsed)
+        self.cpu += other.cpu
+        self.lag = max(self.lag, other.lag)
+        self.out_of_keys |= other.out_of_keys
+        self.used = max(self.used, other.used)
+
+    @property
+    def n_errors(self) -> int:
+        return sum(self.errors.values())
+
+
+def value_body(g: int) -> bytes:
+    """The body for key number g: one value, distinct (school, year) for every g."""
+    units = len(DISTRICTS) * SCHOOLS_PER_DISTRICT
+    school = g % units
+    unit = f"{DISTRICTS[school // SCHOOLS_PER_DISTRICT]}{school % SCHOOLS_PER_DISTRICT:05d}"
+    year = FIRST_YEAR + g // units
+    assert year <= LAST_YEAR, "key space exhausted"
+    return orjson.dumps({"values": [{"indicator": INDICATOR, "unit": unit, "period": str(year),
+                                     "numerator": g % 1000, "denominator": 1000}]})
+
+
+KEY_SPACE = len(DISTRICTS) * SCHOOLS_PER_DISTRICT * (LAST_YEAR - FIRST_YEAR + 1)
+
+
+async def _request(client: httpx.AsyncClient, job: Job, key: int | None) -> str | None:
+    """One request; None when it succeeded, else what went wrong."""
+    try:
+        if job.target == "healthz":
+            r = await client.get("/healthz")
+        else:
+            r = await client.post("/api/v1/measurements", content=value_body(key or 0),
+                                  headers={"Content-Type": "application/json"})
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    return None if 200 <= r.status_code < 300 else str(r.status_code)
+
+
+async def _closed(job: Job, client: httpx.AsyncClient, out: Result) -> None:
+    deadline = time.monotonic() + job.duration
+
+    async def client_loop() -> None:
+        while time.monotonic() < deadline:
+            key = None
+            if job.target == "post":
+                if out.used >= job.max_keys:
+                    out.out_of_keys = True
+                    return
+                key, out.used = job.key(out.used), out.used + 1
+            started = time.monotonic()
+            error = await _request(client, job, key)
+            out.latencies.append(time.monotonic() - started)
+            if error:
+                out.errors[error] = out.errors.get(error, 0) + 1
+            else:
+                out.ok += 1
+
+    await asyncio.gather(*(client_loop() for _ in range(job.clients)))
+
+
+async def _open(job: Job, client: httpx.AsyncClient, out: Result) -> None:
+    loop = asyncio.get_running_loop()
+    sends = min(int(job.rate * job.duration), job.max_keys)
+    out.out_of_keys = sends < int(job.rate * job.duration)
+    out.used = sends
+    t0 = loop.time() + job.offset
+
+    async def one(i: int, scheduled: float) -> None:
+        error = await _request(client, job, job.key(i))
+        out.latencies.append(loop.time() - scheduled)  # from the scheduled instant, not from the send
+        if error:
+            out.errors[error] = out.errors.get(error, 0) + 1
+        else:
+            out.ok += 1
+
+    tasks = []
+    for i in range(sends):
+        scheduled = t0 + i / job.rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        out.lag = max(out.lag, loop.time() - scheduled)
+        tasks.append(asyncio.create_task(one(i, scheduled)))
+    await asyncio.gather(*tasks)
+
+
+async def _run(job: Job) -> Result:
+    out = Result()
+    pool = job.clients if job.mode == "closed" else 256
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool, keepalive_expiry=30)
+    headers = {"Authorization": f"Bearer {job.token}"}
+    async with httpx.AsyncClient(base_url=job.base, limits=limits, headers=headers,
+                                 timeout=REQUEST_TIMEOUT_S) as client:
+        delay = job.start_at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        cpu, started = time.process_time(), time.monotonic()
+        await (_closed if job.mode == "closed" else _open)(job, client, out)
+        out.elapsed, out.cpu = time.monotonic() - started, time.process_time() - cpu
+    return out
+
+
+def run_job(job: Job) -> Result:
+    """Entry point in a generator process."""
+    return asyncio.run(_run(job))
+
+
+class Generator:
+    """`procs` load generator processes, kept for the whole run; hands out disjoint key ranges."""
+
+    def __init__(self, base: str, token: str, procs: int) -> None:
+        self.base, self.token, self.procs = base, token, procs
+        self.pool = ProcessPoolExecutor(max_workers=procs, mp_context=get_context("spawn"))
+        self.next_key = 0
+
+    def _jobs(self, **kw: object) -> list[Job]:
+        """One job per process; their keys interleave from the next unused key (distinct across the run)."""
+        left = (KEY_SPACE - self.next_key) // self.procs
+        start_at = time.time() + 1.0
+        return [Job(self.base, self.token, start_at=start_at, first_key=self.next_key, index=i, stride=self.procs,
+                    max_keys=left, **kw) for i in range(self.procs)]  # type: ignore[arg-type]
+
+    def closed(self, target: str, clients: int, duration: float) -> Result:
+        jobs = self._jobs(mode="closed", target=target, duration=duration)
+        share = [clients // self.procs + (1 if i < clients % self.procs else 0) for i in range(self.procs)]
+        return self._gather([replace(j, clients=n) for j, n in zip(jobs, share, strict=True)])
+
+    def open(self, rate: float, duration: float) -> Result:
+        jobs = self._jobs(mode="open", target="post", duration=duration, rate=rate / self.procs)
+        return self._gather([replace(j, offset=i / rate) for i, j in enumerate(jobs)])
+
+    def _gather(self, jobs: list[Job]) -> Result:
+        total = Result()
+        for r in self.pool.map(run_job, jobs):
+            total.add(r)
+        self.next_key += self.procs * total.used
+        return total
+
+    def close(self) -> None:
+        self.pool.shutdown()
+
+
+def server_cpu() -> float:
+    """CPU seconds used so far by this process's children other than the generators (the uvicorn server)."""
+    try:
+        import psutil
+    except ImportError:
+        return math.nan
+    total = 0.0
+    for p in psutil.Process().children():
+        try:
+            if "app.cli" in " ".join(p.cmdline()):
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def ms(s: float) -> str:
+    return f"{s * 1000:7.1f} ms"
+
+
+def describe(r: Result, seconds: float, server_s: float) -> str:
+    rps = r.ok / r.elapsed if r.elapsed else 0.0
+    errors = ", ".join(f"{k}×{n}" for k, n in sorted(r.errors.items())) or "0"
+    note = " (key space ran out)" if r.out_of_keys else ""
+    return (f"{rps:8.1f} req/s  p50 {ms(percentile(r.latencies, 50))}  p99 {ms(percentile(r.latencies, 99))}  "
+            f"errors {errors}  [server CPU {server_s / seconds:.0%}, generator CPU {r.cpu / seconds:.0%}]{note}")
+
+
+def meets(r: Result) -> bool:
+    return r.n_errors == 0 and not r.out_of_keys and percentile(r.latencies, 99) < TARGET_P99_S
+
+
+def phase(run: Callable[[], Result]) -> tuple[Result, float]:
+    """Run one phase; also the server's CPU seconds during it."""
+    before = server_cpu()
+    r = run()
+    return r, server_cpu() - before
+
+
+def search(gen: Generator, args: argparse.Namespace) -> tuple[float | None, list[str]]:
+    """The highest fixed rate meeting the target: up by rate_step until a failure, then bisect."""
+    lines: list[str] = []
+    good, bad = 0.0, None
+    rate = float(args.rate_step)
+    steps = 0
+
+    def step(rate: float) -> bool:
+        nonlocal steps
+        steps += 1
+        r, srv = phase(lambda: gen.open(rate, args.step_duration))
+        ok = meets(r)
+        lines.append(f"  {rate:6.0f}/s: {describe(r, args.step_duration, srv)}  lag {ms(r.lag)}  "
+                     f"{'meets' if ok else 'misses'}")
+        print(lines[-1], flush=True)
+        time.sleep(2)  # let the server drain between steps
+        return ok
+
+    while bad is None and rate <= args.max_rate and steps < MAX_STEPS:
+        if step(rate):
+            good, rate = rate, rate + args.rate_step
+        else:
+            bad = rate
+    if bad is None:
+        return good, lines
+    while bad - good > args.resolution and steps < MAX_STEPS:
+        mid = round((good + bad) / 2 / args.resolution) * args.resolution
+        if mid in (good, bad):
+            break
+        if step(mid):
+            good = mid
+        else:
+            bad = mid
+    return (good or None), lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=60, help="seconds of each closed-loop and open-loop phase")
+    ap.add_argument("--clients", type=int, default=50, help="closed-loop clients")
+    ap.add_argument("--rate", type=float, default=200, help="open-loop POSTs per second")
+    ap.add_argument("--procs", type=int, default=2, help="load generator processes")
+    ap.add_argument("--step-duration", type=float, default=15, help="seconds of each search step")
+    ap.add_argument("--rate-step", type=float, default=100, help="search: rate increment")
+    ap.add_argument("--max-rate", type=float, default=3000, help="search: never above this rate")
+    ap.add_argument("--resolution", type=float, default=25, help="search: bisect down to this")
+    ap.add_argument("--no-search", action="store_true", help="skip the search for the highest rate")
+    args = ap.parse_args()
+    assert 0 < args.duration <= 3600 and 0 < args.step_duration <= 600 and 0 < args.rate <= 10_000
+
+    print(f"attain load: 1 uvicorn worker on PostgreSQL, {args.procs} generator processes, "
+          f"{os.cpu_count()} CPUs shared by all, 127.0.0.1 only", flush=True)
+    with postgres_database("attain_load") as url:
+        keys = prepare(url, schools_per_district=SCHOOLS_PER_DISTRICT)
+        # Warnings and errors only: the server's stderr is a pipe nobody reads during the run.
+        with uvicorn_server(url, extra_env={"ATTAIN_LOG_LEVEL": "error"}) as base:
+            gen = Generator(base, keys["admin"], args.procs)
+            try:
+                gen.closed("post", args.clients, 3)  # warm-up: connections, catalog snapshot, plans
+                d = args.duration
+                post, post_srv = phase(lambda: gen.closed("post", args.clients, d))
+                print(f"(a) closed loop, {args.clients} clients, {d:.0f} s each", flush=True)
+                print(f"  POST 1 value : {describe(post, d, post_srv)}", flush=True)
+                health, health_srv = phase(lambda: gen.closed("healthz", args.clients, d))
+                print(f"  GET /healthz : {describe(health, d, health_srv)}", flush=True)
+                ratio = (post.ok / post.elapsed) / (health.ok / health.elapsed) if health.ok else math.nan
+                print(f"  ratio POST / healthz throughput: {ratio:.2f}", flush=True)
+
+                fixed, fixed_srv = phase(lambda: gen.open(args.rate, d))
+                print(f"(b) open loop, {args.rate:.0f} POST/s for {d:.0f} s (latency from the scheduled send)")
+                print(f"  {describe(fixed, d, fixed_srv)}  generator lag {ms(fixed.lag)}")
+                print(f"  target p99 < {TARGET_P99_S * 1000:.0f} ms and no errors: "
+                      f"{'MET' if meets(fixed) else 'NOT MET'}", flush=True)
+                if not args.no_search:
+                    print(f"  search, {args.step_duration:.0f} s per step:", flush=True)
+                    best, _ = search(gen, args)
+                    print(f"  highest fixed rate meeting the target: "
+                          f"{'none tried' if best is None else f'{best:.0f} POST/s'}", flush=True)
+            finally:
+                gen.close()
+
+
+if __name__ == "__main__":
+    main()
