@@ -68,6 +68,58 @@ SET value = excluded.value, numerator = excluded.numerator, denominator = exclud
 """
 
 
+# The leaf case of yearly.own_yearly done where the rows are: the latest-ending period (ties: the coarsest, then
+# the earliest start) for stocks and rates, the year's sum for flows. The tests run every rule on both databases,
+# so this and the Python rules (used on SQLite and for units with children) are held to the same answers.
+LEAF_YEARLY = """
+WITH k(i, u, y) AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])),
+obs AS (
+    SELECT m.indicator_code, m.unit_code, m.year, m.value, m.numerator, m.denominator, m.period, m.period_end,
+           m.period_start, m.period_type, ind.measure
+    FROM measurements m
+    JOIN k ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y
+    JOIN indicators ind ON ind.code = m.indicator_code
+    WHERE NOT m.deleted
+),
+latest AS (
+    SELECT DISTINCT ON (indicator_code, unit_code, year) *,
+           sum(value) OVER (PARTITION BY indicator_code, unit_code, year) AS total
+    FROM obs
+    ORDER BY indicator_code, unit_code, year, period_end DESC,
+             CASE period_type WHEN 'month' THEN 1 WHEN 'quarter' THEN 2 WHEN 'semester' THEN 3 ELSE 4 END DESC,
+             period_start
+)
+INSERT INTO yearly_values (indicator_code, unit_code, year, value, numerator, denominator, period, period_end, own,
+                           reported, total, updated_at)
+SELECT l.indicator_code, l.unit_code, l.year,
+       CASE WHEN l.measure = 'flow' THEN l.total ELSE l.value END,
+       CASE WHEN l.measure = 'flow' THEN NULL ELSE l.numerator END,
+       CASE WHEN l.measure = 'flow' THEN NULL ELSE l.denominator END,
+       l.period, l.period_end, true, 0, 0, $4
+FROM latest l
+ON CONFLICT (indicator_code, unit_code, year) DO UPDATE
+SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
+    period = excluded.period, period_end = excluded.period_end, own = true, reported = 0, total = 0,
+    updated_at = excluded.updated_at
+"""
+
+LEAF_GONE = """
+DELETE FROM yearly_values y
+USING unnest($1::text[], $2::text[], $3::int[]) AS k(i, u, yr)
+WHERE y.indicator_code = k.i AND y.unit_code = k.u AND y.year = k.yr
+  AND NOT EXISTS (SELECT 1 FROM measurements m WHERE m.indicator_code = k.i AND m.unit_code = k.u
+                  AND m.year = k.yr AND NOT m.deleted)
+"""
+
+
+async def refresh_leaves(session: AsyncSession, cells: Sequence[tuple[str, str, int]], now: Any) -> None:
+    """Kept yearly values of units without children, computed and stored in two statements."""
+    apg = await driver(session)
+    args = ([c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells])
+    await apg.execute(LEAF_YEARLY, *args, now)
+    await apg.execute(LEAF_GONE, *args)
+
+
 def columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> list[list[Any]]:
     """Row dicts → one list per column, for unnest()."""
     return [[r[n] for r in rows] for n in names]

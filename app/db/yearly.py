@@ -4,6 +4,7 @@ from the touched units up to the city, so a city report reads a few hundred rows
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,29 +51,41 @@ async def refresh_indicator(session: AsyncSession, catalog: Catalog, indicator: 
 
 
 async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
-    inds = sorted({c[0] for c in cells})
-    years = sorted({c[2] for c in cells})
-    units = sorted({c[1] for c in cells})
-    obs: dict[tuple[str, str], list[Observation]] = defaultdict(list)
+    """Each cell's own yearly value from its unit's live periods of that year."""
+    rows: list[tuple[Any, ...]]
     if pgbulk.is_postgres(session):
-        for ind, unit, label, ptype, start, end, value, num, den in await pgbulk.observations(session, sorted(cells)):
-            obs[(ind, unit)].append(Observation(Period(PeriodType(ptype), label, start, end), value, num, den))
-        units = []
-    for part in chunks(units):
-        rows = await session.execute(
-            select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
-                   M.c.period_end, M.c.value, M.c.numerator, M.c.denominator)
-            .where(M.c.deleted.is_(False), M.c.indicator_code.in_(inds), M.c.year.in_(years),
-                   M.c.unit_code.in_(list(part)))
-        )
-        for ind, unit, label, ptype, start, end, value, num, den in rows:
-            obs[(ind, unit)].append(Observation(Period(PeriodType(ptype), label, start, end), value, num, den))
+        rows = [tuple(r) for r in await pgbulk.observations(session, sorted(cells))]
+    else:
+        rows = []
+        inds = sorted({c[0] for c in cells})
+        years = sorted({c[2] for c in cells})
+        for part in chunks(sorted({c[1] for c in cells})):
+            found = await session.execute(
+                select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
+                       M.c.period_end, M.c.value, M.c.numerator, M.c.denominator)
+                .where(M.c.deleted.is_(False), M.c.indicator_code.in_(inds), M.c.year.in_(years),
+                       M.c.unit_code.in_(list(part)))
+            )
+            rows.extend(tuple(r) for r in found)
+    groups: dict[Cell, list[tuple[Any, ...]]] = defaultdict(list)
+    for r in rows:
+        cell = (r[0], r[1], r[5].year)
+        if cell in cells:
+            groups[cell].append(r)
     out: dict[Cell, YearValue] = {}
-    for (ind, unit), group in obs.items():
-        measure = Measure(catalog.indicators[ind].measure)
-        for year, yv in own_yearly(measure=measure, observations=group).items():
-            if (ind, unit, year) in cells:
-                out[(ind, unit, year)] = yv
+    for cell, group in groups.items():
+        flow = catalog.indicators[cell[0]].measure == Measure.FLOW
+        if len(group) == 1:
+            # The common case — one period in the year — needs none of the rules' machinery.
+            _, _, label, _, _, end, value, num, den = group[0]
+            out[cell] = YearValue(cell[2], value, None if flow else num, None if flow else den, label, end, True)
+            continue
+        observations = [Observation(Period(PeriodType(pt), label, start, end), value, num, den)
+                        for _, _, label, pt, start, end, value, num, den in group]
+        measure = Measure(catalog.indicators[cell[0]].measure)
+        found = own_yearly(measure=measure, observations=observations).get(cell[2])
+        if found is not None:
+            out[cell] = found
     return out
 
 
@@ -103,6 +116,13 @@ def to_year_value(r: YearlyValue) -> YearValue:
 
 async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> None:
     now = utcnow()
+    if pgbulk.is_postgres(session):
+        leaves = sorted(c for c in cells if not catalog.children.get(c[1]))
+        if leaves:
+            await pgbulk.refresh_leaves(session, leaves, now)
+            cells = cells.difference(leaves)
+        if not cells:
+            return
     own = await _own(session, catalog, cells)
     kids = await _children(session, catalog, cells)
     upserts, gone = [], []
