@@ -9,6 +9,7 @@ from typing import Annotated, TypeVar
 import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import keys as key_store
 from app.db.engine import create_engine, create_session_factory
@@ -68,7 +69,7 @@ def bootstrap(settings: Settings) -> None:
     upgrade(settings.database_url)
 
     async def work(session: AsyncSession) -> str | None:
-        if (await session.execute(select(Action.number).limit(1))).first() is None:
+        if (await session.execute(select(col(Action.number)).limit(1))).first() is None:
             report = await load_seed(session, settings.seeds_dir)
             typer.echo(f"catalog seeded ({report.total} rows)")
         if await key_store.count_keys(session):

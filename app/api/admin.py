@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.api.catalog import indicator_read, target_read
 from app.api.deps import Admin, Reader, SessionDep, WriteSessionDep
@@ -86,12 +87,12 @@ async def update_indicator(
 
 
 async def _ensure_unique(session: Any, t: Target) -> None:
-    stmt = select(Target.id).where(
-        Target.indicator_code == t.indicator_code, Target.unit_code == t.unit_code, Target.kind == t.kind,
-        Target.year.is_(None) if t.year is None else Target.year == t.year,  # type: ignore[union-attr]
+    stmt = select(col(Target.id)).where(
+        col(Target.indicator_code) == t.indicator_code, col(Target.unit_code) == t.unit_code,
+        col(Target.kind) == t.kind, col(Target.year).is_(None) if t.year is None else col(Target.year) == t.year,
     )
     if t.id is not None:
-        stmt = stmt.where(Target.id != t.id)
+        stmt = stmt.where(col(Target.id) != t.id)
     if (await session.execute(stmt)).first() is not None:
         raise Conflict(
             f"A {t.kind} target for {t.indicator_code} at unit {t.unit_code} for year {t.year} exists already."

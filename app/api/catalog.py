@@ -122,7 +122,7 @@ async def list_tasks(
     """Tasks, filtered by action and by any responsible department (aliases work)."""
     cat = await q.load_catalog(session)
     dept = cat.resolve_department(department) if department else None
-    _, row_tasks, _ = await q.plan_rows(session)
+    row_tasks = (await q.plan_rows(session))[1]
     by_task = _row_tasks_index(row_tasks)
     return [
         task_read(cat, n, by_task.get(n, []))

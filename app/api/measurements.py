@@ -2,7 +2,7 @@
 
 import base64
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -52,7 +52,7 @@ _BODY_DOC = {
         },
     }
 }
-_PROBLEMS = {
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unreadable body"},
     403: {"description": "A unit outside the key's subtree, or a role that cannot write"},
     409: {"description": "Same Idempotency-Key still in flight"},

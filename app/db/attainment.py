@@ -58,8 +58,8 @@ async def targets(session: AsyncSession, *, as_of: datetime | None) -> list[Targ
         .where(R.c.entity == "target", R.c.recorded_at <= as_of)
         .subquery()
     )
-    rows = await session.execute(select(ranked.c.data).where(ranked.c.rn == 1, ranked.c.action != "delete"))
-    return [_target_info(data) for (data,) in rows if data]
+    states = await session.execute(select(ranked.c.data).where(ranked.c.rn == 1, ranked.c.action != "delete"))
+    return [_target_info(data) for (data,) in states if data]
 
 
 def _needed_units(catalog: Catalog, found: Iterable[TargetInfo]) -> set[str]:

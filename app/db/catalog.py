@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db.models import (
     Action,
@@ -171,11 +172,11 @@ async def _read_catalog(session: AsyncSession) -> Catalog:
     tasks = {t.number: t for t in (await session.execute(select(Task))).scalars()}
     tdeps: dict[int, list[str]] = defaultdict(list)
     dtasks: dict[str, list[int]] = defaultdict(list)
-    rows = (await session.execute(select(TaskDepartment).order_by(TaskDepartment.position))).scalars()
+    rows = (await session.execute(select(TaskDepartment).order_by(col(TaskDepartment.position)))).scalars()
     for td in rows:
         tdeps[td.task_number].append(td.department_code)
         dtasks[td.department_code].append(td.task_number)
-    indicators = {i.code: i for i in (await session.execute(select(Indicator).order_by(Indicator.code))).scalars()}
+    indicators = {i.code: i for i in (await session.execute(select(Indicator).order_by(col(Indicator.code)))).scalars()}
     return Catalog(
         units=units,
         retired=retired,
@@ -191,26 +192,26 @@ async def _read_catalog(session: AsyncSession) -> Catalog:
 
 
 async def actions(session: AsyncSession) -> list[Action]:
-    return list((await session.execute(select(Action).order_by(Action.number))).scalars())
+    return list((await session.execute(select(Action).order_by(col(Action.number)))).scalars())
 
 
 async def plan_rows(session: AsyncSession) -> tuple[list[PlanRow], dict[int, list[int]], dict[int, list[str]]]:
     """Annex 2 rows in order, with their tasks and departments by row seq."""
-    rows = list((await session.execute(select(PlanRow).order_by(PlanRow.seq))).scalars())
+    rows = list((await session.execute(select(PlanRow).order_by(col(PlanRow.seq)))).scalars())
     tasks: dict[int, list[int]] = defaultdict(list)
-    for link in (await session.execute(select(PlanRowTask).order_by(PlanRowTask.task_number))).scalars():
+    for link in (await session.execute(select(PlanRowTask).order_by(col(PlanRowTask.task_number)))).scalars():
         tasks[link.plan_row_seq].append(link.task_number)
     deps: dict[int, list[str]] = defaultdict(list)
-    for d in (await session.execute(select(PlanRowDepartment).order_by(PlanRowDepartment.position))).scalars():
+    for d in (await session.execute(select(PlanRowDepartment).order_by(col(PlanRowDepartment.position)))).scalars():
         deps[d.plan_row_seq].append(d.department_code)
     return rows, dict(tasks), dict(deps)
 
 
 async def targets(session: AsyncSession, *, indicator: str | None = None) -> list[Target]:
     """Current targets, optionally of one indicator."""
-    stmt = select(Target).order_by(Target.id)
+    stmt = select(Target).order_by(col(Target.id))
     if indicator is not None:
-        stmt = stmt.where(Target.indicator_code == indicator)
+        stmt = stmt.where(col(Target.indicator_code) == indicator)
     return list((await session.execute(stmt)).scalars())
 
 

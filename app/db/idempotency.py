@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.db.models import IdempotencyRecord
 from app.db.types import utcnow
@@ -44,7 +45,7 @@ async def claim(
     """Take the key for this request (committed at once, so concurrent requests see it) or say why not."""
     now = utcnow()
     async with write_sessions() as s, s.begin():
-        where = (IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key)
+        where = (col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key)
         row = (await s.execute(select(IdempotencyRecord).where(*where))).scalar_one_or_none()
         if row is not None and row.created_at < now - timedelta(hours=ttl_h):
             await s.execute(delete(IdempotencyRecord).where(*where))
@@ -66,7 +67,7 @@ async def claim(
             return Claim(ClaimState.IN_FLIGHT)
         # The earlier holder died without answering: its lease ran out, so this request takes over.
         taken = await s.execute(
-            update(IdempotencyRecord).where(*where, IdempotencyRecord.lease_until == row.lease_until)
+            update(IdempotencyRecord).where(*where, col(IdempotencyRecord.lease_until) == row.lease_until)
             .values(lease_until=now + timedelta(seconds=lease_s))
         )
         return Claim(ClaimState.NEW if taken.rowcount == 1 else ClaimState.IN_FLIGHT)  # type: ignore[attr-defined]
@@ -78,7 +79,7 @@ async def finish(
     """Store the answer in the request's own transaction, so effect and record commit together."""
     await session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key)
+        .where(col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key)
         .values(state="done", status_code=status_code, body=body, media_type=media_type)
     )
 
@@ -87,6 +88,6 @@ async def release(write_sessions: async_sessionmaker[AsyncSession], *, key_id: i
     """Give the key back after a failure (5xx) so a retry can run at once."""
     async with write_sessions() as s, s.begin():
         await s.execute(delete(IdempotencyRecord).where(
-            IdempotencyRecord.api_key_id == key_id, IdempotencyRecord.key == key,
-            IdempotencyRecord.state == "in_flight",
+            col(IdempotencyRecord.api_key_id) == key_id, col(IdempotencyRecord.key) == key,
+            col(IdempotencyRecord.state) == "in_flight",
         ))

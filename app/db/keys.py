@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db.models import ApiKey, Unit
 from app.db.types import utcnow
@@ -33,7 +34,7 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
     prefix = keys.split(token)
     if prefix is None:
         return None
-    rows = (await session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalars().all()
+    rows = (await session.execute(select(ApiKey).where(col(ApiKey.prefix) == prefix))).scalars().all()
     for row in rows:
         if keys.matches(token, row.key_hash) and row.revoked_at is None:
             assert row.id is not None
@@ -43,13 +44,13 @@ async def authenticate(session: AsyncSession, token: str) -> Principal | None:
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
     """Every key, newest last."""
-    return list((await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars())
+    return list((await session.execute(select(ApiKey).order_by(col(ApiKey.id)))).scalars())
 
 
 async def revoke(session: AsyncSession, *, key_id: int | None = None, name: str | None = None) -> int:
     """Revoke keys by id or name; returns how many were revoked."""
-    stmt = select(ApiKey).where(ApiKey.revoked_at.is_(None))  # type: ignore[union-attr]
-    stmt = stmt.where(ApiKey.id == key_id) if key_id is not None else stmt.where(ApiKey.name == name)
+    stmt = select(ApiKey).where(col(ApiKey.revoked_at).is_(None))
+    stmt = stmt.where(col(ApiKey.id) == key_id) if key_id is not None else stmt.where(col(ApiKey.name) == name)
     rows = (await session.execute(stmt)).scalars().all()
     for row in rows:
         row.revoked_at = utcnow()
@@ -59,4 +60,4 @@ async def revoke(session: AsyncSession, *, key_id: int | None = None, name: str 
 
 async def count_keys(session: AsyncSession) -> int:
     """How many keys exist, revoked or not."""
-    return len((await session.execute(select(ApiKey.id))).all())
+    return len((await session.execute(select(col(ApiKey.id)))).all())

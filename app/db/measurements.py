@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import pgbulk
 from app.db.bulk import chunks, upsert
@@ -135,8 +136,8 @@ async def delete(
         await lock(session, [(key[0], year)])
     row = (await session.execute(
         select(Measurement).where(
-            Measurement.indicator_code == key[0], Measurement.unit_code == key[1], Measurement.period == key[2],
-            Measurement.deleted.is_(False),  # type: ignore[attr-defined]
+            col(Measurement.indicator_code) == key[0], col(Measurement.unit_code) == key[1],
+            col(Measurement.period) == key[2], col(Measurement.deleted).is_(False),
         )
     )).scalar_one_or_none()
     if row is None:
@@ -233,15 +234,15 @@ async def values(
     stmt = stmt.order_by(*order)
     if limit is not None:
         stmt = stmt.limit(limit)
-    return [ValueRow(*r) for r in await session.execute(stmt)]
+    return [ValueRow(*tuple(r)) for r in await session.execute(stmt)]
 
 
 async def history(session: AsyncSession, key: Key) -> list[MeasurementRevision]:
     """Every revision of one value, oldest first."""
     stmt = (
         select(MeasurementRevision)
-        .where(MeasurementRevision.indicator_code == key[0], MeasurementRevision.unit_code == key[1],
-               MeasurementRevision.period == key[2])
-        .order_by(MeasurementRevision.id)  # type: ignore[arg-type]
+        .where(col(MeasurementRevision.indicator_code) == key[0], col(MeasurementRevision.unit_code) == key[1],
+               col(MeasurementRevision.period) == key[2])
+        .order_by(col(MeasurementRevision.id))
     )
     return list((await session.execute(stmt)).scalars())

@@ -4,6 +4,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db.models import CatalogRevision, Indicator, Target, Unit
 
@@ -42,9 +43,9 @@ def record(
 
 async def history(session: AsyncSession, *, entity: str | None, key: str | None) -> list[CatalogRevision]:
     """Revisions, oldest first, optionally of one entity or one key."""
-    stmt = select(CatalogRevision).order_by(CatalogRevision.id)  # type: ignore[arg-type]
+    stmt = select(CatalogRevision).order_by(col(CatalogRevision.id))
     if entity:
-        stmt = stmt.where(CatalogRevision.entity == entity)
+        stmt = stmt.where(col(CatalogRevision.entity) == entity)
     if key:
-        stmt = stmt.where(CatalogRevision.entity_key == key)
+        stmt = stmt.where(col(CatalogRevision.entity_key) == key)
     return list((await session.execute(stmt)).scalars())

@@ -16,6 +16,7 @@ from app.metrics import STATES, gauge, stateset
 
 YEAR_SECONDS = 366 * 24 * 3600
 _FREQ_SECONDS = {"month": 31 * 86400, "quarter": 92 * 86400, "semester": 184 * 86400, "year": YEAR_SECONDS}
+Y = YearlyValue.__table__  # type: ignore[attr-defined]
 FAMILY = {"percent": "ratio", "yuan": "yuan"}
 
 
@@ -42,9 +43,8 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
     values = {k: gauge(f"attain_indicator_{k}", f"Latest yearly value of each indicator ({k}), fresh per scrape.",
                        ["indicator", "unit_code", "unit_name"]) for k in ("ratio", "count", "yuan")}
     rows = await session.execute(
-        select(YearlyValue.indicator_code, YearlyValue.unit_code, YearlyValue.year, YearlyValue.value,
-               YearlyValue.period_end, YearlyValue.updated_at)
-        .where(YearlyValue.unit_code.in_(sorted(exported)), YearlyValue.year <= today.year)  # type: ignore[attr-defined]
+        select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.period_end, Y.c.updated_at)
+        .where(Y.c.unit_code.in_(sorted(exported)), Y.c.year <= today.year)
     )
     latest: dict[tuple[str, str], tuple[int, float]] = {}
     last_report: dict[str, float] = {}

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import revisions
 from app.db.models import (
@@ -129,8 +130,9 @@ async def _seen_keys(session: AsyncSession) -> tuple[set[str], set[str]]:
     indicators: set[str] = set()
     targets: set[str] = set()
     rows = await session.execute(
-        select(CatalogRevision.entity, CatalogRevision.entity_key, CatalogRevision.data, CatalogRevision.old)
-        .where(CatalogRevision.entity.in_(("indicator", "target")))  # type: ignore[attr-defined]
+        select(col(CatalogRevision.entity), col(CatalogRevision.entity_key), col(CatalogRevision.data),
+               col(CatalogRevision.old))
+        .where(col(CatalogRevision.entity).in_(("indicator", "target")))
     )
     for entity, key, data, old in rows:
         if entity == "indicator":

@@ -83,9 +83,9 @@ async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dic
         observations = [Observation(Period(PeriodType(pt), label, start, end), value, num, den)
                         for _, _, label, pt, start, end, value, num, den in group]
         measure = Measure(catalog.indicators[cell[0]].measure)
-        found = own_yearly(measure=measure, observations=observations).get(cell[2])
-        if found is not None:
-            out[cell] = found
+        computed = own_yearly(measure=measure, observations=observations).get(cell[2])
+        if computed is not None:
+            out[cell] = computed
     return out
 
 
@@ -149,12 +149,12 @@ async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cel
     if upserts and pgbulk.is_postgres(session):
         await pgbulk.upsert_yearly(session, upserts, now)
     elif upserts:
-        stmt = upsert(session, Y)
-        stmt = stmt.on_conflict_do_update(
+        insert = upsert(session, Y)
+        insert = insert.on_conflict_do_update(
             index_elements=[Y.c.indicator_code, Y.c.unit_code, Y.c.year],
-            set_={c: stmt.excluded[c] for c in
+            set_={c: insert.excluded[c] for c in
                   ("value", "numerator", "denominator", "period", "period_end", "own", "reported", "total",
                    "updated_at")},
         )
-        for part in chunks(upserts, 1000):
-            await session.execute(stmt, list(part))
+        for batch in chunks(upserts, 1000):
+            await session.execute(insert, list(batch))

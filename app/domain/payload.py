@@ -122,7 +122,7 @@ def _parse_csv(text: str, *, max_values: int) -> list[RawRow]:
                 "The CSV header must name columns from " + ",".join(CSV_COLUMNS)
                 + f" (indicator and period required); got: {','.join(header)}."
             )
-        rows = []
+        rows: list[RawRow] = []
         line = reader.line_num
         for cells in reader:
             start, line = line + 1, reader.line_num
@@ -134,7 +134,7 @@ def _parse_csv(text: str, *, max_values: int) -> list[RawRow]:
                 shape = f"{len(cells)} cells for {len(names)} columns"
                 rows.append(RawRow(index=len(rows), line=start, extra=(shape,)))
                 continue
-            record = {n: (c.strip() or None) for n, c in zip(names, cells, strict=True)}
+            record: dict[str, Any] = {n: (c.strip() or None) for n, c in zip(names, cells, strict=True)}
             rows.append(RawRow(index=len(rows), line=start, **record))
         return rows
     except csv.Error as exc:

@@ -32,6 +32,7 @@ from tests.api.helpers import (
     count_rows,
     counts,
     current,
+    lenient_client,
     post,
 )
 from tests.conftest import Keys
@@ -177,7 +178,8 @@ async def test_json_nested_a_hundred_thousand_deep_is_400(
 
 
 @pytest.mark.parametrize(("method", "path"), [
-    ("POST", f"{API}/indicators"), ("PATCH", f"{API}/indicators/{STOCK}"), ("POST", f"{API}/indicators/{STOCK}/targets"),
+    ("POST", f"{API}/indicators"), ("PATCH", f"{API}/indicators/{STOCK}"),
+    ("POST", f"{API}/indicators/{STOCK}/targets"),
     ("POST", f"{API}/units"), ("POST", f"{API}/keys"),
 ])
 async def test_deep_json_to_admin_routes_is_4xx(
@@ -234,7 +236,8 @@ async def test_huge_and_non_finite_numbers_in_csv_are_bad_number(
 async def test_a_bad_number_beside_a_good_row_stores_only_the_good_row(
     client: httpx.AsyncClient, keys: Keys, session: AsyncSession
 ) -> None:
-    csv = CSV_HEADER + f"{STOCK},{HUANGDAO},2019,NaN,,,\r\n{STOCK},{HUANGDAO},2020,7,,,\r\n{STOCK},{HUANGDAO},2021,1e999,,,\r\n"
+    csv = CSV_HEADER + "".join(f"{STOCK},{HUANGDAO},{year},{value},,,\r\n"
+                               for year, value in ((2019, "NaN"), (2020, "7"), (2021, "1e999")))
     before = await counts(session)
     r = await post(client, keys.huangdao, csv)
     assert r.status_code == 200, r.text
@@ -243,9 +246,38 @@ async def test_a_bad_number_beside_a_good_row_stores_only_the_good_row(
     assert (await counts(session))["measurements"] == before["measurements"] + 1
 
 
+BIG_IDS = [2**63, -(2**63) - 1, 10**30]
+ID_ROUTES = [("DELETE", f"{API}/targets/{{}}"), ("PATCH", f"{API}/targets/{{}}"), ("DELETE", f"{API}/keys/{{}}"),
+             ("GET", f"{API}/tasks/{{}}")]
+
+
+@pytest.mark.parametrize("number", BIG_IDS, ids=str)
+@pytest.mark.parametrize(("method", "template"), ID_ROUTES, ids=[f"{m} {t}" for m, t in ID_ROUTES])
+async def test_ids_beyond_64_bits_are_4xx(
+    app_ctx: Any, keys: Keys, session: AsyncSession, method: str, template: str, number: int
+) -> None:
+    kwargs: dict[str, Any] = {"json": {"note": "x"}} if method == "PATCH" else {}
+    async with nothing_stored(session), lenient_client(app_ctx) as client:  # a 500 is answered, not raised
+        r = await client.request(method, template.format(number), headers=keys.auth(keys.admin), **kwargs)
+    assert 400 <= r.status_code < 500, r.text
+    assert_problem(r, r.status_code)
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    (MEASUREMENTS, {"limit": str(10**30)}), (f"{API}/tasks", {"action": str(2**63)}),
+    (f"{API}/indicators", {"task": "-" + str(10**30)}), (f"{API}/attainment", {"task": "1e999"}),
+    (f"{API}/attainment", {"action": "NaN"}),
+])
+async def test_huge_numbers_in_query_parameters_are_422(
+    client: httpx.AsyncClient, keys: Keys, path: str, params: dict[str, str]
+) -> None:
+    assert_problem(await client.get(path, params=params, headers=keys.auth(keys.bureau)), 422)
+
+
 # --- control characters, NUL bytes -------------------------------------------------------------------------------
 
-CONTROL = ["nul \x00 inside", "\x00", "bell \x07 escape \x1b del \x7f", "line\r\nbreak\u2028sep", "\ufeffbom", "tab\tend"]
+CONTROL = ["nul \x00 inside", "\x00", "bell \x07 escape \x1b del \x7f", "line\r\nbreak\u2028sep", "\ufeffbom",
+           "tab\tend"]
 
 
 @pytest.mark.parametrize("comment", CONTROL, ids=repr)
@@ -398,7 +430,8 @@ SQL_QUERIES: list[tuple[str, str, dict[str, str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "params"), SQL_QUERIES, ids=[f"{m} {p} {sorted(q)}" for m, p, q in SQL_QUERIES])
+@pytest.mark.parametrize(("method", "path", "params"), SQL_QUERIES,
+                         ids=[f"{m} {p} {sorted(q)}" for m, p, q in SQL_QUERIES])
 async def test_sql_in_a_query_parameter_is_harmless(
     client: httpx.AsyncClient, keys: Keys, session: AsyncSession, method: str, path: str, params: dict[str, str]
 ) -> None:
@@ -466,7 +499,8 @@ async def test_thousands_of_query_parameters_are_harmless(
     client: httpx.AsyncClient, keys: Keys, session: AsyncSession
 ) -> None:
     # 5,000 parameters keep the URL under httpx's 64 KiB limit; the raw-ASGI test below sends 100,000.
-    junk = [(f"p{i}", "1") for i in range(5_000)] + [("unit_", SQLI)] * 20
+    junk: list[tuple[str, str | int | float | bool | None]] = [(f"p{i}", "1") for i in range(5_000)]
+    junk += [("unit_", SQLI)] * 20
     async with nothing_stored(session):
         r = await client.get(MEASUREMENTS, params=junk, headers=keys.auth(keys.huangdao))
         assert r.status_code == 200 and r.json()["items"] == [], r.text
@@ -484,7 +518,8 @@ async def _raw_asgi(app: Any, method: str, path: str, query: bytes, headers: lis
     httptools passes long request lines on)."""
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "root_path": "", "query_string": query,
-             "headers": [(b"host", b"attain.test"), *headers], "client": ("127.0.0.1", 1), "server": ("attain.test", 80)}
+             "headers": [(b"host", b"attain.test"), *headers], "client": ("127.0.0.1", 1),
+             "server": ("attain.test", 80)}
     sent = False
     status, chunks = 0, []
 
