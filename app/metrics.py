@@ -3,7 +3,6 @@
 import os
 import shutil
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterable
 
@@ -12,7 +11,6 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.core import GaugeMetricFamily, Metric, StateSetMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.domain.attainment import SEVERITY
 
@@ -97,42 +95,11 @@ def stateset(name: str, doc: str, labels: list[str]) -> StateSetMetricFamily:
 STATES = tuple(s.value for s in SEVERITY)
 
 
-class HttpMetrics:
-    """Count and time every request by route template (never the raw path, so labels stay bounded)."""
-
-    def __init__(self, app: ASGIApp, *, api_prefix: str = "/api/v1") -> None:
-        self.app = app
-        self.api_prefix = api_prefix
-
-    def _template(self, scope: Scope) -> str:
-        # Routers keep their unprefixed templates; the prefix they were included under is the API's.
-        path = getattr(scope.get("route"), "path", None)
-        if path is None:
-            return "unmatched"
-        if scope["path"].startswith(self.api_prefix + "/") and not path.startswith(self.api_prefix):
-            return self.api_prefix + path
-        return str(path)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def _send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, _send)
-        finally:
-            route = self._template(scope)
-            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-            HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-            HTTP_DURATION.labels(method=method, route=route).observe(time.perf_counter() - started)
+def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one request, by route template (never the raw path, so labels stay bounded)."""
+    method = method if method in _METHODS else "OTHER"
+    HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+    HTTP_DURATION.labels(method=method, route=route).observe(seconds)
 
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

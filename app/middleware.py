@@ -7,14 +7,26 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
+
 log = structlog.get_logger("attain.access")
 
 
 class RequestContext:
-    """Give every request an id (X-Request-ID, echoed back) and log one line when it ends."""
+    """Give every request an id (X-Request-ID, echoed back), log one line and count it when it ends."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, api_prefix: str = "/api/v1") -> None:
         self.app = app
+        self.api_prefix = api_prefix
+
+    def _template(self, scope: Scope) -> str:
+        # Routers keep their unprefixed templates; the prefix they were included under is the API's.
+        path = getattr(scope.get("route"), "path", None)
+        if path is None:
+            return "unmatched"
+        if scope["path"].startswith(self.api_prefix + "/") and not path.startswith(self.api_prefix):
+            return self.api_prefix + path
+        return str(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,13 +49,11 @@ class RequestContext:
         try:
             await self.app(scope, receive, _send)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+            seconds = time.perf_counter() - started
+            metrics.observe_request(method=scope["method"], route=self._template(scope), status=status,
+                                    seconds=seconds)
+            log.info("request", method=scope["method"], path=scope["path"], status=status,
+                     ms=round(seconds * 1000, 1))
             structlog.contextvars.unbind_contextvars("request_id")
 
 
