@@ -323,7 +323,7 @@ async def test_control_characters_in_a_unit_name_are_a_row_conflict(
 ) -> None:
     problems = []
     async with nothing_stored(session):
-        for unit in ("370211\x00", "\x00", "黄岛区\x00", "370\x01211", "\x1b[31m370211", "370211\n"):
+        for unit in ("370211\x00", "\x00", "黄岛区\x00", "370\x01211", "\x1b[31m370211"):
             r = await post(client, keys.huangdao, {"values": [_stock_row(unit=unit)]})
             if (why := _problem(r, 422)) is not None:
                 problems.append(f"{unit!r}: {why}")
