@@ -2,6 +2,8 @@
 
 import asyncio
 import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -104,6 +106,8 @@ def serve(
 
         prepare_multiprocess()
     typer.echo(f"serving on http://{host or settings.host}:{port or settings.port}")
+    # uvicorn re-raises SIGTERM once its graceful shutdown is done; a finished shutdown is a clean exit.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "app.main:create_app", factory=True, host=host or settings.host, port=port or settings.port, workers=n,
         log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,

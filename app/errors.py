@@ -135,8 +135,22 @@ def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first partial match's)."""
+    from starlette.routing import Match
+
+    found = set()
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            found.add(method)
+    return ", ".join(sorted(found))
+
+
 def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
     phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
     detail = exc.detail if isinstance(exc.detail, str) else phrase
     return problem(
@@ -150,7 +164,8 @@ def _http_error(request: Request, exc: Exception) -> ProblemResponse:
 
 
 def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    log.exception("unhandled_error", path=request.url.path)
+    # Handlers may run in a thread pool, outside the exception's context: pass it explicitly.
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
     return problem(500, slug="internal", title="Internal error", detail="An unexpected error occurred.")
 
 
@@ -160,14 +175,16 @@ def install_error_handlers(app: FastAPI) -> None:
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     def _db_down(request: Request, exc: Exception) -> ProblemResponse:
-        if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not _looks_like_outage(exc):
+        if not is_outage(exc):
             return _unexpected(request, exc)
         log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        busy = isinstance(exc, PoolTimeout)
         return problem(
             503,
             slug="unavailable",
-            title="Database unavailable",
-            detail="The database cannot be reached; retry shortly.",
+            title="Service busy" if busy else "Database unavailable",
+            detail="Every database connection is in use; retry shortly." if busy
+            else "The database cannot be reached; retry shortly.",
             headers={"Retry-After": "5"},
         )
 
@@ -177,10 +194,51 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _db_down)
     app.add_exception_handler(PoolTimeout, _db_down)
     app.add_exception_handler(OSError, _db_down)
+    for raw in _DRIVER_ERRORS:
+        app.add_exception_handler(raw, _db_down)
     app.add_exception_handler(Exception, _unexpected)
 
 
-def _looks_like_outage(exc: Exception) -> bool:
+# SQLSTATE classes that mean "the database is not there right now": connection exceptions (08), operator
+# intervention — shutdown, crash, starting up (57P01–57P03) — and too many connections (53300).
+_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    try:
+        import asyncpg
+    except ImportError:  # PostgreSQL support not installed
+        return ()
+    return (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.exceptions.OperatorInterventionError)
+
+
+# Raised by the asyncpg bulk paths directly, not wrapped by SQLAlchemy.
+_DRIVER_ERRORS = _driver_errors()
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether an error means the database is unreachable (503), not that the request or the code is wrong."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout | OSError) or (_DRIVER_ERRORS and isinstance(exc, _DRIVER_ERRORS)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    chain: BaseException | None = exc
+    for _ in range(4):
+        if chain is None:
+            break
+        state = getattr(chain, "sqlstate", None) or getattr(chain, "pgcode", None)
+        if isinstance(state, str) and (state.startswith("08") or state in _OUTAGE_STATES):
+            return True
+        if _DRIVER_ERRORS and isinstance(chain, _DRIVER_ERRORS):
+            return True
+        chain = getattr(chain, "orig", None) or chain.__cause__
+    return _looks_like_outage(exc)
+
+
+def _looks_like_outage(exc: BaseException) -> bool:
     text = f"{type(exc.__cause__ or exc).__name__} {exc}".lower()
     return any(
         s in text

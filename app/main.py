@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import logs
+from app import logs, openapi
 from app.api import admin, attainment, catalog, health, keys, measurements
 from app.api import metrics as metrics_api
 from app.db.engine import create_engine, create_session_factory
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    openapi.install(app)
     app.add_middleware(ETags)
     app.add_middleware(RequestContext, api_prefix=API)
     app.include_router(health.router)

@@ -93,18 +93,22 @@ class Result:
         return sum(self.errors.values())
 
 
+YEARS = LAST_YEAR - FIRST_YEAR + 1
+
+
 def value_body(g: int) -> bytes:
-    """The body for key number g: one value, distinct (school, year) for every g."""
-    units = len(DISTRICTS) * SCHOOLS_PER_DISTRICT
-    school = g % units
+    """The body for key number g: one value, distinct (school, year) for every g.
+
+    Consecutive keys go to different years: the service serialises writers of the same (indicator, year)
+    (app/db/measurements.py lock()), so keys all in one year would measure that lock, not the service."""
+    school, year = g // YEARS, FIRST_YEAR + g % YEARS
+    assert school < len(DISTRICTS) * SCHOOLS_PER_DISTRICT, "key space exhausted"
     unit = f"{DISTRICTS[school // SCHOOLS_PER_DISTRICT]}{school % SCHOOLS_PER_DISTRICT:05d}"
-    year = FIRST_YEAR + g // units
-    assert year <= LAST_YEAR, "key space exhausted"
     return orjson.dumps({"values": [{"indicator": INDICATOR, "unit": unit, "period": str(year),
                                      "numerator": g % 1000, "denominator": 1000}]})
 
 
-KEY_SPACE = len(DISTRICTS) * SCHOOLS_PER_DISTRICT * (LAST_YEAR - FIRST_YEAR + 1)
+KEY_SPACE = len(DISTRICTS) * SCHOOLS_PER_DISTRICT * YEARS
 
 
 async def _request(client: httpx.AsyncClient, job: Job, key: int | None) -> str | None:
@@ -259,12 +263,14 @@ def ms(s: float) -> str:
     return f"{s * 1000:7.1f} ms"
 
 
-def describe(r: Result, seconds: float, server_s: float) -> str:
-    rps = r.ok / r.elapsed if r.elapsed else 0.0
+def describe(r: Result, server_s: float) -> str:
+    seconds = r.elapsed or math.nan
+    rps = r.ok / seconds
     errors = ", ".join(f"{k}×{n}" for k, n in sorted(r.errors.items())) or "0"
     note = " (key space ran out)" if r.out_of_keys else ""
     return (f"{rps:8.1f} req/s  p50 {ms(percentile(r.latencies, 50))}  p99 {ms(percentile(r.latencies, 99))}  "
-            f"errors {errors}  [server CPU {server_s / seconds:.0%}, generator CPU {r.cpu / seconds:.0%}]{note}")
+            f"errors {errors}  [CPU, % of one core: server {server_s / seconds:.0%}, "
+            f"generators {r.cpu / seconds:.0%}]{note}")
 
 
 def meets(r: Result) -> bool:
@@ -290,7 +296,7 @@ def search(gen: Generator, args: argparse.Namespace) -> tuple[float | None, list
         steps += 1
         r, srv = phase(lambda: gen.open(rate, args.step_duration))
         ok = meets(r)
-        lines.append(f"  {rate:6.0f}/s: {describe(r, args.step_duration, srv)}  lag {ms(r.lag)}  "
+        lines.append(f"  {rate:6.0f}/s: {describe(r, srv)}  lag {ms(r.lag)}  "
                      f"{'meets' if ok else 'misses'}")
         print(lines[-1], flush=True)
         time.sleep(2)  # let the server drain between steps
@@ -342,22 +348,22 @@ def main() -> None:
                 d = args.duration
                 post, post_srv = phase(lambda: gen.closed("post", args.clients, d))
                 print(f"(a) closed loop, {args.clients} clients, {d:.0f} s each", flush=True)
-                print(f"  POST 1 value : {describe(post, d, post_srv)}", flush=True)
+                print(f"  POST 1 value : {describe(post, post_srv)}", flush=True)
                 health, health_srv = phase(lambda: gen.closed("healthz", args.clients, d))
-                print(f"  GET /healthz : {describe(health, d, health_srv)}", flush=True)
+                print(f"  GET /healthz : {describe(health, health_srv)}", flush=True)
                 ratio = (post.ok / post.elapsed) / (health.ok / health.elapsed) if health.ok else math.nan
                 print(f"  ratio POST / healthz throughput: {ratio:.2f}", flush=True)
 
                 fixed, fixed_srv = phase(lambda: gen.open(args.rate, d))
                 print(f"(b) open loop, {args.rate:.0f} POST/s for {d:.0f} s (latency from the scheduled send)")
-                print(f"  {describe(fixed, d, fixed_srv)}  generator lag {ms(fixed.lag)}")
+                print(f"  {describe(fixed, fixed_srv)}  generator lag {ms(fixed.lag)}")
                 print(f"  target p99 < {TARGET_P99_S * 1000:.0f} ms and no errors: "
                       f"{'MET' if meets(fixed) else 'NOT MET'}", flush=True)
                 if not args.no_search:
                     print(f"  search, {args.step_duration:.0f} s per step:", flush=True)
                     best, _ = search(gen, args)
-                    print(f"  highest fixed rate meeting the target: "
-                          f"{'none tried' if best is None else f'{best:.0f} POST/s'}", flush=True)
+                    found = f"{best:.0f} POST/s" if best else "none of the rates tried (not even the lowest)"
+                    print(f"  highest fixed rate meeting the target: {found}", flush=True)
             finally:
                 gen.close()
 

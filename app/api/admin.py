@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from app.api.catalog import indicator_read, target_read
-from app.api.deps import Admin, Reader, SessionDep, WriteSessionDep
+from app.api.deps import Admin, Id, Reader, SessionDep, WriteSessionDep
 from app.db import catalog as q
 from app.db import revisions, yearly
 from app.db.models import Indicator, Target, Unit
@@ -132,7 +132,7 @@ async def _target_or_404(session: Any, target_id: int) -> Target:
 
 @router.patch("/targets/{target_id}", responses={404: {}, 409: {}})
 async def update_target(
-    target_id: int, body: TargetUpdate, request: Request, session: WriteSessionDep, caller: Admin
+    target_id: Id, body: TargetUpdate, request: Request, session: WriteSessionDep, caller: Admin
 ) -> TargetRead:
     """Change a target's threshold, year, window, baseline or note."""
     t = await _target_or_404(session, target_id)
@@ -163,7 +163,7 @@ async def update_target(
 
 
 @router.delete("/targets/{target_id}", status_code=204, responses={404: {}})
-async def delete_target(target_id: int, request: Request, session: WriteSessionDep, caller: Admin) -> Response:
+async def delete_target(target_id: Id, request: Request, session: WriteSessionDep, caller: Admin) -> Response:
     """Remove a target; its revisions remain, so past reports still show it."""
     t = await _target_or_404(session, target_id)
     revisions.record(session, entity="target", key=str(target_id), action="delete", data=None,

@@ -3,7 +3,8 @@
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.keys import authenticate
@@ -30,6 +31,9 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield s
 
 
+# Row ids as the database can hold them (32-bit serials on PostgreSQL): anything else is 422, never a 500.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
 # scope="function": the transaction ends when the route returns, so a 2xx is only ever sent after the commit.
 SessionDep = Annotated[AsyncSession, Depends(read_session, scope="function")]
 WriteSessionDep = Annotated[AsyncSession, Depends(write_session, scope="function")]
@@ -42,7 +46,13 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def principal(request: Request) -> Principal:
+# Declares the scheme in the OpenAPI; the check itself is ours (401 as a problem document, not FastAPI's 403).
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer attain_…`")
+
+
+async def principal(
+    request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)] = None
+) -> Principal:
     """The authenticated caller, or 401."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
@@ -50,9 +60,10 @@ async def principal(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
-    # A short session of its own, so the route's transaction starts only once the caller is known.
-    async with request.app.state.sessions() as session:
-        found = await authenticate(session, token)
+    # One autocommit read of its own (no BEGIN/ROLLBACK): the route's transaction starts once the caller is known.
+    async with request.app.state.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        found = await authenticate(conn, token)
     if found is None:
         raise Unauthorized("The API key is unknown or has been revoked.")
     request.state.principal = found

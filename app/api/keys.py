@@ -3,10 +3,11 @@
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.deps import Admin, WriteSessionDep
+from app.api.deps import Admin, Id, WriteSessionDep
 from app.db import keys as key_store
 from app.domain.keys import Role
 from app.errors import NotFound, Unprocessable
+from app.schemas.catalog import Text
 
 router = APIRouter(tags=["admin"])
 
@@ -14,8 +15,8 @@ router = APIRouter(tags=["admin"])
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
-    name: str = Field(min_length=1, max_length=100)
-    unit: str | None = Field(default=None, max_length=32)
+    name: Text = Field(min_length=1, max_length=100)
+    unit: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 class KeyRead(BaseModel):
@@ -51,7 +52,7 @@ async def list_keys(session: WriteSessionDep, _: Admin) -> list[KeyRead]:
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses={404: {}})
-async def revoke_key(key_id: int, session: WriteSessionDep, _: Admin) -> Response:
+async def revoke_key(key_id: Id, session: WriteSessionDep, _: Admin) -> Response:
     """Revoke a key at once."""
     if await key_store.revoke(session, key_id=key_id) == 0:
         raise NotFound(f"No active key {key_id}.")

@@ -1,10 +1,10 @@
 """GET /metrics for Prometheus."""
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app import metrics
-from app.api.deps import SessionDep, principal, require
+from app.api.deps import SessionDep, bearer, principal, require
 from app.db import catalog as q
 from app.db import scrape
 from app.domain.keys import METRICS_ROLES
@@ -13,7 +13,8 @@ router = APIRouter(tags=["metrics"])
 _allowed = require(METRICS_ROLES, "read metrics")
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}, 401: {}, 403: {}})
+@router.get("/metrics", response_class=Response, dependencies=[Depends(bearer)],
+            responses={200: {"content": {"text/plain": {}}}, 401: {}, 403: {}})
 async def metrics_endpoint(request: Request, session: SessionDep) -> Response:
     """Prometheus exposition; store-derived gauges are read fresh on every scrape."""
     if not request.app.state.settings.metrics_public:

@@ -32,7 +32,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_timeout_seconds,
         connect_args={
             "timeout": settings.db_timeout_seconds,
-            "command_timeout": 60,
+            # A statement that takes longer means the database is stuck: fail it (503) rather than hang.
+            "command_timeout": settings.db_statement_timeout_seconds,
             "server_settings": {"application_name": "attain"},
         },
     )

@@ -1,7 +1,7 @@
 """API key storage: create, list, revoke, authenticate."""
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from app.db.models import ApiKey, Unit
@@ -29,16 +29,18 @@ async def create_key(session: AsyncSession, *, name: str, role: Role, unit_code:
     return row, new.token
 
 
-async def authenticate(session: AsyncSession, token: str) -> Principal | None:
+async def authenticate(conn: AsyncConnection, token: str) -> Principal | None:
     """The principal behind a token, or None when unknown, malformed or revoked."""
     prefix = keys.split(token)
     if prefix is None:
         return None
-    rows = (await session.execute(select(ApiKey).where(col(ApiKey.prefix) == prefix))).scalars().all()
-    for row in rows:
-        if keys.matches(token, row.key_hash) and row.revoked_at is None:
-            assert row.id is not None
-            return Principal(key_id=row.id, name=row.name, role=Role(row.role), unit_code=row.unit_code)
+    K = ApiKey.__table__  # type: ignore[attr-defined]
+    rows = await conn.execute(
+        select(K.c.id, K.c.name, K.c.role, K.c.unit_code, K.c.key_hash, K.c.revoked_at).where(K.c.prefix == prefix)
+    )
+    for key_id, name, role, unit_code, key_hash, revoked_at in rows:
+        if keys.matches(token, key_hash) and revoked_at is None:
+            return Principal(key_id=key_id, name=name, role=Role(role), unit_code=unit_code)
     return None
 
 

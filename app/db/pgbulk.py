@@ -73,6 +73,13 @@ SET value = excluded.value, numerator = excluded.numerator, denominator = exclud
 # so this and the Python rules (used on SQLite and for units with children) are held to the same answers.
 LEAF_YEARLY = """
 WITH k(i, u, y) AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])),
+gone AS (
+    -- Cells left without a live period (their last value was deleted) lose their yearly value.
+    DELETE FROM yearly_values yv USING k
+    WHERE yv.indicator_code = k.i AND yv.unit_code = k.u AND yv.year = k.y
+      AND NOT EXISTS (SELECT 1 FROM measurements m WHERE m.indicator_code = k.i AND m.unit_code = k.u
+                      AND m.year = k.y AND NOT m.deleted)
+),
 obs AS (
     SELECT m.indicator_code, m.unit_code, m.year, m.value, m.numerator, m.denominator, m.period, m.period_end,
            m.period_start, m.period_type, ind.measure
@@ -103,21 +110,10 @@ SET value = excluded.value, numerator = excluded.numerator, denominator = exclud
     updated_at = excluded.updated_at
 """
 
-LEAF_GONE = """
-DELETE FROM yearly_values y
-USING unnest($1::text[], $2::text[], $3::int[]) AS k(i, u, yr)
-WHERE y.indicator_code = k.i AND y.unit_code = k.u AND y.year = k.yr
-  AND NOT EXISTS (SELECT 1 FROM measurements m WHERE m.indicator_code = k.i AND m.unit_code = k.u
-                  AND m.year = k.yr AND NOT m.deleted)
-"""
-
-
 async def refresh_leaves(session: AsyncSession, cells: Sequence[tuple[str, str, int]], now: Any) -> None:
-    """Kept yearly values of units without children, computed and stored in two statements."""
+    """Kept yearly values of units without children, computed and stored in one statement."""
     apg = await driver(session)
-    args = ([c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells])
-    await apg.execute(LEAF_YEARLY, *args, now)
-    await apg.execute(LEAF_GONE, *args)
+    await apg.execute(LEAF_YEARLY, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells], now)
 
 
 def columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> list[list[Any]]:

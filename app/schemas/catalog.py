@@ -1,9 +1,24 @@
 """Catalog schemas: `XRead` out, `XCreate`/`XUpdate` in (unknown fields refused)."""
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Free text an admin types: no NUL or other control characters (PostgreSQL cannot even store NUL).
+Text = Annotated[str, AfterValidator(_printable)]
+# Numbers as JSON numbers: true/false are not 1/0.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 Kind = Literal["reach", "every_year", "each_unit"]
 Op = Literal[">=", "<="]
@@ -72,8 +87,8 @@ class RetiredUnitRead(BaseModel):
 
 class Baseline(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    value: float = Field(allow_inf_nan=False)
-    year: int = Field(ge=1990, le=2100)
+    value: Number
+    year: int = Field(ge=1990, le=2100, strict=True)
 
 
 class TargetRead(BaseModel):
@@ -114,32 +129,32 @@ class IndicatorUpdate(BaseModel):
     """Fields an admin may change on an indicator; omitted fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
-    name_zh: str | None = Field(default=None, min_length=1, max_length=200)
-    name_en: str | None = Field(default=None, min_length=1, max_length=200)
+    name_zh: Text | None = Field(default=None, min_length=1, max_length=200)
+    name_en: Text | None = Field(default=None, min_length=1, max_length=200)
     unit: str | None = Field(default=None, pattern=r"^[a-z][a-z-]{0,31}$")
     measure: Measure | None = None
     direction: Literal["up", "down"] | None = None
     level: Level | None = None
     frequency: Frequency | None = None
-    min: float | None = Field(default=None, allow_inf_nan=False)
-    max: float | None = Field(default=None, allow_inf_nan=False)
-    source: str | None = Field(default=None, max_length=2000)
+    min: Number | None = None
+    max: Number | None = None
+    source: Text | None = Field(default=None, max_length=2000)
 
 
 class IndicatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^t\d{2}-[a-z0-9-]{1,56}$")
     task: int = Field(ge=1, le=999)
-    name_zh: str = Field(min_length=1, max_length=200)
-    name_en: str = Field(min_length=1, max_length=200)
+    name_zh: Text = Field(min_length=1, max_length=200)
+    name_en: Text = Field(min_length=1, max_length=200)
     unit: str = Field(pattern=r"^[a-z][a-z-]{0,31}$")
     measure: Measure
     direction: Literal["up", "down"] = "up"
     level: Level = "district"
     frequency: Frequency = "year"
-    min: float | None = Field(default=0, allow_inf_nan=False)
-    max: float | None = Field(default=None, allow_inf_nan=False)
-    source: str = Field(default="", max_length=2000)
+    min: Number | None = 0
+    max: Number | None = None
+    source: Text = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
     def _bounds(self) -> "IndicatorCreate":
@@ -150,14 +165,14 @@ class IndicatorCreate(BaseModel):
 
 class TargetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit: str = Field(default="370200", min_length=1, max_length=32)
+    unit: Text = Field(default="370200", min_length=1, max_length=32)
     kind: Kind = "reach"
     op: Op = ">="
-    value: float = Field(allow_inf_nan=False, ge=-1e15, le=1e15)
+    value: Number = Field(ge=-1e15, le=1e15)
     year: int | None = Field(default=None, ge=1990, le=2100)
     year_from: int | None = Field(default=None, ge=1990, le=2100)
     baseline: Baseline | None = None
-    note: str = Field(default="", max_length=2000)
+    note: Text = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
     def _window(self) -> "TargetCreate":
@@ -171,21 +186,21 @@ class TargetCreate(BaseModel):
 class TargetUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     op: Op | None = None
-    value: float | None = Field(default=None, allow_inf_nan=False, ge=-1e15, le=1e15)
+    value: Number | None = Field(default=None, ge=-1e15, le=1e15)
     year: int | None = Field(default=None, ge=1990, le=2100)
     year_from: int | None = Field(default=None, ge=1990, le=2100)
     baseline: Baseline | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: Text | None = Field(default=None, max_length=2000)
 
 
 class UnitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{1,31}$")
-    name: str = Field(min_length=1, max_length=100)
-    name_en: str | None = Field(default=None, max_length=100)
-    parent: str = Field(min_length=1, max_length=32)
+    name: Text = Field(min_length=1, max_length=100)
+    name_en: Text | None = Field(default=None, max_length=100)
+    parent: Text = Field(min_length=1, max_length=32)
     level: Literal["district", "school"] = "school"
-    aliases: list[str] = Field(default_factory=list, max_length=10)
+    aliases: list[Annotated[Text, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=10)
 
 
 class RevisionRead(BaseModel):

@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 import asyncpg
 import httpx
+import psutil
 from sqlalchemy.engine import make_url
 
 from bench.common import DISTRICTS, PG_ADMIN, dsn, free_port, prepare
@@ -32,6 +33,8 @@ DENOMINATOR = 1000
 FIRST_YEAR = 1990
 LAST_YEAR = 2025  # periods must have ended
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# The shared server for the crash and shutdown tests: the suite's own setting if given, else bench's default.
+PG_SERVER = os.environ.get("ATTAIN_TEST_POSTGRES_URL") or PG_ADMIN
 
 Key = tuple[str, str, str]
 
@@ -73,10 +76,10 @@ class Keyspace:
 
 
 def postgres_reachable() -> bool:
-    """Whether the shared PostgreSQL server answers (the PostgreSQL tests skip otherwise)."""
+    """Whether the shared PostgreSQL server answers (the PostgreSQL variants skip otherwise)."""
     async def probe() -> bool:
         try:
-            conn = await asyncpg.connect(dsn(PG_ADMIN), timeout=3)
+            conn = await asyncpg.connect(dsn(PG_SERVER), timeout=3)
         except (TimeoutError, OSError, asyncpg.PostgresError):
             return False
         await conn.close()
@@ -94,7 +97,7 @@ async def _pg_exec(admin_url: str, sql: str) -> None:
 
 
 @asynccontextmanager
-async def fresh_postgres(prefix: str = "attain_rel", admin_url: str = PG_ADMIN) -> AsyncIterator[str]:
+async def fresh_postgres(prefix: str = "attain_rel", admin_url: str = PG_SERVER) -> AsyncIterator[str]:
     """A new database on the server of `admin_url`, dropped afterwards; yields its SQLAlchemy URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     await _pg_exec(admin_url, f"CREATE DATABASE {name}")
@@ -142,6 +145,7 @@ class PrivateCluster:
 
     folder: Path
     port: int = field(default_factory=free_port)
+    frozen: bool = False
 
     @property
     def data(self) -> Path:
@@ -167,6 +171,23 @@ class PrivateCluster:
 
     def running(self) -> bool:
         return (self.data / "postmaster.pid").exists()
+
+    def _processes(self) -> list[psutil.Process]:
+        """The postmaster first, then every process it forked (backends, checkpointer, WAL writer, ...)."""
+        postmaster = psutil.Process(int((self.data / "postmaster.pid").read_text().split()[0]))
+        return [postmaster, *postmaster.children(recursive=True)]
+
+    def freeze(self) -> None:
+        """SIGSTOP the whole cluster: connections stay open but nothing answers (a stalled disk, a black hole)."""
+        for p in self._processes():
+            p.send_signal(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if self.frozen:
+            for p in self._processes():
+                p.send_signal(signal.SIGCONT)
+            self.frozen = False
 
     async def accepting(self) -> bool:
         """Whether a client can connect and run a query right now."""
@@ -194,6 +215,7 @@ async def private_cluster() -> AsyncIterator[PrivateCluster]:
         yield cluster
     finally:
         if cluster.running():
+            cluster.thaw()
             await asyncio.to_thread(cluster.stop, "immediate")
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -204,12 +226,13 @@ async def private_cluster() -> AsyncIterator[PrivateCluster]:
 class Server:
     """`python -m app.cli serve` (one worker) as a subprocess on a fixed port; restartable on the same port."""
 
-    def __init__(self, database_url: str, log_dir: Path, *, command: list[str] | None = None, **env: str) -> None:
+    def __init__(self, database_url: str, log_dir: Path, *, command: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.command = command or [sys.executable, "-m", "app.cli", "serve"]
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "ATTAIN_DATABASE_URL": database_url, "ATTAIN_PORT": str(self.port),
-                    "ATTAIN_LOG_LEVEL": "warning", "ATTAIN_WORKERS": "1", **env}
+                    "ATTAIN_LOG_LEVEL": "warning", "ATTAIN_WORKERS": "1", **(env or {})}
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: TextIO | None = None
@@ -239,19 +262,9 @@ class Server:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"server not ready after {timeout} s:\n{self.log_tail()}")
 
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
     def signal(self, sig: signal.Signals) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, no buffer is flushed, open transactions die with the process."""
-        self.signal(signal.SIGKILL)
-        self.reap()
 
     async def wait_exit(self, timeout: float) -> int | None:
         """The exit code once the process ends within `timeout`, else None (it keeps running)."""
@@ -286,20 +299,10 @@ class Server:
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the newest log (for assertion messages)."""
-        logs = sorted(self.log_dir.glob(f"server-{self.port}-*.log"))
-        if not logs:
+        log = self.log_dir / f"server-{self.port}-{self.starts}.log"
+        if not log.exists():
             return ""
-        return "\n".join(logs[-1].read_text(errors="replace").splitlines()[-lines:])
-
-
-@asynccontextmanager
-async def running_server(database_url: str, log_dir: Path, **env: str) -> AsyncIterator[Server]:
-    server = Server(database_url, log_dir, **env)
-    try:
-        await server.start()
-        yield server
-    finally:
-        await asyncio.to_thread(server.stop)
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def accepted_sockets(port: int) -> list[tuple[int, int]]:

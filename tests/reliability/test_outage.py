@@ -9,9 +9,14 @@ touched) backs `attain serve`. Clients post and read while the cluster is stoppe
   the service, and from then on every request succeeds;
 - every value acknowledged before, during and after the outage is stored, with one revision each (a 2xx
   survives a crash of the database too).
+
+A second test freezes the cluster instead (SIGSTOP on every PostgreSQL process for 10 s: connections stay open
+but nothing answers, as with a stalled disk or a network black hole) and asserts the same fail-fast contract:
+every request answered within 6 s, failures as 503 problems, recovery within 5 s of the thaw.
 """
 
 import asyncio
+import os
 import shutil
 import time
 from collections import Counter
@@ -38,8 +43,8 @@ from tests.reliability.procs import (
 )
 
 pytestmark = pytest.mark.skipif(
-    not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None,
-    reason="needs PostgreSQL 15 binaries and runuser (to run initdb as the postgres user)",
+    not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None or os.geteuid() != 0,
+    reason="needs PostgreSQL 15 binaries, and root with runuser (initdb and pg_ctl run as the postgres user)",
 )
 
 FAIL_WITHIN_S = 6.0
@@ -148,9 +153,9 @@ async def test_outage_fails_fast_and_recovers(tmp_path: Path) -> None:
             down = time.monotonic()
             await asyncio.sleep(4)
             async with httpx.AsyncClient(base_url=server.base, timeout=10) as client:
-                t = time.monotonic()
+                asked = time.monotonic()
                 ready_down = await client.get("/readyz")
-                readyz_down_s = time.monotonic() - t
+                readyz_down_s = time.monotonic() - asked
                 health_down = await client.get("/healthz")
 
             # --- PostgreSQL comes back; the service must follow without a restart
@@ -263,3 +268,63 @@ def phases(samples: list[Sample], t: Timeline) -> dict[str, int]:
 
 def fmt(when: float | None, since: float) -> str:
     return "never" if when is None else f"{when - since:+.2f} s"
+
+
+FREEZE_S = 10.0
+
+
+async def test_frozen_database_fails_fast(tmp_path: Path) -> None:
+    async with private_cluster() as cluster, fresh_postgres("attain_freeze", admin_url=cluster.admin_url) as url:
+        keys = await prepared(url, schools_per_district=SCHOOLS_PER_DISTRICT)
+        server = Server(url, tmp_path)
+        try:
+            await server.start()
+            load = Load(server.base, keys["admin"])
+            tasks = load.start()
+            await asyncio.sleep(2)
+            frozen = time.monotonic()
+            cluster.freeze()
+            try:
+                await asyncio.sleep(FREEZE_S / 2)
+                async with httpx.AsyncClient(base_url=server.base, timeout=FREEZE_S) as client:
+                    asked = time.monotonic()
+                    ready_frozen = await client.get("/readyz")
+                    readyz_frozen_s = time.monotonic() - asked
+                await asyncio.sleep(max(0.0, frozen + FREEZE_S - time.monotonic()))
+            finally:
+                cluster.thaw()
+            thawed = time.monotonic()
+            await asyncio.sleep(RECOVER_WITHIN_S + 3)
+            load.stop.set()
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+            async with httpx.AsyncClient(base_url=server.base, timeout=60) as client:
+                stored = await stored_values(client, keys["admin"], RATE)
+        finally:
+            await asyncio.to_thread(server.stop)
+
+    during = [s for s in load.samples if s.started < thawed and s.ended > frozen]
+    problems = []
+    transport = [s for s in load.samples if s.status == 0]
+    if transport:
+        problems.append(f"{len(transport)} requests without an answer (dropped or timed out): {transport[:3]}")
+    hung = [s for s in during if s.seconds > FAIL_WITHIN_S]
+    if hung:
+        problems.append(f"{len(hung)} requests took longer than {FAIL_WITHIN_S} s while PostgreSQL was frozen "
+                        f"(longest {max(s.seconds for s in hung):.1f} s): {hung[:3]}")
+    wrong = [s for s in load.samples if s.status >= 300 and not (s.problem_503 and s.retry_after)]
+    if wrong:
+        problems.append(f"{len(wrong)} failures that are not 503 problems with Retry-After: {wrong[:3]}")
+    late = [s for s in load.samples if s.started >= thawed + RECOVER_WITHIN_S and not 200 <= s.status < 300]
+    if late:
+        problems.append(f"failures more than {RECOVER_WITHIN_S} s after the thaw: {late[:3]}")
+    if not is_problem(ready_frozen, 503) or readyz_frozen_s > FAIL_WITHIN_S:
+        problems.append(f"/readyz while frozen: {ready_frozen.status_code} in {readyz_frozen_s:.1f} s")
+    missing = [(b, k) for b in load.acked for k in load.space.expected(b) if k not in stored]
+    if missing:
+        problems.append(f"{len(missing)} acknowledged values missing: {missing[:5]}")
+    print(f"\n[freeze] PostgreSQL frozen {thawed - frozen:.1f} s; {len(during)} requests overlapped the freeze: "
+          f"{dict(Counter(s.status for s in during))}, slowest {max((s.seconds for s in during), default=0):.1f} s, "
+          f"{len(hung)} over {FAIL_WITHIN_S} s; /readyz while frozen: {ready_frozen.status_code} in "
+          f"{readyz_frozen_s:.2f} s; {len(load.acked)} batches acknowledged, "
+          f"{'all stored' if not missing else f'{len(missing)} values MISSING'}")
+    assert not problems, "\n".join(problems)

@@ -44,7 +44,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield f"sqlite+aiosqlite:///{tmp_path}/shutdown.db"
         return
     if not await asyncio.to_thread(postgres_reachable):
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+        pytest.skip("no PostgreSQL server reachable (ATTAIN_TEST_POSTGRES_URL, else 127.0.0.1:5432)")
     async with fresh_postgres("attain_shutdown") as url:
         yield url
 
