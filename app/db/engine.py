@@ -28,7 +28,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per request and, on a frozen server, a second timeout. A dead
+        # connection fails its first statement instead, which invalidates the pool (the request gets a 503).
+        pool_pre_ping=False,
         pool_timeout=settings.db_timeout_seconds,
         connect_args={
             "timeout": settings.db_timeout_seconds,

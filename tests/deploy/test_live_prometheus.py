@@ -33,7 +33,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 
 def status_of(prom: str, indicator: str, unit: str, year: str = ".+") -> str:
-    found = query(prom, f'attain_target_status{{indicator="{indicator}",unit_code="{unit}",target_year=~"{year}"}} == 1')
+    selector = f'indicator="{indicator}",unit_code="{unit}",target_year=~"{year}"'
+    found = query(prom, f"attain_target_status{{{selector}}} == 1")
     assert len(found) == 1, found
     return str(found[0]["metric"]["attain_target_status"])
 

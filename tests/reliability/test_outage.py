@@ -271,6 +271,9 @@ def fmt(when: float | None, since: float) -> str:
 
 
 FREEZE_S = 10.0
+# A frozen server answers nothing, not even the rollback after a statement times out (5 s): a request caught
+# mid-transaction needs the statement timeout plus the failed rollback. A stopped server is the 6 s case above.
+FROZEN_FAIL_WITHIN_S = 8.0
 
 
 async def test_frozen_database_fails_fast(tmp_path: Path) -> None:
@@ -307,9 +310,9 @@ async def test_frozen_database_fails_fast(tmp_path: Path) -> None:
     transport = [s for s in load.samples if s.status == 0]
     if transport:
         problems.append(f"{len(transport)} requests without an answer (dropped or timed out): {transport[:3]}")
-    hung = [s for s in during if s.seconds > FAIL_WITHIN_S]
+    hung = [s for s in during if s.seconds > FROZEN_FAIL_WITHIN_S]
     if hung:
-        problems.append(f"{len(hung)} requests took longer than {FAIL_WITHIN_S} s while PostgreSQL was frozen "
+        problems.append(f"{len(hung)} requests took longer than {FROZEN_FAIL_WITHIN_S} s while PostgreSQL was frozen "
                         f"(longest {max(s.seconds for s in hung):.1f} s): {hung[:3]}")
     wrong = [s for s in load.samples if s.status >= 300 and not (s.problem_503 and s.retry_after)]
     if wrong:
@@ -317,14 +320,14 @@ async def test_frozen_database_fails_fast(tmp_path: Path) -> None:
     late = [s for s in load.samples if s.started >= thawed + RECOVER_WITHIN_S and not 200 <= s.status < 300]
     if late:
         problems.append(f"failures more than {RECOVER_WITHIN_S} s after the thaw: {late[:3]}")
-    if not is_problem(ready_frozen, 503) or readyz_frozen_s > FAIL_WITHIN_S:
+    if not is_problem(ready_frozen, 503) or readyz_frozen_s > FROZEN_FAIL_WITHIN_S:
         problems.append(f"/readyz while frozen: {ready_frozen.status_code} in {readyz_frozen_s:.1f} s")
     missing = [(b, k) for b in load.acked for k in load.space.expected(b) if k not in stored]
     if missing:
         problems.append(f"{len(missing)} acknowledged values missing: {missing[:5]}")
     print(f"\n[freeze] PostgreSQL frozen {thawed - frozen:.1f} s; {len(during)} requests overlapped the freeze: "
           f"{dict(Counter(s.status for s in during))}, slowest {max((s.seconds for s in during), default=0):.1f} s, "
-          f"{len(hung)} over {FAIL_WITHIN_S} s; /readyz while frozen: {ready_frozen.status_code} in "
+          f"{len(hung)} over {FROZEN_FAIL_WITHIN_S} s; /readyz while frozen: {ready_frozen.status_code} in "
           f"{readyz_frozen_s:.2f} s; {len(load.acked)} batches acknowledged, "
           f"{'all stored' if not missing else f'{len(missing)} values MISSING'}")
     assert not problems, "\n".join(problems)
