@@ -46,7 +46,7 @@ async def load(url: str, per_district: int, years: list[int]) -> int:
         for d in DISTRICTS:
             for i in range(per_district):
                 unit = f"{d}{i:05d}"
-                for code, measure, high in inds:
+                for code, measure, _high in inds:
                     for y in years:
                         if measure == "rate":
                             den = 500.0 + (i % 50)
