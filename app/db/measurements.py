@@ -103,19 +103,18 @@ async def write(
     """Upsert the rows and append one revision each, in the caller's transaction (one statement per table)."""
     if not rows:
         return
-    revs = []
-    for r in rows:
-        old = before.get(r.key)
-        live = old is not None and not old.deleted
-        revs.append({
-            **_state(r, now), "action": "update" if live else "create",
-            "old_value": old.value if live and old else None,
-            "key_name": key_name, "request_id": request_id, "recorded_at": now,
-        })
+    olds = [before.get(r.key) for r in rows]
+    old_values = [o.value if o is not None and not o.deleted else None for o in olds]
+    actions = ["update" if o is not None and not o.deleted else "create" for o in olds]
     if pgbulk.is_postgres(session):
-        await pgbulk.write(session, [_state(r, now) for r in rows], revs, now=now, key_name=key_name,
+        await pgbulk.write(session, rows, actions=actions, old_values=old_values, now=now, key_name=key_name,
                            request_id=request_id)
         return
+    revs = [
+        {**_state(r, now), "action": action, "old_value": old, "key_name": key_name, "request_id": request_id,
+         "recorded_at": now}
+        for r, action, old in zip(rows, actions, old_values, strict=True)
+    ]
     values = [{**_state(r, now), "deleted": False, "updated_at": now} for r in rows]
     stmt = upsert(session, M)
     stmt = stmt.on_conflict_do_update(

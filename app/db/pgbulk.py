@@ -26,25 +26,25 @@ JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(i, u, p)
   ON m.indicator_code = k.i AND m.unit_code = k.u AND m.period = k.p
 """
 
-UPSERT = """
-INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year, value,
-                          numerator, denominator, comment, deleted, updated_at)
-SELECT i, u, p, pt, ps, pe, y, v, n, d, c, false, $12
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[], $8::float8[],
-            $9::float8[], $10::float8[], $11::text[]) AS t(i, u, p, pt, ps, pe, y, v, n, d, c)
-ON CONFLICT (indicator_code, unit_code, period) DO UPDATE
-SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
-    comment = excluded.comment, deleted = false, updated_at = excluded.updated_at
-"""
-
-REVISIONS = """
+# One statement for both tables: the arrays cross the wire once, the revisions are appended as the values land.
+WRITE = """
+WITH t AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[],
+                         $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::float8[])
+         AS t(i, u, p, pt, ps, pe, y, v, n, d, c, a, o)
+),
+up AS (
+    INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year,
+                              value, numerator, denominator, comment, deleted, updated_at)
+    SELECT i, u, p, pt, ps, pe, y, v, n, d, c, false, $14 FROM t
+    ON CONFLICT (indicator_code, unit_code, period) DO UPDATE
+    SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
+        comment = excluded.comment, deleted = false, updated_at = excluded.updated_at
+)
 INSERT INTO measurement_revisions (indicator_code, unit_code, period, period_type, period_start, period_end, year,
                                    action, value, numerator, denominator, comment, old_value, key_name, request_id,
                                    recorded_at)
-SELECT i, u, p, pt, ps, pe, y, a, v, n, d, c, o, $14, $15, $16
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[], $8::text[],
-            $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::float8[])
-     AS t(i, u, p, pt, ps, pe, y, a, v, n, d, c, o)
+SELECT i, u, p, pt, ps, pe, y, a, v, n, d, c, o, $15, $16, $14 FROM t
 """
 
 OBSERVATIONS = """
@@ -126,19 +126,37 @@ async def current(session: AsyncSession, keys: Sequence[tuple[str, str, str]]) -
     return list(await apg.fetch(CURRENT, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]))
 
 
-MEASUREMENT_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
-                    "value", "numerator", "denominator", "comment")
-REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
-                 "action", "value", "numerator", "denominator", "comment", "old_value")
 YEARLY_COLS = ("indicator_code", "unit_code", "year", "value", "numerator", "denominator", "period", "period_end",
                "own", "reported", "total")
 
 
-async def write(session: AsyncSession, values: Sequence[dict[str, Any]], revisions: Sequence[dict[str, Any]], *,
-                now: Any, key_name: str, request_id: str | None) -> None:
+async def write(session: AsyncSession, rows: Sequence[Any], *, actions: Sequence[str],
+                old_values: Sequence[float | None], now: Any, key_name: str, request_id: str | None) -> None:
+    """Upsert clean rows and append their revisions (`rows` are domain.submission.Clean)."""
     apg = await driver(session)
-    await apg.execute(UPSERT, *columns(values, MEASUREMENT_COLS), now)
-    await apg.execute(REVISIONS, *columns(revisions, REVISION_COLS), key_name, request_id, now)
+    periods = [r.period for r in rows]
+    await apg.execute(
+        WRITE, [r.indicator for r in rows], [r.unit for r in rows], [p.label for p in periods],
+        [p.type.value for p in periods], [p.start for p in periods], [p.end for p in periods],
+        [p.end.year for p in periods], [r.value for r in rows], [r.numerator for r in rows],
+        [r.denominator for r in rows], [r.comment for r in rows], list(actions), list(old_values), now, key_name,
+        request_id,
+    )
+
+
+CHILDREN = """
+SELECT y.indicator_code, y.unit_code, y.year, y.value, y.numerator, y.denominator, y.period, y.period_end, y.own,
+       y.reported, y.total
+FROM yearly_values y JOIN units u ON u.code = y.unit_code
+WHERE u.parent_code = ANY($1::text[]) AND y.indicator_code = ANY($2::text[]) AND y.year = ANY($3::int[])
+"""
+
+
+async def children(session: AsyncSession, parents: Sequence[str], indicators: Sequence[str],
+                   years: Sequence[int]) -> list[Any]:
+    """Kept yearly values of the direct children of `parents`."""
+    apg = await driver(session)
+    return list(await apg.fetch(CHILDREN, list(parents), list(indicators), list(years)))
 
 
 async def observations(session: AsyncSession, cells: Sequence[tuple[str, str, int]]) -> list[Any]:

@@ -95,6 +95,9 @@ async def _children(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -
         return {}
     inds = sorted({c[0] for c in cells})
     years = sorted({c[2] for c in cells})
+    if pgbulk.is_postgres(session):
+        found = await pgbulk.children(session, parents, inds, years)
+        return {(r[0], r[1], r[2]): YearValue(*tuple(r)[2:]) for r in found}
     U = Unit.__table__  # type: ignore[attr-defined]
     # By parent, not by a list of thousands of child codes: one small, indexable query.
     kids = select(U.c.code).where(U.c.parent_code.in_(parents))
