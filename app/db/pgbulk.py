@@ -144,19 +144,35 @@ async def write(session: AsyncSession, rows: Sequence[Any], *, actions: Sequence
     )
 
 
-CHILDREN = """
-SELECT y.indicator_code, y.unit_code, y.year, y.value, y.numerator, y.denominator, y.period, y.period_end, y.own,
-       y.reported, y.total
-FROM yearly_values y JOIN units u ON u.code = y.unit_code
-WHERE u.parent_code = ANY($1::text[]) AND y.indicator_code = ANY($2::text[]) AND y.year = ANY($3::int[])
+# yearly.aggregate done where the rows are, one row per parent cell: Σn/Σd×100 over children with both (None
+# when Σd = 0) for rates, Σ for stocks and flows; the period of the latest-ending child (ties: lowest unit code).
+AGGREGATES = """
+WITH k(i, u, y) AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])),
+kids AS (
+    SELECT k.i, k.u, k.y, yv.value, yv.numerator, yv.denominator, yv.period, yv.period_end, yv.unit_code AS child,
+           ind.measure
+    FROM k
+    JOIN indicators ind ON ind.code = k.i
+    JOIN units c ON c.parent_code = k.u
+    JOIN yearly_values yv ON yv.indicator_code = k.i AND yv.unit_code = c.code AND yv.year = k.y
+    WHERE ind.measure <> 'rate' OR (yv.numerator IS NOT NULL AND yv.denominator IS NOT NULL)
+)
+SELECT i, u, y,
+       CASE WHEN min(measure) = 'rate' THEN sum(numerator) / NULLIF(sum(denominator), 0) * 100
+            ELSE sum(value) END,
+       CASE WHEN min(measure) = 'rate' THEN sum(numerator) END,
+       CASE WHEN min(measure) = 'rate' THEN sum(denominator) END,
+       (array_agg(period ORDER BY period_end DESC, child))[1],
+       max(period_end),
+       count(*)
+FROM kids GROUP BY i, u, y
 """
 
 
-async def children(session: AsyncSession, parents: Sequence[str], indicators: Sequence[str],
-                   years: Sequence[int]) -> list[Any]:
-    """Kept yearly values of the direct children of `parents`."""
+async def aggregates(session: AsyncSession, cells: Sequence[tuple[str, str, int]]) -> list[Any]:
+    """Per parent cell: value, numerator, denominator, period, period_end, reported."""
     apg = await driver(session)
-    return list(await apg.fetch(CHILDREN, list(parents), list(indicators), list(years)))
+    return list(await apg.fetch(AGGREGATES, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells]))
 
 
 async def observations(session: AsyncSession, cells: Sequence[tuple[str, str, int]]) -> list[Any]:

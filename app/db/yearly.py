@@ -89,15 +89,24 @@ async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dic
     return out
 
 
+async def _summed(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
+    """Children's values aggregated by PostgreSQL: one row per cell, however many children (schools) it has."""
+    out = {}
+    for ind, unit, year, value, num, den, period, period_end, reported in await pgbulk.aggregates(
+        session, sorted(c for c in cells if catalog.children.get(c[1]))
+    ):
+        if value is not None:
+            out[(ind, unit, year)] = YearValue(year, value, num, den, period, period_end, False, reported,
+                                               len(catalog.children.get(unit, ())))
+    return out
+
+
 async def _children(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
     parents = sorted({unit for _, unit, _ in cells if catalog.children.get(unit)})
     if not parents:
         return {}
     inds = sorted({c[0] for c in cells})
     years = sorted({c[2] for c in cells})
-    if pgbulk.is_postgres(session):
-        found = await pgbulk.children(session, parents, inds, years)
-        return {(r[0], r[1], r[2]): YearValue(*tuple(r)[2:]) for r in found}
     U = Unit.__table__  # type: ignore[attr-defined]
     # By parent, not by a list of thousands of child codes: one small, indexable query.
     kids = select(U.c.code).where(U.c.parent_code.in_(parents))
@@ -127,13 +136,16 @@ async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cel
         if not cells:
             return
     own = await _own(session, catalog, cells)
-    kids = await _children(session, catalog, cells)
+    summed = await _summed(session, catalog, cells) if pgbulk.is_postgres(session) else None
+    kids = await _children(session, catalog, cells) if summed is None else {}
     upserts, gone = [], []
     for cell in cells:
         ind, unit, year = cell
         children = catalog.children.get(unit, [])
         found = own.get(cell)
-        if found is None:
+        if found is None and summed is not None:
+            found = summed.get(cell)
+        elif found is None:
             values = [kids[(ind, k, year)] for k in children if (ind, k, year) in kids]
             found = aggregate(measure=Measure(catalog.indicators[ind].measure), year=year, children=values,
                               total=len(children)) if values else None
