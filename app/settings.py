@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_timeout_seconds: float = 5.0
     db_statement_timeout_seconds: float = 5.0
+    report_timeout_seconds: float = 120.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
 

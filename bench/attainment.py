@@ -79,7 +79,8 @@ async def load(url: str, per_district: int, years: list[int]) -> int:
 
 
 async def refresh_upper(url: str, years: list[int]) -> None:
-    engine = create_engine(Settings(database_url=url))
+    # Building every district's totals at once is one long statement: no 5 s request timeout here.
+    engine = create_engine(Settings(database_url=url, db_statement_timeout_seconds=600))
     try:
         async with create_session_factory(engine, write=True)() as s, s.begin():
             cat = await load_catalog(s)

@@ -95,9 +95,12 @@ def _csv_response(body: bytes, name: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
-async def _report(session: SessionDep, when: str | None, as_of: str | None) -> tuple[Catalog, service.Report]:
+async def _report(
+    request: Request, session: SessionDep, when: str | None, as_of: str | None
+) -> tuple[Catalog, service.Report]:
     cat = await q.load_catalog(session)
-    return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of))
+    timeout = request.app.state.settings.report_timeout_seconds
+    return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of), report_timeout=timeout)
 
 
 def _as_of_text(report: service.Report) -> str:
@@ -121,7 +124,7 @@ async def attainment(
     lang: Literal["en", "zh"] = Query(default="en", description="CSV header language"),
 ) -> Any:
     """Where each target stands: value, baseline, projection, pace, progress, status — per unit."""
-    cat, report = await _report(session, date, as_of)
+    cat, report = await _report(request, session, date, as_of)
     dept = cat.resolve_department(department) if department else None
     if indicator is not None:
         q.indicator_or_404(cat, indicator)
@@ -173,7 +176,7 @@ async def summary(
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
     """Status counts of the city-level target rows, per action and per responsible department (责任处室)."""
-    cat, report = await _report(session, date, as_of)
+    cat, report = await _report(request, session, date, as_of)
     city = [r for r in report.rows if not r.inherited and r.parent_unit is None]
     by_action: dict[int, list[str]] = {n: [] for n in sorted({t.action_number for t in cat.tasks.values()})}
     by_dept: dict[str, list[str]] = {code: [] for code in sorted(cat.departments)}

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements
+from app.db import measurements, pgbulk
 from app.db.bulk import chunks
 from app.db.catalog import CITY, Catalog
 from app.db.models import CatalogRevision, Target, YearlyValue
@@ -105,12 +105,20 @@ def _rolled(catalog: Catalog, rows: Iterable[measurements.ValueRow], on: date) -
     return series
 
 
-async def report(session: AsyncSession, catalog: Catalog, *, on: date, as_of: datetime | None) -> Report:
+async def report(
+    session: AsyncSession, catalog: Catalog, *, on: date, as_of: datetime | None, report_timeout: float = 120.0
+) -> Report:
     """Every target judged on `on` with what was known at `as_of` (None: now)."""
     found = [t for t in await targets(session, as_of=as_of) if t.indicator in catalog.indicators]
     infos = indicator_infos(catalog)
     if as_of is not None:
-        rows = await measurements.values(session, as_of=as_of, end=on)
+        rows: Iterable[measurements.ValueRow]
+        if pgbulk.is_postgres(session):
+            # Rebuilding the past reads every revision: allowed longer than an ordinary statement.
+            latest = await pgbulk.values_as_of(session, as_of=as_of, end=on, timeout=report_timeout)
+            rows = (measurements.ValueRow(*tuple(r)) for r in latest)
+        else:
+            rows = await measurements.values(session, as_of=as_of, end=on)
         series = _rolled(catalog, rows, on)
         source = "revisions"
     else:

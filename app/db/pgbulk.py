@@ -175,6 +175,24 @@ async def aggregates(session: AsyncSession, cells: Sequence[tuple[str, str, int]
     return list(await apg.fetch(AGGREGATES, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells]))
 
 
+VALUES_AS_OF = """
+SELECT indicator_code, unit_code, period, period_type, period_start, period_end, year, value, numerator,
+       denominator, comment, recorded_at
+FROM (
+    SELECT r.*, row_number() OVER (PARTITION BY indicator_code, unit_code, period ORDER BY id DESC) AS rn
+    FROM measurement_revisions r
+    WHERE recorded_at <= $1 AND period_end <= $2
+) latest
+WHERE rn = 1 AND action <> 'delete'
+"""
+
+
+async def values_as_of(session: AsyncSession, *, as_of: Any, end: Any, timeout: float) -> list[Any]:
+    """Every value as it stood at `as_of`, for periods ending by `end`: a long read, with its own time limit."""
+    apg = await driver(session)
+    return list(await apg.fetch(VALUES_AS_OF, as_of, end, timeout=timeout))
+
+
 async def observations(session: AsyncSession, cells: Sequence[tuple[str, str, int]]) -> list[Any]:
     apg = await driver(session)
     return list(await apg.fetch(OBSERVATIONS, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells]))
