@@ -23,7 +23,3 @@ def upsert(session: AsyncSession, table: Table) -> Any:
     """The dialect's INSERT that supports ON CONFLICT."""
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
-def dialect_name(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from datetime import time as dtime
 
 from prometheus_client.core import Metric
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import attainment as service
@@ -101,7 +101,3 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
     collect_seconds.add_metric([], time.perf_counter() - started)
     return [*values.values(), *targets.values(), attainment, progress, status, reported, period_end, interval,
             collect_seconds]
-
-
-async def count_rows(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(YearlyValue))).scalar_one())

@@ -121,11 +121,6 @@ async def _children(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -
     }
 
 
-def to_year_value(r: YearlyValue) -> YearValue:
-    return YearValue(year=r.year, value=r.value, numerator=r.numerator, denominator=r.denominator, period=r.period,
-                     period_end=r.period_end, own=r.own, reported=r.reported, total=r.total)
-
-
 async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> None:
     now = utcnow()
     if pgbulk.is_postgres(session):
