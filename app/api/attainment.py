@@ -14,6 +14,7 @@ from app.domain.attainment import SEVERITY, Status
 from app.domain.periods import today_in_shanghai
 from app.domain.report import Row
 from app.domain.tables import to_csv
+from app.domain.text import echo
 from app.domain.times import parse_as_of, parse_day
 from app.errors import Unprocessable
 from app.schemas.attainment import (
@@ -132,7 +133,7 @@ async def attainment(
     if unit:
         found = cat.resolve_unit(unit)
         if found is None or found.code in cat.retired:
-            detail = cat.retired_message(cat.retired[found.code]) if found else f"Unknown unit '{unit}'."
+            detail = cat.retired_message(cat.retired[found.code]) if found else f"Unknown unit '{echo(unit)}'."
             raise Unprocessable(detail, errors=[{"location": "query.unit", "message": detail}])
         unit_code = found.code
     rows = [_row_read(cat, r) for r in report.rows]

@@ -6,6 +6,7 @@ from app.api.deps import Reader, SessionDep
 from app.db import catalog as q
 from app.db.catalog import Catalog
 from app.db.models import Indicator, Target
+from app.domain.text import echo
 from app.errors import NotFound
 from app.schemas.catalog import (
     ActionRead,
@@ -191,7 +192,7 @@ async def get_unit(code: str, session: SessionDep, _: Reader) -> UnitRead:
     cat = await q.load_catalog(session)
     found = cat.resolve_unit(code)
     if found is None:
-        raise NotFound(f"No unit '{code}'. The list is at /api/v1/units.")
+        raise NotFound(f"No unit '{echo(code)}'. The list is at /api/v1/units.")
     if found.code in cat.retired:
         r = cat.retired[found.code]
         raise NotFound(cat.retired_message(r), current=r.current_code)

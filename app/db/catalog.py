@@ -22,6 +22,7 @@ from app.db.models import (
     TaskDepartment,
     Unit,
 )
+from app.domain.text import echo
 from app.errors import NotFound, Unprocessable
 
 CITY = "370200"
@@ -72,7 +73,7 @@ class Catalog:
         code = key if key in self.departments else self.department_names.get(key)
         if code is None:
             raise Unprocessable(
-                f"Unknown department '{text}'. Use a code, a name or an alias listed at /api/v1/departments.",
+                f"Unknown department '{echo(text)}'. Use a code, a name or an alias listed at /api/v1/departments.",
                 errors=[{"location": "query.department", "message": "unknown department"}],
             )
         return code
@@ -218,5 +219,5 @@ async def targets(session: AsyncSession, *, indicator: str | None = None) -> lis
 def indicator_or_404(catalog: Catalog, code: str) -> Indicator:
     found = catalog.indicators.get(code)
     if found is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(f"No indicator '{echo(code)}'. The list is at /api/v1/indicators.")
     return found
