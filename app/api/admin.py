@@ -11,11 +11,13 @@ from app.api.deps import Admin, Id, Reader, SessionDep, WriteSessionDep
 from app.db import catalog as q
 from app.db import revisions, yearly
 from app.db.models import Indicator, Target, Unit
+from app.db.seed import REPORTING_FIELDS
 from app.errors import Conflict, NotFound, Unprocessable
 from app.schemas.catalog import (
     IndicatorCreate,
     IndicatorDetail,
     IndicatorUpdate,
+    ReportersUpdate,
     RevisionRead,
     TargetCreate,
     TargetRead,
@@ -45,6 +47,7 @@ async def create_indicator(
         code=body.code, task_number=body.task, name_zh=body.name_zh, name_en=body.name_en, unit=body.unit,
         measure=body.measure, direction=body.direction, level=body.level, frequency=body.frequency,
         min_value=body.min, max_value=body.max, source=body.source,
+        **{k: v for k in REPORTING_FIELDS if k != "reporters" and (v := getattr(body, k)) is not None},
     )
     session.add(ind)
     revisions.record(session, entity="indicator", key=ind.code, action="create",
@@ -114,6 +117,8 @@ async def create_target(
         indicator_code=code, unit_code=unit.code, kind=body.kind, op=body.op, value=body.value, year=body.year,
         year_from=body.year_from, baseline_value=body.baseline.value if body.baseline else None,
         baseline_year=body.baseline.year if body.baseline else None, note=body.note,
+        threshold_on_track=body.thresholds.on_track if body.thresholds else None,
+        threshold_at_risk=body.thresholds.at_risk if body.thresholds else None,
     )
     await _ensure_unique(session, t)
     session.add(t)
@@ -147,6 +152,9 @@ async def update_target(
     if "baseline" in changes:
         t.baseline_value = body.baseline.value if body.baseline else None
         t.baseline_year = body.baseline.year if body.baseline else None
+    if "thresholds" in changes:
+        t.threshold_on_track = body.thresholds.on_track if body.thresholds else None
+        t.threshold_at_risk = body.thresholds.at_risk if body.thresholds else None
     if t.year is not None and t.year_from is not None and t.year_from > t.year:
         raise Unprocessable("year_from must not be after year.", errors=[{"location": "body.year_from",
                                                                           "message": "after year"}])
@@ -171,6 +179,41 @@ async def delete_target(target_id: Id, request: Request, session: WriteSessionDe
     await session.delete(t)
     await session.flush()
     return Response(status_code=204)
+
+
+@router.put("/indicators/{code}/reporters", responses={404: {}, 422: {}})
+async def put_reporters(
+    code: str, body: ReportersUpdate, request: Request, session: WriteSessionDep, caller: Admin
+) -> IndicatorDetail:
+    """Set who must report an indicator (units by code, name or alias); `null` restores its level's default."""
+    cat = await q.load_catalog(session)
+    ind = await session.get(Indicator, code)
+    if ind is None:
+        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+    codes: list[str] | None = None
+    if body.units is not None:
+        errors = []
+        found = set()
+        for n, name in enumerate(body.units):
+            unit = cat.resolve_unit(name)
+            if unit is None or unit.code not in cat.units:
+                errors.append({"location": f"body.units.{n}", "message": f"unknown or retired unit '{name[:40]}'"})
+            else:
+                found.add(unit.code)
+        if errors:
+            raise Unprocessable("Some reporters are not known units.", errors=errors)
+        codes = sorted(found)
+    old = revisions.indicator_state(ind)
+    ind.reporters = codes
+    new = revisions.indicator_state(ind)
+    if new != old:
+        revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
+                         key_name=caller.name, request_id=_rid(request))
+    await session.flush()
+    return IndicatorDetail(
+        **indicator_read(cat, ind).model_dump(),
+        targets=[target_read(t) for t in await q.targets(session, indicator=code)],
+    )
 
 
 @router.post("/units", status_code=201, responses={409: {}, 422: {}})

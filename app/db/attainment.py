@@ -3,7 +3,7 @@ the stored values, or from the revisions — a bounded number of set-based queri
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -14,7 +14,9 @@ from app.db import measurements, pgbulk
 from app.db.bulk import chunks
 from app.db.catalog import CITY, Catalog
 from app.db.models import CatalogRevision, Target, YearlyValue
-from app.domain.attainment import Bounds, Kind, TargetSpec
+from app.db.reporters import covering, scopes
+from app.domain.attainment import AT_RISK_PACE, ON_TRACK_PACE, Bounds, Kind, TargetSpec
+from app.domain.completeness import Scope, Tree, mark
 from app.domain.periods import Period, PeriodType
 from app.domain.report import IndicatorInfo, Row, TargetInfo, build_rows
 from app.domain.yearly import Measure, Observation, YearValue, own_yearly, rollup
@@ -41,8 +43,12 @@ def indicator_infos(catalog: Catalog) -> dict[str, IndicatorInfo]:
 
 
 def _target_info(d: Any) -> TargetInfo:
+    # Revisions written before per-target thresholds existed simply lack them: the defaults apply.
+    on_track, at_risk = d.get("threshold_on_track"), d.get("threshold_at_risk")
     spec = TargetSpec(kind=Kind(d["kind"]), op=d["op"], value=float(d["value"]), year=d["year"],
-                      year_from=d["year_from"], baseline_value=d["baseline_value"], baseline_year=d["baseline_year"])
+                      year_from=d["year_from"], baseline_value=d["baseline_value"], baseline_year=d["baseline_year"],
+                      on_track=ON_TRACK_PACE if on_track is None else float(on_track),
+                      at_risk=AT_RISK_PACE if at_risk is None else float(at_risk))
     return TargetInfo(id=int(d["id"]), indicator=d["indicator_code"], unit_code=d["unit_code"], spec=spec)
 
 
@@ -62,12 +68,27 @@ async def targets(session: AsyncSession, *, as_of: datetime | None) -> list[Targ
     return [_target_info(data) for (data,) in states if data]
 
 
-def _needed_units(catalog: Catalog, found: Iterable[TargetInfo]) -> set[str]:
+def _needed_units(catalog: Catalog, found: Iterable[TargetInfo], trees: dict[str, Tree]) -> set[str]:
+    """Target units, their children, and every unit completeness looks at: reporters and their ancestors."""
     units = set()
     for t in found:
         units.add(t.unit_code)
         units.update(catalog.children.get(t.unit_code, []))
+        units.update(trees[t.indicator].relevant)
     return units
+
+
+def _marked(series: Series, rules: dict[str, Scope], trees: dict[str, Tree]) -> Series:
+    by_indicator: dict[str, dict[str, dict[int, YearValue]]] = defaultdict(dict)
+    for (ind, unit), years in series.items():
+        by_indicator[ind][unit] = years
+    out: Series = {}
+    for ind, units in by_indicator.items():
+        if ind not in rules:
+            continue
+        for unit, years in mark(tree=trees[ind], scope=rules[ind], series=units).items():
+            out[(ind, unit)] = years
+    return out
 
 
 async def _kept(
@@ -82,14 +103,16 @@ async def _kept(
             .where(Y.c.unit_code.in_(list(part)), Y.c.indicator_code.in_(sorted(indicators)), Y.c.year <= last_year)
         )
         for ind, unit, year, value, num, den, period, end, own, reported, total in rows:
-            if not own:
-                # Units added since the total was kept count as not reporting.
-                total = len(catalog.children.get(unit, ()))
             series[(ind, unit)][year] = YearValue(year, value, num, den, period, end, own, reported, total)
+    # A flow's own year made of quarters, halves or months covers it only with every part present.
+    parts = [(ind, unit, year) for (ind, unit), years in series.items() for year, v in years.items()
+             if v.own and catalog.indicators[ind].measure == Measure.FLOW and v.period != str(year)]
+    for cell, covers in (await covering(session, parts)).items():
+        series[cell[:2]][cell[2]] = replace(series[cell[:2]][cell[2]], covers=covers)
     return series
 
 
-def _rolled(catalog: Catalog, rows: Iterable[measurements.ValueRow], on: date) -> Series:
+def rolled(catalog: Catalog, rows: Iterable[measurements.ValueRow], on: date) -> Series:
     """Own yearly values of every unit from raw values, rolled up the tree per indicator."""
     obs: dict[str, dict[str, list[Observation]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -111,6 +134,9 @@ async def report(
     """Every target judged on `on` with what was known at `as_of` (None: now)."""
     found = [t for t in await targets(session, as_of=as_of) if t.indicator in catalog.indicators]
     infos = indicator_infos(catalog)
+    rules = await scopes(session, catalog, as_of=as_of)
+    trees = {code: Tree(children=catalog.children, parents=catalog.parents, reporters=scope.reporters)
+             for code, scope in rules.items()}
     if as_of is not None:
         rows: Iterable[measurements.ValueRow]
         if pgbulk.is_postgres(session):
@@ -119,21 +145,22 @@ async def report(
             rows = (measurements.ValueRow(*tuple(r)) for r in latest)
         else:
             rows = await measurements.values(session, as_of=as_of, end=on)
-        series = _rolled(catalog, rows, on)
+        series = rolled(catalog, rows, on)
         source = "revisions"
     else:
-        units = _needed_units(catalog, found)
+        units = _needed_units(catalog, found, trees)
         series = await _kept(session, catalog, units, {t.indicator for t in found}, on.year)
         source = "kept"
         # Kept totals cover whole years; a day inside a year sees only the periods ended by then.
         if any(y.period_end > on for years in series.values() for y in years.values()):
             this_year = await measurements.values(session, start=date(on.year, 1, 1), end=on)
-            fresh = _rolled(catalog, this_year, on)
+            fresh = rolled(catalog, this_year, on)
             for key in list(series):
                 series[key].pop(on.year, None)
             for key, years in fresh.items():
                 if key[1] in units and on.year in years:
                     series.setdefault(key, {})[on.year] = years[on.year]
             source = "values"
+    series = _marked(series, rules, trees)
     rows_out = build_rows(indicators=infos, targets=found, children=catalog.children, values=series, on=on)
     return Report(rows=rows_out, on=on, as_of=as_of, source=source)

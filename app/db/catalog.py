@@ -53,6 +53,11 @@ class Catalog:
     task_departments: dict[int, list[str]]
     indicators: dict[str, Indicator]
     department_tasks: dict[str, list[int]] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.parents:
+            self.parents = {code: u.parent_code for code, u in self.units.items()}
 
     def resolve_unit(self, text: str) -> UnitRow | RetiredUnit | None:
         """A unit by code, name or alias; a retired code gives its RetiredUnit."""
