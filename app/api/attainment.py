@@ -6,12 +6,10 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import Reader, SessionDep
-from app.db import attainment as service
+from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
-from app.db import completeness
-from app.db.catalog import CITY, Catalog
 from app.domain.attainment import SEVERITY, Status
+from app.domain.catalog import CITY, Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.report import Row
 from app.domain.reporting import latest_due_year, rates
@@ -30,6 +28,9 @@ from app.schemas.attainment import (
     UnitCompleteness,
     YearRead,
 )
+from app.services import attainment as service
+from app.services import completeness
+from app.services.catalog import department_or_422, indicator_or_404, unit_code_or_422
 
 router = APIRouter(tags=["attainment"])
 
@@ -94,15 +95,6 @@ def _row_read(cat: Catalog, r: Row) -> AttainmentRow:
     )
 
 
-def resolve_unit_query(cat: Catalog, unit: str) -> str:
-    """The code of a unit named in a query by code, name or alias; 422 for an unknown or retired one."""
-    found = cat.resolve_unit(unit)
-    if found is None or found.code in cat.retired:
-        detail = cat.retired_message(cat.retired[found.code]) if found else f"Unknown unit '{unit}'."
-        raise Unprocessable(detail, errors=[{"location": "query.unit", "message": detail}])
-    return found.code
-
-
 def _wants_csv(request: Request, fmt: str | None) -> bool:
     return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
 
@@ -113,9 +105,9 @@ def _csv_response(body: bytes, name: str) -> Response:
 
 
 async def _report(
-    request: Request, session: SessionDep, when: str | None, as_of: str | None
+    request: Request, session: SessionDep, catalogs: Catalogs, when: str | None, as_of: str | None
 ) -> tuple[Catalog, service.Report]:
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     timeout = request.app.state.settings.report_timeout_seconds
     return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of), report_timeout=timeout)
 
@@ -128,6 +120,7 @@ def _as_of_text(report: service.Report) -> str:
 async def attainment(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     date: str | None = Query(default=None, max_length=10, description="The day judged (default today, Asia/Shanghai)"),
     as_of: str | None = Query(default=None, max_length=40, description="What was known then (RFC 3339 or a date)"),
@@ -141,11 +134,11 @@ async def attainment(
     lang: Literal["en", "zh"] = Query(default="en", description="CSV header language"),
 ) -> Any:
     """Where each target stands: value, baseline, projection, pace, progress, status — per unit."""
-    cat, report = await _report(request, session, date, as_of)
-    dept = cat.resolve_department(department) if department else None
+    cat, report = await _report(request, session, catalogs, date, as_of)
+    dept = department_or_422(cat, department) if department else None
     if indicator is not None:
-        q.indicator_or_404(cat, indicator)
-    unit_code = resolve_unit_query(cat, unit) if unit else None
+        indicator_or_404(cat, indicator)
+    unit_code = unit_code_or_422(cat, unit) if unit else None
     rows = [_row_read(cat, r) for r in report.rows]
     rows = [
         r for r in rows
@@ -182,6 +175,7 @@ def _counts(key: str, name_zh: str, name_en: str, statuses: list[str]) -> Status
 async def summary(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
@@ -192,9 +186,9 @@ async def summary(
 ) -> Any:
     """Status counts of one unit's target rows (its inherited and each_unit child rows included), per action and
     per responsible department (责任处室), with the unit's reporting completeness for the latest year due."""
-    cat, report = await _report(request, session, date, as_of)
-    code = resolve_unit_query(cat, unit) if unit else CITY
-    dept = cat.resolve_department(department) if department else None
+    cat, report = await _report(request, session, catalogs, date, as_of)
+    code = unit_code_or_422(cat, unit) if unit else CITY
+    dept = department_or_422(cat, department) if department else None
     mine = [r for r in report.rows if r.unit_code == code
             and (dept is None or dept in cat.task_departments.get(cat.indicators[r.indicator].task_number, []))]
     by_action: dict[int, list[str]] = {n: [] for n in sorted({t.action_number for t in cat.tasks.values()})}

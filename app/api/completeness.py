@@ -5,14 +5,14 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from app.api.attainment import _csv_response, _day, _instant, _wants_csv, resolve_unit_query
-from app.api.deps import Reader, SessionDep
-from app.db import catalog as q
-from app.db import completeness as service
-from app.db.catalog import CITY, Catalog
+from app.api.attainment import _csv_response, _day, _instant, _wants_csv
+from app.api.deps import Catalogs, Reader, SessionDep
+from app.domain.catalog import CITY, Catalog
 from app.domain.reporting import latest_due_year, rates
 from app.domain.tables import to_csv
 from app.schemas.completeness import CompletenessReport, ItemRead, RatesRead
+from app.services import completeness as service
+from app.services.catalog import indicator_or_404, unit_code_or_422
 
 router = APIRouter(tags=["completeness"])
 
@@ -41,6 +41,7 @@ def _name(cat: Catalog, code: str) -> str:
 async def completeness(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     year: int | None = Query(default=None, ge=1900, le=2100, description="Default: the latest year already due"),
     indicator: str | None = Query(default=None, max_length=64),
@@ -51,11 +52,11 @@ async def completeness(
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
     """Each (indicator, reporter, year): on_time, late, missing or not_due; rates per unit, indicator and city."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     on, known = _day(date), _instant(as_of)
     if indicator is not None:
-        q.indicator_or_404(cat, indicator)
-    root = resolve_unit_query(cat, unit) if unit else CITY
+        indicator_or_404(cat, indicator)
+    root = unit_code_or_422(cat, unit) if unit else CITY
     inds = [indicator] if indicator else sorted(cat.indicators)
     chosen = year if year is not None else latest_due_year(on, (cat.indicators[i].due_days for i in inds))
     found = await service.items(session, cat, year=chosen, on=on, as_of=known, indicators=inds,

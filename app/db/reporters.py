@@ -2,32 +2,21 @@
 `as_of`, rebuilt from the indicators' revisions), and whether a flow's own periods cover their year."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.bulk import chunks
-from app.db.catalog import Catalog
 from app.db.models import CatalogRevision, Measurement
-from app.domain.completeness import DEFAULT_MIN_COMPLETENESS, Scope, default_reporters
+from app.domain.catalog import Catalog
+from app.domain.completeness import Scope, scope_of
 from app.domain.periods import Period, PeriodType
 from app.domain.yearly import flow_covers
 
 M = Measurement.__table__  # type: ignore[attr-defined]
 Cell = tuple[str, str, int]
-
-
-def scope_of(catalog: Catalog, state: Mapping[str, Any]) -> Scope:
-    """An indicator's Scope from its row or a revision's state (older states lack the fields: defaults)."""
-    listed = state.get("reporters")
-    levels = {code: u.level for code, u in catalog.units.items()}
-    reporters = (frozenset(u for u in listed if u in catalog.units) if listed is not None
-                 else default_reporters(levels, state["level"]))
-    minimum = state.get("min_completeness")
-    return Scope(reporters, DEFAULT_MIN_COMPLETENESS if minimum is None else float(minimum))
 
 
 async def scopes(session: AsyncSession, catalog: Catalog, *, as_of: datetime | None) -> dict[str, Scope]:
@@ -65,10 +54,3 @@ async def covering(session: AsyncSession, cells: Sequence[Cell]) -> dict[Cell, b
         for ind, unit, year, label, ptype, start, end in rows:
             found[(ind, unit, year)].append(Period(PeriodType(ptype), label, start, end))
     return {cell: flow_covers(found.get(cell, ())) for cell in cells}
-
-
-def reporter_codes(catalog: Catalog, listed: Iterable[str] | None, level: str) -> list[str]:
-    """The reporter list shown for an indicator: its own list, or every unit at its level."""
-    if listed is not None:
-        return sorted(listed)
-    return sorted(default_reporters({c: u.level for c, u in catalog.units.items()}, level))

@@ -6,7 +6,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
+from app.domain.catalog import Catalog
 from app.domain.yearly import YearValue
 
 DEFAULT_MIN_COMPLETENESS = 1.0
@@ -28,6 +30,23 @@ def needed(min_completeness: float, expected: int) -> int:
 def default_reporters(levels: Mapping[str, str], level: str) -> frozenset[str]:
     """Every unit at the indicator's level (SPEC.md "Schedule")."""
     return frozenset(code for code, lvl in levels.items() if lvl == level)
+
+
+def scope_of(catalog: Catalog, state: Mapping[str, Any]) -> Scope:
+    """An indicator's Scope from its row or a revision's state (older states lack the fields: defaults)."""
+    listed = state.get("reporters")
+    levels = {code: u.level for code, u in catalog.units.items()}
+    reporters = (frozenset(u for u in listed if u in catalog.units) if listed is not None
+                 else default_reporters(levels, state["level"]))
+    minimum = state.get("min_completeness")
+    return Scope(reporters, DEFAULT_MIN_COMPLETENESS if minimum is None else float(minimum))
+
+
+def reporter_codes(catalog: Catalog, listed: Iterable[str] | None, level: str) -> list[str]:
+    """The reporter list shown for an indicator: its own list, or every unit at its level."""
+    if listed is not None:
+        return sorted(listed)
+    return sorted(default_reporters({c: u.level for c, u in catalog.units.items()}, level))
 
 
 class Tree:

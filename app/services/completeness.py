@@ -11,15 +11,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements
-from app.db.attainment import rolled
 from app.db.bulk import chunks
-from app.db.catalog import Catalog
 from app.db.models import MeasurementRevision, YearlyValue
 from app.db.reporters import covering, scopes
+from app.domain.catalog import Catalog
 from app.domain.completeness import Tree, completed_at, mark
 from app.domain.periods import SHANGHAI
 from app.domain.reporting import State, due_date, state
 from app.domain.yearly import Measure, YearValue
+from app.services.attainment import rolled
 
 Y = YearlyValue.__table__  # type: ignore[attr-defined]
 R = MeasurementRevision.__table__  # type: ignore[attr-defined]
