@@ -8,6 +8,7 @@ from app.api.deps import SessionDep, bearer, principal, require
 from app.db import catalog as q
 from app.db import scrape
 from app.domain.keys import METRICS_ROLES
+from app.services import deliverable_metrics
 
 router = APIRouter(tags=["metrics"])
 _allowed = require(METRICS_ROLES, "read metrics")
@@ -21,5 +22,5 @@ async def metrics_endpoint(request: Request, session: SessionDep) -> Response:
         await _allowed(await principal(request))
     catalog = await q.load_catalog(session)
     metrics.ensure_ingest_series([q.CITY, *catalog.children.get(q.CITY, [])])
-    families = await scrape.collect(session, catalog)
+    families = [*await scrape.collect(session, catalog), *await deliverable_metrics.collect(session)]
     return Response(metrics.exposition(families), media_type=CONTENT_TYPE_LATEST)
