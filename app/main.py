@@ -6,8 +6,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import logs, openapi
-from app.api import admin, attainment, catalog, deliverables, health, keys, measurements, scorecard
+from app.api import admin, attainment, catalog, completeness, deliverables, health, keys, measurements, scorecard
 from app.api import metrics as metrics_api
+from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
 from app.middleware import ETags, RequestContext
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)
         app.state.write_sessions = create_session_factory(engine, write=True)
+        app.state.catalogs = CatalogCache()
         try:
             yield
         finally:
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router, prefix=API)
     app.include_router(measurements.router, prefix=API)
     app.include_router(attainment.router, prefix=API)
+    app.include_router(completeness.router, prefix=API)
     app.include_router(deliverables.router, prefix=API)
     app.include_router(scorecard.router, prefix=API)
     app.include_router(keys.router, prefix=API)

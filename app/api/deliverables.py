@@ -5,9 +5,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from app.api.attainment import _csv_response, _day, _instant, _wants_csv
-from app.api.deps import Reader, SessionDep, WriteSessionDep, principal
+from app.api.deps import Catalogs, Reader, SessionDep, WriteSessionDep, principal
 from app.db import catalog as q
-from app.db.catalog import Catalog
+from app.domain.catalog import Catalog
 from app.domain.deliverable_reports import ReportInput
 from app.domain.deliverables import SEVERITY, Deliverable, DeliverableStatus
 from app.domain.keys import Principal
@@ -23,6 +23,7 @@ from app.schemas.deliverables import (
     RevisionRead,
 )
 from app.services import deliverables as service
+from app.services.catalog import department_or_422
 
 router = APIRouter(tags=["deliverables"])
 Code = Path(max_length=16, pattern=r"^r\d{2}-\d{1,2}$", description="r{seq:02d}-{n}, e.g. r03-1")
@@ -74,6 +75,7 @@ def _as_of_text(as_of: Any) -> str:
 async def list_deliverables(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     row: int | None = Query(default=None, ge=1, le=999, description="Row position 1–33"),
     task: int | None = Query(default=None, ge=1, le=999),
@@ -87,9 +89,9 @@ async def list_deliverables(
 ) -> Any:
     """Every plan deliverable with its status on `date` as known at `as_of`; "what is overdue, and whose?" is
     `?status=overdue`."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     filters = service.Filters(row=row, task=task, action=action, status=status,
-                              department=cat.resolve_department(department) if department else None)
+                              department=department_or_422(cat, department) if department else None)
     on, when = _day(date), _instant(as_of)
     listing = await service.list_deliverables(session, cat, filters, on=on, as_of=when)
     items = [deliverable_read(cat, j.deliverable, j.status, j.actions) for j in listing.items]
@@ -101,17 +103,17 @@ async def list_deliverables(
 
 
 @router.get("/deliverables/{code}", response_model=DeliverableRead, responses={404: {}})
-async def get_deliverable(session: SessionDep, _: Reader, code: str = Code,
+async def get_deliverable(session: SessionDep, catalogs: Catalogs, _: Reader, code: str = Code,
                           date: str | None = Query(default=None, max_length=10),
                           as_of: str | None = Query(default=None, max_length=40)) -> DeliverableRead:
     """One deliverable and its status."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     j = await service.get_deliverable(session, cat, code, on=_day(date), as_of=_instant(as_of))
     return deliverable_read(cat, j.deliverable, j.status, j.actions)
 
 
 @router.put("/deliverables/{code}/report", response_model=ReportAnswer, responses={403: {}, 404: {}, 422: {}})
-async def report(request: Request, body: ReportWrite, session: WriteSessionDep,
+async def report(request: Request, body: ReportWrite, session: WriteSessionDep, catalogs: Catalogs,
                  caller: Annotated[Principal, Depends(principal)], code: str = Code) -> ReportAnswer:
     """A department's report on its deliverable (admin: any). A change is kept as a revision; a resend of the
     current report changes nothing."""
@@ -120,7 +122,7 @@ async def report(request: Request, body: ReportWrite, session: WriteSessionDep,
         report=ReportInput(state=body.state, done_on=body.done_on, document_no=body.document_no, url=body.url,
                            note=body.note),
     )
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     j = await service.get_deliverable(session, cat, code, on=_day(None), as_of=None)
     return ReportAnswer(changed=done.revision is not None,
                         revision_id=done.revision.id if done.revision else None,
@@ -150,6 +152,7 @@ def _group(g: service.Group) -> GroupRead:
 async def plan_summary(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
@@ -157,7 +160,7 @@ async def plan_summary(
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
     """Deliverables by status and the on-time rate, per action and per department (every listed one)."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     titles = {a.number: (a.title_zh, a.title_en) for a in await q.actions(session)}
     on, when = _day(date), _instant(as_of)
     s = await service.plan_summary(session, cat, on=on, as_of=when, action_titles=titles)

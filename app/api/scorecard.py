@@ -4,13 +4,12 @@ from fastapi import APIRouter, Path, Query, Request
 
 from app.api.attainment import _day, _instant, _row_read
 from app.api.deliverables import deliverable_read
-from app.api.deps import Reader, SessionDep
-from app.db import attainment as attainment_service
-from app.db import catalog as q
+from app.api.deps import Catalogs, Reader, SessionDep
 from app.domain.attainment import most_severe
 from app.domain.deliverables import worst
 from app.errors import NotFound
 from app.schemas.deliverables import Scorecard, Worst
+from app.services import attainment as attainment_service
 from app.services import deliverables as service
 
 router = APIRouter(tags=["deliverables"])
@@ -20,13 +19,14 @@ router = APIRouter(tags=["deliverables"])
 async def scorecard(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     n: int = Path(ge=1, le=999),
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
 ) -> Scorecard:
     """Where task n stands: every target row (city and districts), every deliverable, and the worst of each."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     task = cat.tasks.get(n)
     if task is None:
         raise NotFound(f"No task {n}; tasks are numbered 1–{max(cat.tasks, default=0)}.", code="unknown_task")

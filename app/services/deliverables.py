@@ -10,8 +10,8 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import deliverables as store
-from app.db.catalog import Catalog
 from app.db.models import DeliverableRevision
+from app.domain.catalog import Catalog
 from app.domain.deliverable_reports import ReportInput, ReportProblem, check_report
 from app.domain.deliverables import (
     Deliverable,

@@ -1,7 +1,7 @@
 """Plan deliverables (Annex 2 policies), their report revisions, and keys bound to a department
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-30 01:42:08.887056
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision: str = '0004'
-down_revision: str | None = '0001'
+down_revision: str | None = '0003'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
