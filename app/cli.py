@@ -183,7 +183,7 @@ def simulate(
     summary = asyncio.run(sim.run(url, key, first=first, last=last, seed=seed))
     for unit, counts in summary.items():
         typer.echo(f"{unit}\t{counts}")
-    typer.echo("posted synthetic values (comment: 'synthetic (attain simulate)')")
+    typer.echo("posted synthetic values and deliverable reports (comment/note: 'synthetic (attain simulate)')")
 
 
 def main() -> None:
