@@ -16,9 +16,9 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
     name: Text = Field(min_length=1, max_length=100)
-    unit: str | None = Field(default=None, min_length=1, max_length=32)
-    department: str | None = Field(default=None, min_length=1, max_length=100,
-                                   description="A department key's 处室: code, name or alias")
+    unit: Text | None = Field(default=None, min_length=1, max_length=32)
+    department: Text | None = Field(default=None, min_length=1, max_length=100,
+                                    description="A department key's 处室: code, name or alias")
 
 
 class KeyRead(BaseModel):
