@@ -17,7 +17,7 @@ from sqlmodel import col
 from app.db import keys as key_store
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade
-from app.db.models import Action
+from app.db.models import Action, Deliverable
 from app.db.seed import seed as load_seed
 from app.db.types import utcnow
 from app.domain.keys import Role, is_active, parse_expiry
@@ -73,7 +73,9 @@ def bootstrap(settings: Settings) -> None:
     upgrade(settings.database_url)
 
     async def work(session: AsyncSession) -> str | None:
-        if (await session.execute(select(col(Action.number)).limit(1))).first() is None:
+        # An upgraded store gets what is new in seeds/ (deliverables) without waiting for `attain seed`.
+        if ((await session.execute(select(col(Action.number)).limit(1))).first() is None
+                or (await session.execute(select(col(Deliverable.code)).limit(1))).first() is None):
             report = await load_seed(session, settings.seeds_dir)
             typer.echo(f"catalog seeded ({report.total} rows)")
         if await key_store.count_keys(session):
@@ -133,9 +135,11 @@ def _hand_over(token: str, out: Path | None, what: str) -> None:
 
 @keys_cli.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, bureau, district or scraper")],
+    role: Annotated[Role, typer.Option(help="admin, bureau, district, department or scraper")],
     name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局 (unique among active keys)")],
     unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
+    department: Annotated[str | None, typer.Option(help="Department (code, name or alias) a department key is "
+                                                        "bound to, e.g. 基教处")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the key to this file (mode 0600)")] = None,
     expires: Annotated[str | None, typer.Option(help="Last day of validity (2027-06-30, Asia/Shanghai) or an "
                                                      "RFC 3339 instant; default: no expiry")] = None,
@@ -145,6 +149,7 @@ def keys_create(
     expires_at = _expires(expires)
     try:
         row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit,
+                                                                           department=department,
                                                                            expires_at=expires_at))
     except key_store.KeyError_ as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -189,7 +194,8 @@ def keys_list() -> None:
         else:
             state = "active"
         used = f"{r.last_used_at:%Y-%m-%d %H:%M}Z" if r.last_used_at else "never used"
-        typer.echo(f"{r.id}\t{r.role}\t{r.unit_code or '-'}\t{r.prefix}\t{state}\t{used}\t{r.name}")
+        bound = r.unit_code or r.department_code or "-"
+        typer.echo(f"{r.id}\t{r.role}\t{bound}\t{r.prefix}\t{state}\t{used}\t{r.name}")
 
 
 @keys_cli.command("revoke")
@@ -231,7 +237,8 @@ def simulate(
         raise typer.Exit(2) from None
     for unit, counts in summary.items():
         typer.echo(f"{unit}\t{counts}")
-    typer.echo("posted synthetic values (comment: 'synthetic (attain simulate)'); its district keys are revoked")
+    typer.echo("posted synthetic values and deliverable reports (comment/note: 'synthetic (attain simulate)'); "
+               "the keys it made are revoked")
 
 
 def main() -> None:

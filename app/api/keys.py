@@ -24,6 +24,8 @@ class KeyCreate(BaseModel):
     role: Role
     name: Text = Field(min_length=1, max_length=100)
     unit: Text | None = Field(default=None, min_length=1, max_length=32)
+    department: Text | None = Field(default=None, min_length=1, max_length=100,
+                                    description="A department key's 处室: code, name or alias")
     expires: Text | None = _EXPIRES
 
 
@@ -37,6 +39,7 @@ class KeyRead(BaseModel):
     name: str
     role: str
     unit: str | None
+    department: str | None = None
     prefix: str
     revoked: bool
     active: bool = Field(description="Authenticates now: not revoked, not expired, not past a rotation's grace")
@@ -51,7 +54,8 @@ class KeyCreated(KeyRead):
 
 
 def key_read(r: ApiKey, now: datetime) -> KeyRead:
-    return KeyRead(id=r.id or 0, name=r.name, role=r.role, unit=r.unit_code, prefix=r.prefix,
+    return KeyRead(id=r.id or 0, name=r.name, role=r.role, unit=r.unit_code, department=r.department_code,
+                   prefix=r.prefix,
                    revoked=r.revoked_at is not None,
                    active=is_active(revoked_at=r.revoked_at, expires_at=r.expires_at, now=now),
                    created_at=r.created_at, last_used_at=r.last_used_at, expires_at=r.expires_at,
@@ -73,7 +77,8 @@ async def create_key(body: KeyCreate, session: WriteSessionDep, _: Admin) -> Key
     now = utcnow()
     try:
         row, token = await key_store.create_key(session, name=body.name, role=body.role, unit_code=body.unit,
-                                                expires_at=_expiry(body.expires, now), now=now)
+                                                department=body.department, expires_at=_expiry(body.expires, now),
+                                                now=now)
     except key_store.KeyNameTaken as exc:
         raise Conflict(str(exc), code="key_name_taken") from None
     except key_store.KeyError_ as exc:
@@ -84,7 +89,7 @@ async def create_key(body: KeyCreate, session: WriteSessionDep, _: Admin) -> Key
 @router.post("/keys/{key_id}/rotate", status_code=201, responses={404: {}, 422: {}})
 async def rotate_key(key_id: Id, request: Request, session: WriteSessionDep, _: Admin,
                      body: KeyRotate | None = None) -> KeyCreated:
-    """A new key of the same name, role and unit; the old one keeps working for the grace period only."""
+    """A new key of the same name, role, unit and department; the old one keeps working for the grace period only."""
     now = utcnow()
     grace = timedelta(hours=request.app.state.settings.key_rotation_grace_hours)
     try:

@@ -6,7 +6,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
 
-from app.db.models import ApiKey, Unit
+from app.db.models import ApiKey, Department, Unit
 from app.db.types import utcnow
 from app.domain import keys
 from app.domain.keys import Principal, Role
@@ -38,10 +38,29 @@ async def _active(session: AsyncSession, now: datetime) -> list[ApiKey]:
     return [r for r in rows if keys.is_active(revoked_at=r.revoked_at, expires_at=r.expires_at, now=now)]
 
 
+async def resolve_department(session: AsyncSession, text: str) -> str | None:
+    """A department code from its code, name or alias."""
+    key = text.strip()
+    for d in (await session.execute(select(Department))).scalars():
+        if key in (d.code, d.name_zh, *(d.aliases or [])):
+            return d.code
+    return None
+
+
 async def create_key(session: AsyncSession, *, name: str, role: Role, unit_code: str | None,
-                     expires_at: datetime | None = None, now: datetime | None = None) -> tuple[ApiKey, str]:
+                     department: str | None = None, expires_at: datetime | None = None,
+                     now: datetime | None = None) -> tuple[ApiKey, str]:
     """Store a new key's hash and return the row with the clear token (shown once)."""
     now = now or utcnow()
+    department_code = None
+    if role == Role.DEPARTMENT and not department:
+        raise KeyError_("a department key needs --department (a code, name or alias)")
+    if department and role != Role.DEPARTMENT:
+        raise KeyError_(f"a {role} key is not bound to a department")
+    if department:
+        department_code = await resolve_department(session, department)
+        if department_code is None:
+            raise KeyError_(f"unknown department {department}")
     if role == Role.DISTRICT and not unit_code:
         raise KeyError_("a district key needs --unit")
     if role != Role.DISTRICT and unit_code and role != Role.ADMIN:
@@ -55,14 +74,15 @@ async def create_key(session: AsyncSession, *, name: str, role: Role, unit_code:
     clash = next((k for k in await _active(session, now) if name_key(k.name) == wanted), None)
     if clash is not None:
         raise KeyNameTaken(f"an active key (id {clash.id}) is already named '{clash.name}'; revoke or rotate it")
-    return await _insert(session, name=name, role=role.value, unit_code=unit_code, expires_at=expires_at)
+    return await _insert(session, name=name, role=role.value, unit_code=unit_code, department_code=department_code,
+                         expires_at=expires_at)
 
 
 async def _insert(session: AsyncSession, *, name: str, role: str, unit_code: str | None,
-                  expires_at: datetime | None) -> tuple[ApiKey, str]:
+                  department_code: str | None, expires_at: datetime | None) -> tuple[ApiKey, str]:
     new = keys.generate()
-    row = ApiKey(name=name, role=role, unit_code=unit_code, prefix=new.prefix, key_hash=new.key_hash,
-                 expires_at=expires_at)
+    row = ApiKey(name=name, role=role, unit_code=unit_code, department_code=department_code, prefix=new.prefix,
+                 key_hash=new.key_hash, expires_at=expires_at)
     session.add(row)
     await session.flush()
     return row, new.token
@@ -83,7 +103,8 @@ async def rotate(session: AsyncSession, *, key_id: int, grace: timedelta, expire
         raise KeyNotActive(f"key {key_id} was already rotated (to key {old.replaced_by})")
     if expires_at is not None and expires_at <= now:
         raise KeyError_("the expiry has already passed")
-    new, token = await _insert(session, name=old.name, role=old.role, unit_code=old.unit_code, expires_at=expires_at)
+    new, token = await _insert(session, name=old.name, role=old.role, unit_code=old.unit_code,
+                               department_code=old.department_code, expires_at=expires_at)
     old.expires_at = keys.rotated_expiry(old.expires_at, now=now, grace=grace)
     old.replaced_by = new.id
     await session.flush()
@@ -97,12 +118,13 @@ async def _lookup(conn: AsyncConnection, token: str, now: datetime) -> tuple[Pri
     K = ApiKey.__table__  # type: ignore[attr-defined]
     rows = await conn.execute(
         select(K.c.id, K.c.name, K.c.role, K.c.unit_code, K.c.key_hash, K.c.revoked_at, K.c.expires_at,
-               K.c.last_used_at).where(K.c.prefix == prefix)
+               K.c.last_used_at, K.c.department_code).where(K.c.prefix == prefix)
     )
-    for key_id, name, role, unit_code, key_hash, revoked_at, expires_at, last_used_at in rows.all():
+    for key_id, name, role, unit_code, key_hash, revoked_at, expires_at, last_used_at, department in rows.all():
         if keys.matches(token, key_hash) and keys.is_active(revoked_at=revoked_at, expires_at=expires_at, now=now):
-            return Principal(key_id=key_id, name=name, role=Role(role), unit_code=unit_code), keys.stale_use(
-                last_used_at, now)
+            found = Principal(key_id=key_id, name=name, role=Role(role), unit_code=unit_code,
+                              department_code=department)
+            return found, keys.stale_use(last_used_at, now)
     return None
 
 
