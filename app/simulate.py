@@ -141,8 +141,8 @@ def _done(on: date, today: date, i: int, *, note: str) -> dict[str, Any]:
     return {"state": "done", "done_on": on.isoformat(), "document_no": f"青教发〔{on.year}〕{i + 1}号", "note": note}
 
 
-async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, seed: int, run_id: str,
-                           made_ids: list[int]) -> dict[str, int]:
+async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, seed: int, run_id: str = "",
+                           made_ids: list[int] | None = None) -> dict[str, int]:
     """One key per lead department (its id added to `made_ids`); each reports on its deliverables. Returns the
     statuses today."""
     listed = (await client.get("/api/v1/deliverables", headers=admin)).raise_for_status().json()["items"]
@@ -152,9 +152,10 @@ async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, 
     for code, lead, body in plan_reports(listed, today, seed=seed):
         if lead not in tokens:
             made = (await client.post("/api/v1/keys", headers=admin, json={
-                "role": "department", "department": lead, "name": f"{lead} (simulated {run_id})",
+                "role": "department", "department": lead, "name": f"{lead} (simulated{' ' + run_id if run_id else ''})",
             })).raise_for_status().json()
-            made_ids.append(made["id"])
+            if made_ids is not None:
+                made_ids.append(made["id"])
             tokens[lead] = made["key"]
         (await client.put(f"/api/v1/deliverables/{code}/report", json=body,
                           headers={"Authorization": f"Bearer {tokens[lead]}"})).raise_for_status()
