@@ -119,6 +119,7 @@ async def report(request: Request, body: ReportWrite, session: WriteSessionDep, 
     current report changes nothing."""
     done = await service.report_deliverable(
         session, caller=caller, code=code, request_id=getattr(request.state, "request_id", None),
+        client_request_id=getattr(request.state, "client_request_id", None),
         report=ReportInput(state=body.state, done_on=body.done_on, document_no=body.document_no, url=body.url,
                            note=body.note),
     )
@@ -134,7 +135,8 @@ async def history(session: SessionDep, _: Reader, code: str = Code) -> list[Revi
     """Every report on the deliverable, oldest first."""
     return [RevisionRead(id=r.id or 0, state=r.state, old_state=r.old_state, done_on=r.done_on,
                          document_no=r.document_no, url=r.url, note=r.note, key_name=r.key_name,
-                         department=r.department_code, request_id=r.request_id, recorded_at=r.recorded_at)
+                         department=r.department_code, request_id=r.request_id, key_id=r.key_id,
+                         client_request_id=r.client_request_id, recorded_at=r.recorded_at)
             for r in await service.deliverable_history(session, code)]
 
 

@@ -264,7 +264,8 @@ async def value_history(
     return [
         RevisionRead(id=r.id or 0, action=r.action, value=r.value, old_value=r.old_value,  # type: ignore[arg-type]
                      numerator=r.numerator, denominator=r.denominator, comment=r.comment, key_name=r.key_name,
-                     request_id=r.request_id, recorded_at=r.recorded_at.isoformat())
+                     request_id=r.request_id, key_id=r.key_id, client_request_id=r.client_request_id,
+                     recorded_at=r.recorded_at.isoformat())
         for r in await measurements.history(session, key)
     ]
 

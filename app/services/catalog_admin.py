@@ -1,7 +1,5 @@
 """Admin edits of the catalog: indicators, targets and units. Every change leaves a revision."""
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -10,6 +8,7 @@ from app.db import revisions, yearly
 from app.db.catalog import CatalogCache
 from app.db.models import Indicator, Target, Unit
 from app.db.seed import REPORTING_FIELDS
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.text import echo
 from app.domain.units import Existing, new_unit_problems
@@ -24,13 +23,8 @@ from app.schemas.catalog import (
 )
 from app.services.catalog import indicator_or_404
 
-
-@dataclass(frozen=True, slots=True)
-class Editor:
-    """Who makes a change, as its revision records it."""
-
-    key_name: str
-    request_id: str | None
+# Who makes a change, as its revision records it.
+Editor = Author
 
 
 async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorCreate, *, by: Editor) -> Indicator:
@@ -47,7 +41,7 @@ async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorC
     )
     session.add(ind)
     revisions.record(session, entity="indicator", key=ind.code, action="create",
-                     data=revisions.indicator_state(ind), old=None, key_name=by.key_name, request_id=by.request_id)
+                     data=revisions.indicator_state(ind), old=None, **by.columns())
     await session.flush()
     return ind
 
@@ -72,7 +66,7 @@ async def update_indicator(
     new = revisions.indicator_state(ind)
     if new != old:
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     if new["measure"] != old["measure"]:
         # A rate, a stock and a flow make different yearly values of the same stored periods.
@@ -105,7 +99,7 @@ async def set_reporters(
     new = revisions.indicator_state(ind)
     if new != old:
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     return ind
 
@@ -141,7 +135,7 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     session.add(t)
     await session.flush()
     revisions.record(session, entity="target", key=str(t.id), action="create", data=revisions.target_state(t),
-                     old=None, key_name=by.key_name, request_id=by.request_id)
+                     old=None, **by.columns())
     return t
 
 
@@ -179,7 +173,7 @@ async def update_target(session: AsyncSession, target_id: int, body: TargetUpdat
     new = revisions.target_state(t)
     if new != old:
         revisions.record(session, entity="target", key=str(target_id), action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     return t
 
@@ -188,7 +182,7 @@ async def delete_target(session: AsyncSession, target_id: int, *, by: Editor) ->
     """Remove a target; its revisions remain, so past reports still show it."""
     t = await _target_or_404(session, target_id)
     revisions.record(session, entity="target", key=str(target_id), action="delete", data=None,
-                     old=revisions.target_state(t), key_name=by.key_name, request_id=by.request_id)
+                     old=revisions.target_state(t), **by.columns())
     await session.delete(t)
     await session.flush()
 
@@ -212,6 +206,6 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
              aliases=body.aliases)
     session.add(u)
     revisions.record(session, entity="unit", key=u.code, action="create", data=revisions.unit_state(u), old=None,
-                     key_name=by.key_name, request_id=by.request_id)
+                     **by.columns())
     await session.flush()
     return u

@@ -152,7 +152,7 @@ class Reported:
 
 
 async def report_deliverable(session: AsyncSession, *, caller: Principal, code: str, report: ReportInput,
-                             request_id: str | None) -> Reported:
+                             request_id: str | None, client_request_id: str | None = None) -> Reported:
     """Record a department's (or admin's) report on a deliverable; one revision per change, nothing on refusal."""
     if caller.role not in (Role.ADMIN, Role.DEPARTMENT):
         raise Forbidden(f"A {caller.role.value} key cannot report on plan deliverables; this needs a department "
@@ -170,7 +170,8 @@ async def report_deliverable(session: AsyncSession, *, caller: Principal, code: 
     if store.same_report(row, checked):
         return Reported(code=code, revision=None)
     revision = await store.record_report(session, row, checked, key_name=caller.name,
-                                         department_code=caller.department_code, request_id=request_id)
+                                         department_code=caller.department_code, request_id=request_id,
+                                         key_id=caller.key_id, client_request_id=client_request_id)
     return Reported(code=code, revision=revision)
 
 
