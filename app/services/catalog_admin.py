@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import revisions, yearly
-from app.db.catalog import CatalogCache
+from app.db.catalog import CatalogCache, unit_names_locked
 from app.db.models import Indicator, Target, Unit
 from app.db.seed import REPORTING_FIELDS
 from app.domain.audit import Author
@@ -195,8 +195,9 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
     if parent is None or parent.code not in cat.units:
         raise Unprocessable(f"Unknown parent unit '{echo(body.parent)}'.",
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
-    existing = [Existing(u.code, (u.name, *(u.aliases or []))) for u in cat.units.values()]
-    existing += [Existing(r.code, (r.name,)) for r in cat.retired.values()]
+    # Read after taking the unit lock, not from the request's snapshot: two admins adding one name at once
+    # cannot both succeed.
+    existing = [Existing(code, names) for code, names in await unit_names_locked(session)]
     problems = new_unit_problems(code=body.code, name=body.name, aliases=body.aliases, level=body.level,
                                  parent_level=cat.units[parent.code].level, existing=existing)
     if problems:
