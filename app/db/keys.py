@@ -1,5 +1,7 @@
 """API key storage: create, list, revoke, authenticate."""
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
@@ -39,9 +41,25 @@ async def authenticate(conn: AsyncConnection, token: str) -> Principal | None:
         select(K.c.id, K.c.name, K.c.role, K.c.unit_code, K.c.key_hash, K.c.revoked_at).where(K.c.prefix == prefix)
     )
     for key_id, name, role, unit_code, key_hash, revoked_at in rows:
-        if keys.matches(token, key_hash) and revoked_at is None:
+        if keys.matches(token, key_hash) and _usable(revoked_at):
             return Principal(key_id=key_id, name=name, role=Role(role), unit_code=unit_code)
     return None
+
+
+def _usable(revoked_at: datetime | None) -> bool:
+    # The one test of a key still being good, shared by bearer calls and web sessions.
+    return revoked_at is None
+
+
+async def principal_by_id(conn: AsyncConnection, key_id: int) -> Principal | None:
+    """The principal of a signed-in web session's key, or None once the key is no longer usable."""
+    K = ApiKey.__table__  # type: ignore[attr-defined]
+    row = (await conn.execute(
+        select(K.c.id, K.c.name, K.c.role, K.c.unit_code, K.c.revoked_at).where(K.c.id == key_id)
+    )).first()
+    if row is None or not _usable(row.revoked_at):
+        return None
+    return Principal(key_id=row.id, name=row.name, role=Role(row.role), unit_code=row.unit_code)
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:

@@ -239,3 +239,12 @@ class IdempotencyRecord(SQLModel, table=True):
     media_type: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
     lease_until: datetime = _ts(nullable=False)
+
+
+class ServiceSecret(SQLModel, table=True):
+    """Secrets the service makes for itself (the web session signing key): one row per name, shared by workers."""
+
+    __tablename__ = "service_secrets"
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
