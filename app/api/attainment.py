@@ -1,10 +1,9 @@
 """Attainment for other bureaus: every target judged on a day, as known at an instant; JSON or CSV."""
 
-from collections import Counter
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import Reader, SessionDep
 from app.db import attainment as service
@@ -12,20 +11,11 @@ from app.db import catalog as q
 from app.db.catalog import Catalog
 from app.domain.attainment import SEVERITY, Status
 from app.domain.periods import today_in_shanghai
-from app.domain.report import Row
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
 from app.errors import Unprocessable
-from app.schemas.attainment import (
-    Actual,
-    AttainmentReport,
-    AttainmentRow,
-    BaselineRead,
-    Completeness,
-    StatusCounts,
-    SummaryReport,
-    YearRead,
-)
+from app.schemas.attainment import AttainmentReport, AttainmentRow, SummaryReport, YearlyReport
+from app.services import attainment_reads as reads
 
 router = APIRouter(tags=["attainment"])
 
@@ -64,26 +54,12 @@ def _instant(text: str | None) -> datetime | None:
         raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
 
 
-def _row_read(cat: Catalog, r: Row) -> AttainmentRow:
-    ind = cat.indicators[r.indicator]
-    task = cat.tasks[ind.task_number]
-    j = r.judgement
-    actual = (Actual(value=j.actual, year=j.actual_year, period=j.actual_period)
-              if j.actual is not None and j.actual_year is not None else None)
-    baseline = BaselineRead(value=j.baseline, year=j.baseline_year) if j.baseline is not None else None
-    unit = cat.units.get(r.unit_code)
-    return AttainmentRow(
-        target_id=r.target_id, indicator=r.indicator, indicator_name_zh=ind.name_zh, indicator_name_en=ind.name_en,
-        measure_unit=ind.unit, task=ind.task_number, action=task.action_number,
-        departments=cat.task_departments.get(ind.task_number, []), unit_code=r.unit_code,
-        unit_name=unit.name if unit else r.unit_code, kind=r.kind.value, op=r.op, target=r.target_value,
-        target_year=r.target_year, year_from=r.year_from, inherited=r.inherited, parent_unit=r.parent_unit,
-        status=j.status.value, met=j.met, actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
-        progress=j.progress, attainment_ratio=j.attainment_ratio, deadline_passed=j.deadline_passed,
-        years=[YearRead(year=y.year, value=y.value, met=y.met, missing=y.missing, pending=y.pending) for y in j.years],
-        units_met=j.units_met, units_total=j.units_total,
-        complete=Completeness(reported=j.reported, total=j.total) if j.total else None,
-    )
+def _unit_code(cat: Catalog, text: str) -> str:
+    found = cat.resolve_unit(text)
+    if found is None or found.code in cat.retired:
+        detail = cat.retired_message(cat.retired[found.code]) if found else f"Unknown unit '{text}'."
+        raise Unprocessable(detail, errors=[{"location": "query.unit", "message": detail}])
+    return found.code
 
 
 def _wants_csv(request: Request, fmt: str | None) -> bool:
@@ -101,10 +77,6 @@ async def _report(
     cat = await q.load_catalog(session)
     timeout = request.app.state.settings.report_timeout_seconds
     return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of), report_timeout=timeout)
-
-
-def _as_of_text(report: service.Report) -> str:
-    return report.as_of.isoformat() if report.as_of else "now"
 
 
 @router.get("/attainment", response_model=AttainmentReport, responses={200: {"content": {"text/csv": {}}}, 422: {}})
@@ -128,14 +100,8 @@ async def attainment(
     dept = cat.resolve_department(department) if department else None
     if indicator is not None:
         q.indicator_or_404(cat, indicator)
-    unit_code = None
-    if unit:
-        found = cat.resolve_unit(unit)
-        if found is None or found.code in cat.retired:
-            detail = cat.retired_message(cat.retired[found.code]) if found else f"Unknown unit '{unit}'."
-            raise Unprocessable(detail, errors=[{"location": "query.unit", "message": detail}])
-        unit_code = found.code
-    rows = [_row_read(cat, r) for r in report.rows]
+    unit_code = _unit_code(cat, unit) if unit else None
+    rows = reads.rows_read(cat, report)
     rows = [
         r for r in rows
         if (unit_code is None or r.unit_code == unit_code) and (task is None or r.task == task)
@@ -145,7 +111,7 @@ async def attainment(
     if _wants_csv(request, fmt):
         flat = [_flat(r) for r in rows]
         return _csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh"), f"attainment-{report.on}")
-    return AttainmentReport(date=report.on.isoformat(), as_of=_as_of_text(report), rows=rows)
+    return AttainmentReport(date=report.on.isoformat(), as_of=reads.as_of_text(report), rows=rows)
 
 
 def _flat(r: AttainmentRow) -> dict[str, Any]:
@@ -159,12 +125,6 @@ def _flat(r: AttainmentRow) -> dict[str, Any]:
     return d
 
 
-def _counts(key: str, name_zh: str, name_en: str, statuses: list[str]) -> StatusCounts:
-    c = Counter(statuses)
-    return StatusCounts(key=key, name_zh=name_zh, name_en=name_en, total=len(statuses),
-                        counts={s.value: c.get(s.value, 0) for s in SEVERITY})
-
-
 @router.get("/attainment/summary", response_model=SummaryReport, responses={200: {"content": {"text/csv": {}}}})
 async def summary(
     request: Request,
@@ -172,31 +132,31 @@ async def summary(
     _: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
+    unit: str | None = Query(default=None, max_length=64, description="Any unit: its own rows, inherited included"),
     fmt: Literal["json", "csv"] | None = Query(default=None, alias="format"),
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
-    """Status counts of the city-level target rows, per action and per responsible department (责任处室)."""
+    """Status counts of the city-level target rows (or of one unit's rows), per action and per department."""
     cat, report = await _report(request, session, date, as_of)
-    city = [r for r in report.rows if not r.inherited and r.parent_unit is None]
-    by_action: dict[int, list[str]] = {n: [] for n in sorted({t.action_number for t in cat.tasks.values()})}
-    by_dept: dict[str, list[str]] = {code: [] for code in sorted(cat.departments)}
-    for r in city:
-        task = cat.indicators[r.indicator].task_number
-        by_action[cat.tasks[task].action_number].append(r.judgement.status.value)
-        for dept in cat.task_departments.get(task, []):
-            by_dept[dept].append(r.judgement.status.value)
-    actions = {a.number: a for a in await q.actions(session)}
-    out = SummaryReport(
-        date=report.on.isoformat(), as_of=_as_of_text(report),
-        total=_counts("all", "全部", "All", [r.judgement.status.value for r in city]),
-        by_action=[_counts(str(n), actions[n].title_zh if n in actions else "", actions[n].title_en if n in actions
-                           else "", s) for n, s in by_action.items()],
-        by_department=[_counts(code, cat.departments[code].name_zh, cat.departments[code].name_en, s)
-                       for code, s in by_dept.items() if s],
-    )
+    out = reads.summarize(cat, report, await q.actions(session), unit=_unit_code(cat, unit) if unit else None)
     if _wants_csv(request, fmt):
         flat = [{"group": g, "key": c.key, "name_zh": c.name_zh, "total": c.total, **c.counts}
                 for g, group in (("all", [out.total]), ("action", out.by_action), ("department", out.by_department))
                 for c in group]
         return _csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh"), f"attainment-summary-{report.on}")
     return out
+
+
+@router.get("/indicators/{code}/yearly", response_model=YearlyReport, responses={404: {}, 422: {}})
+async def yearly(
+    request: Request,
+    session: SessionDep,
+    _: Reader,
+    code: str = Path(max_length=64),
+    date: str | None = Query(default=None, max_length=10),
+    as_of: str | None = Query(default=None, max_length=40),
+) -> YearlyReport:
+    """Yearly values A(u, y) of the city and every district for one indicator, as the report judges them."""
+    cat, report = await _report(request, session, date, as_of)
+    q.indicator_or_404(cat, code)
+    return reads.yearly(cat, report, code)

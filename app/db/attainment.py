@@ -28,6 +28,7 @@ class Report:
     on: date
     as_of: datetime | None
     source: str  # "kept" (yearly totals), "values" (recomputed for the judged year) or "revisions" (as_of)
+    series: Series  # the yearly values A(u, y) the rows were judged on
 
 
 def indicator_infos(catalog: Catalog) -> dict[str, IndicatorInfo]:
@@ -136,4 +137,4 @@ async def report(
                     series.setdefault(key, {})[on.year] = years[on.year]
             source = "values"
     rows_out = build_rows(indicators=infos, targets=found, children=catalog.children, values=series, on=on)
-    return Report(rows=rows_out, on=on, as_of=as_of, source=source)
+    return Report(rows=rows_out, on=on, as_of=as_of, source=source, series=series)

@@ -24,5 +24,6 @@ async def swagger_ui() -> HTMLResponse:
 @router.get("/redoc")
 async def redoc() -> HTMLResponse:
     """ReDoc from the vendored standalone bundle, without Google Fonts."""
-    return get_redoc_html(openapi_url="/openapi.json", title="attain — API", redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js",
-                          redoc_favicon_url=FAVICON, with_google_fonts=False)
+    return get_redoc_html(openapi_url="/openapi.json", title="attain — API",
+                          redoc_js_url=f"{VENDOR}/redoc/redoc.standalone.js", redoc_favicon_url=FAVICON,
+                          with_google_fonts=False)

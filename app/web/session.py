@@ -90,12 +90,16 @@ async def viewer(request: Request) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(viewer)]
 
 
-async def new_signin_token(request: Request, response: Response) -> str:
-    """A CSRF token for the sign-in form, mirrored in a signed cookie (double submit, plus SameSite)."""
+async def new_signin_token(request: Request) -> tuple[str, str]:
+    """A CSRF token for the sign-in form and its signed twin for a cookie (double submit, plus SameSite)."""
     token = secrets.token_urlsafe(24)
     signer = await _serializer(request, "attain.web.signin")
-    _cookie(response, request, CSRF_COOKIE, signer.dumps(token), max_age=SIGNIN_FORM_SECONDS, path="/signin")
-    return token
+    return token, signer.dumps(token)
+
+
+def set_signin_cookie(request: Request, response: Response, signed: str) -> None:
+    """Send the form's signed token as a cookie scoped to /signin."""
+    _cookie(response, request, CSRF_COOKIE, signed, max_age=SIGNIN_FORM_SECONDS, path="/signin")
 
 
 async def signin_token_ok(request: Request, submitted: str) -> bool:

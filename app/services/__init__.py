@@ -1,0 +1,1 @@
+"""Use cases: what the JSON API and the leaders' page both call."""

@@ -1,0 +1,103 @@
+"""What readers of a report get — rows as sent, status counts per action and department, yearly series — shared
+by the JSON API and the leaders' page, so both always show the same figures."""
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from app.db.attainment import Report
+from app.db.catalog import CITY, Catalog
+from app.db.models import Action
+from app.domain.attainment import SEVERITY
+from app.domain.report import Row
+from app.schemas.attainment import (
+    Actual,
+    AttainmentRow,
+    BaselineRead,
+    Completeness,
+    StatusCounts,
+    SummaryReport,
+    UnitYears,
+    YearlyReport,
+    YearlyValueRead,
+    YearRead,
+)
+
+
+def row_read(cat: Catalog, r: Row) -> AttainmentRow:
+    """One judged target row as the API sends it."""
+    ind = cat.indicators[r.indicator]
+    task = cat.tasks[ind.task_number]
+    j = r.judgement
+    actual = (Actual(value=j.actual, year=j.actual_year, period=j.actual_period)
+              if j.actual is not None and j.actual_year is not None else None)
+    baseline = BaselineRead(value=j.baseline, year=j.baseline_year) if j.baseline is not None else None
+    unit = cat.units.get(r.unit_code)
+    return AttainmentRow(
+        target_id=r.target_id, indicator=r.indicator, indicator_name_zh=ind.name_zh, indicator_name_en=ind.name_en,
+        measure_unit=ind.unit, task=ind.task_number, action=task.action_number,
+        departments=cat.task_departments.get(ind.task_number, []), unit_code=r.unit_code,
+        unit_name=unit.name if unit else r.unit_code, kind=r.kind.value, op=r.op, target=r.target_value,
+        target_year=r.target_year, year_from=r.year_from, inherited=r.inherited, parent_unit=r.parent_unit,
+        status=j.status.value, met=j.met, actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
+        progress=j.progress, attainment_ratio=j.attainment_ratio, deadline_passed=j.deadline_passed,
+        years=[YearRead(year=y.year, value=y.value, met=y.met, missing=y.missing, pending=y.pending) for y in j.years],
+        units_met=j.units_met, units_total=j.units_total,
+        complete=Completeness(reported=j.reported, total=j.total) if j.total else None,
+    )
+
+
+def rows_read(cat: Catalog, report: Report) -> list[AttainmentRow]:
+    """Every row of the report, as the API sends them."""
+    return [row_read(cat, r) for r in report.rows]
+
+
+def as_of_text(report: Report) -> str:
+    """The report's as_of as sent: an instant, or "now"."""
+    return report.as_of.isoformat() if report.as_of else "now"
+
+
+def _counts(key: str, name_zh: str, name_en: str, statuses: Sequence[str]) -> StatusCounts:
+    c = Counter(statuses)
+    return StatusCounts(key=key, name_zh=name_zh, name_en=name_en, total=len(statuses),
+                        counts={s.value: c.get(s.value, 0) for s in SEVERITY})
+
+
+def city_rows(report: Report) -> list[Row]:
+    """The rows a summary counts: the city's own targets, never inherited or each_unit child rows."""
+    return [r for r in report.rows if not r.inherited and r.parent_unit is None]
+
+
+def summarize(cat: Catalog, report: Report, actions: Iterable[Action], *, unit: str | None = None) -> SummaryReport:
+    """Status counts in total, per action and per responsible department: of the city-level target rows, or of
+    every row of `unit` (its inherited and each_unit child rows included)."""
+    by_action: dict[int, list[str]] = {n: [] for n in sorted({t.action_number for t in cat.tasks.values()})}
+    by_dept: dict[str, list[str]] = {code: [] for code in sorted(cat.departments)}
+    city = city_rows(report) if unit is None else [r for r in report.rows if r.unit_code == unit]
+    for r in city:
+        task = cat.indicators[r.indicator].task_number
+        by_action[cat.tasks[task].action_number].append(r.judgement.status.value)
+        for dept in cat.task_departments.get(task, []):
+            by_dept[dept].append(r.judgement.status.value)
+    titles = {a.number: a for a in actions}
+    return SummaryReport(
+        date=report.on.isoformat(), as_of=as_of_text(report),
+        total=_counts("all", "全部", "All", [r.judgement.status.value for r in city]),
+        by_action=[_counts(str(n), titles[n].title_zh if n in titles else "", titles[n].title_en if n in titles
+                           else "", s) for n, s in by_action.items()],
+        by_department=[_counts(code, cat.departments[code].name_zh, cat.departments[code].name_en, s)
+                       for code, s in by_dept.items() if s],
+    )
+
+
+def yearly(cat: Catalog, report: Report, indicator: str) -> YearlyReport:
+    """The yearly values A(u, y) the report judged, for the city and each district, with completeness."""
+    out = []
+    for code in [CITY, *cat.children.get(CITY, [])]:
+        years = report.series.get((indicator, code), {})
+        out.append(UnitYears(
+            unit_code=code, unit_name=cat.units[code].name if code in cat.units else code,
+            years=[YearlyValueRead(year=y.year, value=y.value, own=y.own,
+                                   complete=None if y.own else Completeness(reported=y.reported, total=y.total))
+                   for _, y in sorted(years.items())],
+        ))
+    return YearlyReport(indicator=indicator, date=report.on.isoformat(), as_of=as_of_text(report), units=out)
