@@ -116,7 +116,7 @@ async def action(request: Request, number: int, session: SessionDep, viewer: Vie
         return _page(request, "missing.html", w, viewer, status=404, what=f"第{number}项行动")
     rows = [r for r in reads.rows_read(cat, report) if r.action == number]
     summary = reads.summarize(cat, report, actions)
-    return _page(request, "action.html", w, viewer, number=number, title=titles[number],
+    return _page(request, "action.html", w, viewer, action_number=number, title=titles[number],
                  tasks=views.action_tasks(cat, number), counts=views.find_counts(summary.by_action, str(number)),
                  city=views.worst_first([r for r in rows if r.unit_code == CITY]),
                  districts=views.worst_first([r for r in rows if r.unit_code != CITY]))
