@@ -5,17 +5,18 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from app.api.deps import Reader, SessionDep
-from app.db import attainment as service
+from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
-from app.db.catalog import Catalog
 from app.domain.attainment import SEVERITY, Status
+from app.domain.catalog import Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
 from app.errors import Unprocessable
 from app.schemas.attainment import AttainmentReport, AttainmentRow, SummaryReport, YearlyReport
+from app.services import attainment as service
 from app.services import attainment_reads as reads
+from app.services.catalog import department_or_422, indicator_or_404, unit_code_or_422
 
 router = APIRouter(tags=["attainment"])
 
@@ -54,14 +55,6 @@ def _instant(text: str | None) -> datetime | None:
         raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
 
 
-def _unit_code(cat: Catalog, text: str) -> str:
-    found = cat.resolve_unit(text)
-    if found is None or found.code in cat.retired:
-        detail = cat.retired_message(cat.retired[found.code]) if found else f"Unknown unit '{text}'."
-        raise Unprocessable(detail, errors=[{"location": "query.unit", "message": detail}])
-    return found.code
-
-
 def _wants_csv(request: Request, fmt: str | None) -> bool:
     return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
 
@@ -72,9 +65,9 @@ def _csv_response(body: bytes, name: str) -> Response:
 
 
 async def _report(
-    request: Request, session: SessionDep, when: str | None, as_of: str | None
+    request: Request, session: SessionDep, catalogs: Catalogs, when: str | None, as_of: str | None
 ) -> tuple[Catalog, service.Report]:
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     timeout = request.app.state.settings.report_timeout_seconds
     return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of), report_timeout=timeout)
 
@@ -83,6 +76,7 @@ async def _report(
 async def attainment(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     date: str | None = Query(default=None, max_length=10, description="The day judged (default today, Asia/Shanghai)"),
     as_of: str | None = Query(default=None, max_length=40, description="What was known then (RFC 3339 or a date)"),
@@ -96,11 +90,11 @@ async def attainment(
     lang: Literal["en", "zh"] = Query(default="en", description="CSV header language"),
 ) -> Any:
     """Where each target stands: value, baseline, projection, pace, progress, status — per unit."""
-    cat, report = await _report(request, session, date, as_of)
-    dept = cat.resolve_department(department) if department else None
+    cat, report = await _report(request, session, catalogs, date, as_of)
+    dept = department_or_422(cat, department) if department else None
     if indicator is not None:
-        q.indicator_or_404(cat, indicator)
-    unit_code = _unit_code(cat, unit) if unit else None
+        indicator_or_404(cat, indicator)
+    unit_code = unit_code_or_422(cat, unit) if unit else None
     rows = reads.rows_read(cat, report)
     rows = [
         r for r in rows
@@ -129,6 +123,7 @@ def _flat(r: AttainmentRow) -> dict[str, Any]:
 async def summary(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
@@ -137,8 +132,8 @@ async def summary(
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
     """Status counts of the city-level target rows (or of one unit's rows), per action and per department."""
-    cat, report = await _report(request, session, date, as_of)
-    out = reads.summarize(cat, report, await q.actions(session), unit=_unit_code(cat, unit) if unit else None)
+    cat, report = await _report(request, session, catalogs, date, as_of)
+    out = reads.summarize(cat, report, await q.actions(session), unit=unit_code_or_422(cat, unit) if unit else None)
     if _wants_csv(request, fmt):
         flat = [{"group": g, "key": c.key, "name_zh": c.name_zh, "total": c.total, **c.counts}
                 for g, group in (("all", [out.total]), ("action", out.by_action), ("department", out.by_department))
@@ -151,12 +146,13 @@ async def summary(
 async def yearly(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     code: str = Path(max_length=64),
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
 ) -> YearlyReport:
     """Yearly values A(u, y) of the city and every district for one indicator, as the report judges them."""
-    cat, report = await _report(request, session, date, as_of)
-    q.indicator_or_404(cat, code)
+    cat, report = await _report(request, session, catalogs, date, as_of)
+    indicator_or_404(cat, code)
     return reads.yearly(cat, report, code)

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
-from app.api.deps import Reader, SessionDep, Writer, WriteSessionDep
-from app.db import catalog as q
-from app.db import idempotency, measurements, submissions, yearly
+from app.api.deps import Catalogs, Reader, SessionDep, Writer, WriteSessionDep
+from app.db import idempotency, measurements
 from app.db.idempotency import ClaimState
 from app.db.types import utcnow
+from app.domain.catalog import Catalog
 from app.domain.keys import Principal
 from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, parse
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
@@ -23,8 +23,6 @@ from app.errors import (
     AppError,
     BadRequest,
     Conflict,
-    Forbidden,
-    NotFound,
     PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
@@ -39,6 +37,9 @@ from app.schemas.measurements import (
     ValueRead,
     inline_schema,
 )
+from app.services import submissions
+from app.services.catalog import indicator_or_404
+from app.services.values import delete_value as withdraw
 
 router = APIRouter(tags=["measurements"])
 
@@ -82,6 +83,7 @@ def _json(status: int, body: dict[str, object], media: str = "application/json")
 async def submit(
     request: Request,
     session: WriteSessionDep,
+    catalogs: Catalogs,
     caller: Writer,
     dry_run: bool = Query(default=False, description="Validate and answer, store nothing"),
     atomic: bool = Query(default=False, description="All rows or none"),
@@ -107,7 +109,8 @@ async def submit(
             raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
         claimed = True
     try:
-        response = await _process(request, session, caller, body, content_type, dry_run=dry_run, atomic=atomic)
+        response = await _process(request, session, catalogs, caller, body, content_type, dry_run=dry_run,
+                                  atomic=atomic)
         if claimed:
             assert idempotency_key is not None
             await idempotency.finish(session, key_id=caller.key_id, key=idempotency_key,
@@ -123,8 +126,8 @@ async def submit(
         raise
 
 
-async def _process(request: Request, session: AsyncSession, caller: Principal, body: bytes, content_type: str, *,
-                   dry_run: bool, atomic: bool) -> Response:
+async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, caller: Principal, body: bytes,
+                   content_type: str, *, dry_run: bool, atomic: bool) -> Response:
     settings = request.app.state.settings
     try:
         try:
@@ -135,7 +138,7 @@ async def _process(request: Request, session: AsyncSession, caller: Principal, b
             raise BadRequest(str(exc)) from None
         except TooManyValues as exc:
             raise PayloadTooLarge(str(exc)) from None
-        catalog = await q.load_catalog(session)
+        catalog = await catalogs.snapshot(session)
         outcome = await submissions.submit(
             session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
             now=utcnow(), request_id=getattr(request.state, "request_id", None),
@@ -188,7 +191,7 @@ def _period_bound(text: str | None, name: str, *, end: bool) -> date | None:
     return p.end if end else p.start
 
 
-def _unit_code(catalog: q.Catalog, text: str) -> str:
+def _unit_code(catalog: Catalog, text: str) -> str:
     found = catalog.resolve_unit(text)
     if found is None:
         raise Unprocessable(f"Unknown unit '{text}'.", errors=[{"location": "query.unit", "message": "unknown"}])
@@ -201,6 +204,7 @@ def _unit_code(catalog: q.Catalog, text: str) -> str:
 @router.get("/measurements", responses={400: {}, 422: {}})
 async def list_values(
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     indicator: str | None = Query(default=None, max_length=64),
     unit: str | None = Query(default=None, max_length=64, description="Code, name or alias"),
@@ -211,9 +215,9 @@ async def list_values(
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> ValuePage:
     """Stored values in (indicator, unit, period) order, a page at a time."""
-    catalog = await q.load_catalog(session)
+    catalog = await catalogs.snapshot(session)
     if indicator is not None:
-        q.indicator_or_404(catalog, indicator)
+        indicator_or_404(catalog, indicator)
     try:
         instant = parse_as_of(as_of) if as_of else None
     except ValueError as exc:
@@ -230,8 +234,8 @@ async def list_values(
     return ValuePage(items=[_value_read(r) for r in rows], next_cursor=nxt)
 
 
-def _key(catalog: q.Catalog, indicator: str, unit: str, period: str) -> tuple[str, str, str]:
-    q.indicator_or_404(catalog, indicator)
+def _key(catalog: Catalog, indicator: str, unit: str, period: str) -> tuple[str, str, str]:
+    indicator_or_404(catalog, indicator)
     try:
         label = parse_period(period).label
     except PeriodError as exc:
@@ -242,13 +246,14 @@ def _key(catalog: q.Catalog, indicator: str, unit: str, period: str) -> tuple[st
 @router.get("/measurements/history", responses={404: {}, 422: {}})
 async def value_history(
     session: SessionDep,
+    catalogs: Catalogs,
     _: Reader,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
 ) -> list[RevisionRead]:
     """Every revision of one value: what it was set to, by which key, when."""
-    catalog = await q.load_catalog(session)
+    catalog = await catalogs.snapshot(session)
     key = _key(catalog, indicator, unit, period)
     return [
         RevisionRead(id=r.id or 0, action=r.action, value=r.value, old_value=r.old_value,  # type: ignore[arg-type]
@@ -262,25 +267,17 @@ async def value_history(
 async def delete_value(
     request: Request,
     session: WriteSessionDep,
+    catalogs: Catalogs,
     caller: Writer,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
 ) -> DeletedRead:
     """Withdraw a value. It leaves a revision; nothing is physically removed."""
-    catalog = await q.load_catalog(session)
+    catalog = await catalogs.snapshot(session)
     key = _key(catalog, indicator, unit, period)
-    unit_ref = submissions.resolve_unit(catalog, key[1])
-    try:
-        submissions.authorise(catalog, caller, [unit_ref])
-    except Forbidden:
-        raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
     now = utcnow()
-    row = await measurements.delete(session, key=key, key_name=caller.name,
-                                    request_id=getattr(request.state, "request_id", None), now=now)
-    if row is None:
-        raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
-    await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
+    row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None))
     return DeletedRead(deleted=ValueRead(
         indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
         period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,

@@ -4,10 +4,9 @@ by the JSON API and the leaders' page, so both always show the same figures."""
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from app.db.attainment import Report
-from app.db.catalog import CITY, Catalog
 from app.db.models import Action
 from app.domain.attainment import SEVERITY
+from app.domain.catalog import CITY, Catalog
 from app.domain.report import Row
 from app.schemas.attainment import (
     Actual,
@@ -21,6 +20,7 @@ from app.schemas.attainment import (
     YearlyValueRead,
     YearRead,
 )
+from app.services.attainment import Report
 
 
 def row_read(cat: Catalog, r: Row) -> AttainmentRow:

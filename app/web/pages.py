@@ -10,13 +10,13 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import SessionDep
-from app.db import attainment as service
 from app.db import catalog as q
-from app.db.attainment import Report
-from app.db.catalog import CITY, Catalog
+from app.domain.catalog import CITY, Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.times import parse_as_of, parse_day
+from app.services import attainment as service
 from app.services import attainment_reads as reads
+from app.services.attainment import Report
 from app.web import views
 from app.web.render import render
 from app.web.session import ViewerDep
@@ -80,7 +80,7 @@ WhenDep = Annotated[When, Depends(when)]
 
 
 async def _report(request: Request, session: AsyncSession, w: When) -> tuple[Catalog, Report]:
-    cat = await q.load_catalog(session)
+    cat = await request.app.state.catalogs.snapshot(session)
     timeout = request.app.state.settings.report_timeout_seconds
     return cat, await service.report(session, cat, on=w.on, as_of=w.as_of, report_timeout=timeout)
 

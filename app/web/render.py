@@ -7,7 +7,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from app.db.catalog import CITY
+from app.domain.catalog import CITY
 from app.web import present
 
 HERE = Path(__file__).resolve().parent

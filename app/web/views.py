@@ -7,9 +7,9 @@ picks, groups and orders them for a page.
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.db.catalog import CITY, Catalog
 from app.db.models import Action
 from app.domain.attainment import SEVERITY, Status, most_severe
+from app.domain.catalog import CITY, Catalog
 from app.schemas.attainment import AttainmentRow, StatusCounts, SummaryReport, YearlyReport, YearlyValueRead
 
 BY_SEVERITY = {s.value: i for i, s in enumerate(SEVERITY)}
