@@ -6,9 +6,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.deps import Catalogs, Reader, SessionDep
-from app.db import catalog as q
 from app.domain.attainment import SEVERITY, Status
-from app.domain.catalog import Catalog
+from app.domain.catalog import CITY, Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
@@ -30,7 +29,8 @@ CSV_COLUMNS = (
     ("projection", "projection", "预测"), ("pace", "pace", "进度速度"), ("progress", "progress", "完成进度"),
     ("attainment_ratio", "attainment_ratio", "达成率"), ("units_met", "units_met", "达标单位数"),
     ("units_total", "units_total", "单位总数"), ("reported", "reported", "已报送下级"),
-    ("total", "children", "下级总数"),
+    ("total", "expected", "应报下级数"), ("reason", "reason", "原因"), ("trend", "trend", "趋势"),
+    ("partial_value", "partial_value", "未完整年份值"),
 )
 SUMMARY_COLUMNS = (("group", "group", "分组"), ("key", "key", "代码"), ("name_zh", "name", "名称"),
                    ("total", "total", "合计"),
@@ -115,11 +115,13 @@ def _flat(r: AttainmentRow) -> dict[str, Any]:
     d["actual_period"] = r.actual.period if r.actual else None
     d["baseline_value"] = r.baseline.value if r.baseline else None
     d["reported"] = r.complete.reported if r.complete else None
-    d["total"] = r.complete.total if r.complete else None
+    d["total"] = r.complete.expected if r.complete else None
+    d["partial_value"] = r.partial.value if r.partial else None
     return d
 
 
-@router.get("/attainment/summary", response_model=SummaryReport, responses={200: {"content": {"text/csv": {}}}})
+@router.get("/attainment/summary", response_model=SummaryReport, responses={200: {"content": {"text/csv": {}}},
+                                                                           422: {}})
 async def summary(
     request: Request,
     session: SessionDep,
@@ -127,13 +129,17 @@ async def summary(
     _: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
-    unit: str | None = Query(default=None, max_length=64, description="Any unit: its own rows, inherited included"),
+    unit: str | None = Query(default=None, max_length=64, description="Any unit (default the city)"),
+    department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
     fmt: Literal["json", "csv"] | None = Query(default=None, alias="format"),
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
-    """Status counts of the city-level target rows (or of one unit's rows), per action and per department."""
+    """Status counts of one unit's target rows (its inherited and each_unit child rows included), per action and
+    per responsible department (责任处室), with the unit's reporting completeness for the latest year due."""
     cat, report = await _report(request, session, catalogs, date, as_of)
-    out = reads.summarize(cat, report, await q.actions(session), unit=unit_code_or_422(cat, unit) if unit else None)
+    code = unit_code_or_422(cat, unit) if unit else CITY
+    dept = department_or_422(cat, department) if department else None
+    out = await reads.summarize(session, cat, report, unit=code, department=dept)
     if _wants_csv(request, fmt):
         flat = [{"group": g, "key": c.key, "name_zh": c.name_zh, "total": c.total, **c.counts}
                 for g, group in (("all", [out.total]), ("action", out.by_action), ("department", out.by_department))

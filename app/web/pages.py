@@ -94,13 +94,13 @@ def _page(request: Request, template: str, w: When, viewer: Any, status: int = 2
 async def overview(request: Request, session: SessionDep, viewer: ViewerDep, w: WhenDep) -> HTMLResponse:
     """The plan at a glance."""
     cat, report = await _report(request, session, w)
-    actions = await q.actions(session)
     rows = reads.rows_read(cat, report)
-    summary = reads.summarize(cat, report, actions)
-    districts = [(code, cat.units[code].name, reads.summarize(cat, report, actions, unit=code).total)
+    summary = await reads.summarize(session, cat, report)
+    districts = [(code, cat.units[code].name, (await reads.summarize(session, cat, report, unit=code)).total)
                  for code in cat.children.get(CITY, [])]
     indicators = sorted(cat.indicators.values(), key=lambda i: (i.task_number, i.code))
-    return _page(request, "overview.html", w, viewer, summary=summary, heat=views.heat_map(cat, rows),
+    return _page(request, "overview.html", w, viewer, summary=summary, completeness=summary.completeness,
+                 heat=views.heat_map(cat, rows),
                  districts=districts, indicators=indicators, behind=[r for r in views.worst_first(rows)
                                                                      if r.status in ("missed", "off_track")
                                                                      and r.unit_code == CITY])
@@ -115,7 +115,7 @@ async def action(request: Request, number: int, session: SessionDep, viewer: Vie
     if number not in titles:
         return _page(request, "missing.html", w, viewer, status=404, what=f"第{number}项行动")
     rows = [r for r in reads.rows_read(cat, report) if r.action == number]
-    summary = reads.summarize(cat, report, actions)
+    summary = await reads.summarize(session, cat, report)
     return _page(request, "action.html", w, viewer, action_number=number, title=titles[number],
                  tasks=views.action_tasks(cat, number), counts=views.find_counts(summary.by_action, str(number)),
                  city=views.worst_first([r for r in rows if r.unit_code == CITY]),
@@ -129,12 +129,11 @@ async def department(request: Request, code: str, session: SessionDep, viewer: V
     if code not in cat.departments:
         return _page(request, "missing.html", w, viewer, status=404, what=f"处室 {code}")
     dept = cat.departments[code]
-    actions = await q.actions(session)
-    summary = reads.summarize(cat, report, actions)
+    summary = await reads.summarize(session, cat, report, department=code)
     rows = [r for r in reads.rows_read(cat, report) if code in r.departments]
     tasks = views.department_tasks(cat, code)
     return _page(request, "department.html", w, viewer, dept=dept, tasks=tasks,
-                 counts=views.find_counts(summary.by_department, code),
+                 counts=summary.total,
                  city=views.worst_first([r for r in rows if r.unit_code == CITY]),
                  districts=views.worst_first([r for r in rows if r.unit_code != CITY]))
 
@@ -146,7 +145,7 @@ async def district(request: Request, code: str, session: SessionDep, viewer: Vie
     if code not in cat.units or code == CITY:
         return _page(request, "missing.html", w, viewer, status=404, what=f"区市 {code}")
     actions = await q.actions(session)
-    summary = reads.summarize(cat, report, actions, unit=code)
+    summary = await reads.summarize(session, cat, report, unit=code)
     rows = [r for r in reads.rows_read(cat, report) if r.unit_code == code]
     return _page(request, "district.html", w, viewer, unit=cat.units[code], summary=summary,
                  titles=views.action_titles(actions), rows=views.worst_first(rows))

@@ -110,7 +110,7 @@ def why(r: AttainmentRow) -> str:
     if r.actual:
         parts.append(f"{r.actual.year}年实际 {with_unit(r.actual.value, unit)}")
     if r.complete:
-        parts.append(f"{r.complete.reported}/{r.complete.total} 个下级已报送")
+        parts.append(f"{r.complete.reported}/{r.complete.expected} 个下级已报送")
     if r.status == "insufficient_data":
         parts.append("数据不完整或年份不足，无法判断")
     elif not r.deadline_passed and r.projection is not None:

@@ -91,7 +91,7 @@ def chart(cat: Catalog, yearly: YearlyReport, rows: list[AttainmentRow]) -> dict
 
 
 def _complete(y: YearlyValueRead | None) -> list[int] | None:
-    return None if y is None or y.complete is None else [y.complete.reported, y.complete.total]
+    return None if y is None or y.complete is None else [y.complete.reported, y.complete.expected]
 
 
 def department_tasks(cat: Catalog, code: str) -> list[dict[str, Any]]:

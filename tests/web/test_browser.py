@@ -202,7 +202,8 @@ def test_numbers_on_the_pages_equal_the_json_api(browser: Any, site: Site) -> No
                 assert cell.locator("[data-field=value]").inner_text() == _shown(y["value"], "percent")
                 if y["complete"]:
                     assert cell.locator("[data-field=complete]").inner_text().startswith(
-                        f"{y['complete']['reported']}/{y['complete']['total']}")
+                        f"{y['complete']['reported']}/{y['complete']['expected']}")
+                assert cell.locator("[data-field=incomplete]").count() == int(y["incomplete"])
                 compared += 1
         assert compared == 33, yearly  # 2018–2020 for the city and its ten districts
         for r in _api_rows(site, indicator=code):
