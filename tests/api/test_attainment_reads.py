@@ -19,7 +19,7 @@ async def test_yearly_values_of_worked_example_1(client: httpx.AsyncClient, keys
     assert close(city[2018]["value"], 980 / 1100 * 100) and round(city[2018]["value"], 2) == 89.09
     assert close(city[2019]["value"], 1040 / 1100 * 100) and round(city[2019]["value"], 2) == 94.55
     assert city[2019]["own"] is False and city[2019]["complete"] == {"reported": 2, "expected": 10}
-    assert city[2019]["incomplete"] is True  # 2 of 10 with the default min_completeness 1.0
+    assert city[2019]["incomplete"] is False  # 2 of 10 meets the example's min_completeness 0.2
     x = {y["year"]: y for y in units[HUANGDAO]["years"]}
     assert x[2018] == {"year": 2018, "value": 90.0, "own": True, "incomplete": False, "complete": None}
     assert [y["value"] for y in units[SHINAN]["years"]] == [80.0, 90.0]
