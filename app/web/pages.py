@@ -159,8 +159,8 @@ async def indicator(request: Request, code: str, session: SessionDep, viewer: Vi
         return _page(request, "missing.html", w, viewer, status=404, what=f"指标 {code}")
     rows = [r for r in reads.rows_read(cat, report) if r.indicator == code]
     yearly = reads.yearly(cat, report, code)
-    years, table = views.yearly_table(yearly)
     ind = cat.indicators[code]
+    years, table = views.yearly_table(yearly, districts_report=ind.level == "district")
     return _page(request, "indicator.html", w, viewer, ind=ind, task=cat.tasks[ind.task_number],
                  rows=views.worst_first(rows), city=[r for r in rows if r.unit_code == CITY and not r.inherited],
                  chart=views.chart(cat, yearly, rows), years=years, table=table)

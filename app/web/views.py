@@ -101,10 +101,12 @@ def department_tasks(cat: Catalog, code: str) -> list[dict[str, Any]]:
             if t["number"] in mine]
 
 
-def yearly_table(yearly: YearlyReport) -> tuple[list[int], list[dict[str, Any]]]:
-    """Years as columns, units as rows, each cell a value with its completeness when aggregated."""
+def yearly_table(yearly: YearlyReport, *, districts_report: bool) -> tuple[list[int], list[dict[str, Any]]]:
+    """Years as columns, units as rows, each cell a value with its completeness when aggregated. Silent districts
+    stay (as "—") when districts report the indicator; for a city-reported one only units with values are shown."""
     years = sorted({y.year for u in yearly.units for y in u.years})
-    table = [{"code": u.unit_code, "name": u.unit_name, "cells": {y.year: y for y in u.years}} for u in yearly.units]
+    table = [{"code": u.unit_code, "name": u.unit_name, "cells": {y.year: y for y in u.years}} for u in yearly.units
+             if districts_report or u.years or u.unit_code == CITY]
     return years, table
 
 
