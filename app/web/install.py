@@ -1,5 +1,7 @@
 """Mount the leaders' page on the app: pages, sign-in, self-hosted API docs, static assets."""
 
+from urllib.parse import quote
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -11,16 +13,11 @@ from app.web.session import COOKIE, SignInRequired
 
 def _to_signin(request: Request, exc: Exception) -> RedirectResponse:
     assert isinstance(exc, SignInRequired)
-    response = RedirectResponse(f"/signin?next={_quote(exc.next_path)}", status_code=303)
+    # Where the reader was going comes back after signing in (session.safe_next keeps it on this site).
+    response = RedirectResponse(f"/signin?next={quote(exc.next_path, safe='/')}", status_code=303)
     if request.cookies.get(COOKIE):
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
     return response
-
-
-def _quote(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(path, safe="/")
 
 
 def install(app: FastAPI) -> None:
