@@ -1,1 +1,1 @@
-"""Use cases: what the JSON API and the leaders' page both call."""
+"""Use cases: one verb each, between the routes and the domain rules and store."""
