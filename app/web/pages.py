@@ -16,6 +16,7 @@ from app.domain.periods import today_in_shanghai
 from app.domain.times import parse_as_of, parse_day
 from app.services import attainment as service
 from app.services import attainment_reads as reads
+from app.services import deliverables as plan
 from app.services.attainment import Report
 from app.web import views
 from app.web.render import render
@@ -99,7 +100,10 @@ async def overview(request: Request, session: SessionDep, viewer: ViewerDep, w: 
     districts = [(code, cat.units[code].name, (await reads.summarize(session, cat, report, unit=code)).total)
                  for code in cat.children.get(CITY, [])]
     indicators = sorted(cat.indicators.values(), key=lambda i: (i.task_number, i.code))
+    titles = {a.number: (a.title_zh, a.title_en) for a in await q.actions(session)}
+    deliverables = await plan.plan_summary(session, cat, on=w.on, as_of=w.as_of, action_titles=titles)
     return _page(request, "overview.html", w, viewer, summary=summary, completeness=summary.completeness,
+                 plan=deliverables.total, plan_by_action={g.key: g for g in deliverables.by_action},
                  heat=views.heat_map(cat, rows),
                  districts=districts, indicators=indicators, behind=[r for r in views.worst_first(rows)
                                                                      if r.status in ("missed", "off_track")
@@ -116,7 +120,9 @@ async def action(request: Request, number: int, session: SessionDep, viewer: Vie
         return _page(request, "missing.html", w, viewer, status=404, what=f"第{number}项行动")
     rows = [r for r in reads.rows_read(cat, report) if r.action == number]
     summary = await reads.summarize(session, cat, report)
+    listing = await plan.list_deliverables(session, cat, plan.Filters(action=number), on=w.on, as_of=w.as_of)
     return _page(request, "action.html", w, viewer, action_number=number, title=titles[number],
+                 deliverables=views.deliverables(cat, listing),
                  tasks=views.action_tasks(cat, number), counts=views.find_counts(summary.by_action, str(number)),
                  city=views.worst_first([r for r in rows if r.unit_code == CITY]),
                  districts=views.worst_first([r for r in rows if r.unit_code != CITY]))
@@ -132,7 +138,9 @@ async def department(request: Request, code: str, session: SessionDep, viewer: V
     summary = await reads.summarize(session, cat, report, department=code)
     rows = [r for r in reads.rows_read(cat, report) if code in r.departments]
     tasks = views.department_tasks(cat, code)
+    listing = await plan.list_deliverables(session, cat, plan.Filters(department=code), on=w.on, as_of=w.as_of)
     return _page(request, "department.html", w, viewer, dept=dept, tasks=tasks,
+                 deliverables=views.deliverables(cat, listing),
                  counts=summary.total,
                  city=views.worst_first([r for r in rows if r.unit_code == CITY]),
                  districts=views.worst_first([r for r in rows if r.unit_code != CITY]))

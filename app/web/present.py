@@ -32,13 +32,14 @@ STATUS: dict[str, Look] = {
 STATUS_ORDER = [s.value for s in SEVERITY]
 BEHIND = frozenset({"missed", "off_track", "at_risk"})
 
+# Words as the lang=zh deliverables CSV has them; colours by severity on the same scale as targets.
 DELIVERABLE: dict[str, Look] = {
-    "overdue": Look("已逾期", "逾期", "s-missed"),
+    "overdue": Look("逾期", "逾期", "s-missed"),
     "done_late": Look("逾期完成", "迟完成", "s-off_track"),
     "due_soon": Look("即将到期", "将到期", "s-at_risk"),
     "not_due": Look("未到期", "未到期", "s-no_data"),
     "standing": Look("长期推进", "长期", "s-no_data"),
-    "dropped": Look("已取消", "取消", "s-insufficient_data"),
+    "dropped": Look("已撤销", "撤销", "s-insufficient_data"),
     "done": Look("已完成", "完成", "s-on_track"),
     "done_on_time": Look("按期完成", "按期", "s-achieved"),
 }

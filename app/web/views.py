@@ -5,12 +5,15 @@ picks, groups and orders them for a page.
 """
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from app.db.models import Action
 from app.domain.attainment import SEVERITY, Status, most_severe
 from app.domain.catalog import CITY, Catalog
+from app.domain.deliverables import SEVERITY as DELIVERABLE_SEVERITY
 from app.schemas.attainment import AttainmentRow, StatusCounts, SummaryReport, YearlyReport, YearlyValueRead
+from app.services.deliverables import Listing
 
 BY_SEVERITY = {s.value: i for i, s in enumerate(SEVERITY)}
 
@@ -51,6 +54,20 @@ def action_tasks(cat: Catalog, number: int) -> list[dict[str, Any]]:
          "departments": [(d, cat.departments[d].name_zh) for d in cat.task_departments.get(n, [])
                          if d in cat.departments]}
         for n, t in sorted(cat.tasks.items()) if t.action_number == number
+    ]
+
+
+def deliverables(cat: Catalog, listing: Listing) -> list[dict[str, Any]]:
+    """Judged deliverables for a page, worst first, with their departments' names."""
+    rank = {s: i for i, s in enumerate(DELIVERABLE_SEVERITY)}
+    items = sorted(listing.items, key=lambda j: (rank[j.status], j.deliverable.deadline or date.max,
+                                                  j.deliverable.code))
+    return [
+        {"code": j.deliverable.code, "title": j.deliverable.title, "deadline": j.deliverable.deadline,
+         "deadline_text": j.deliverable.deadline_text, "status": j.status.value,
+         "done_on": j.deliverable.report.done_on, "document_no": j.deliverable.report.document_no,
+         "departments": [(d, cat.departments[d].name_zh) for d in j.deliverable.departments if d in cat.departments]}
+        for j in items
     ]
 
 

@@ -175,6 +175,17 @@ def test_numbers_on_the_pages_equal_the_json_api(browser: Any, site: Site) -> No
             assert row.locator("td[data-count=total]").inner_text() == str(group["total"])
             chips = {b.get_attribute("data-count"): int(b.inner_text()) for b in row.locator("b[data-count]").all()}
             assert chips == {s: n for s, n in group["counts"].items() if n}, group["key"]
+        plan = site.get("/plan/summary")["total"]
+        box = page.locator("#deliverables")
+        assert box.locator("[data-count=total]").inner_text().startswith(str(plan["total"]))
+        shown = {b.get_attribute("data-count"): int(b.inner_text()) for b in box.locator("b[data-count]").all()}
+        assert shown == {s: n for s, n in plan["counts"].items() if n} and plan["total"] > 40
+        rate = box.locator("[data-field=on_time_rate]").inner_text()
+        assert rate == ("—" if plan["on_time_rate"] is None else f"{plan['on_time_rate']:.2f}")
+        done = site.get("/attainment/summary")["completeness"]
+        box = page.locator("#completeness")
+        assert box.locator("[data-field=reported]").inner_text() == str(done["reported"])
+        assert box.locator("[data-field=expected]").inner_text() == str(done["expected"])
         # The heat map: each district × indicator cell shows the worst status of that district's rows.
         rank = {s.value: i for i, s in enumerate(SEVERITY)}
         worst: dict[tuple[str, str], str] = {}
@@ -212,6 +223,13 @@ def test_numbers_on_the_pages_equal_the_json_api(browser: Any, site: Site) -> No
             actual = r["actual"]["value"] if r["actual"] else None
             assert row.locator("[data-field=actual]").inner_text().split("\n")[0] == _shown(actual, "percent")
             assert row.locator("[data-field=pace]").inner_text() == ("—" if r["pace"] is None else f"{r['pace']:.2f}")
+
+        page = w.open("/actions/2")
+        listed = site.get("/deliverables", action=2)
+        items = listed["items"]
+        shown_items = {r.get_attribute("data-deliverable"): r.locator(".tag").get_attribute("data-status")
+                       for r in page.locator("table.deliverables tr[data-deliverable]").all()}
+        assert shown_items == {d["code"]: d["status"] for d in items} and shown_items
 
         page = w.open("/districts/370283")
         mine = site.get("/attainment/summary", unit="370283")
