@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.db.keys import authenticate
+from app.db.keys import authenticate_and_record
 from app.domain.keys import READ_ROLES
 from app.web import session
 from app.web.render import render
@@ -39,9 +39,7 @@ async def signin(
     if not await session.signin_token_ok(request, csrf):
         return await _form(request, next_path=next, status=403, code="csrf_failed",
                            error="表单已失效或来源不明，请重新提交。")
-    async with request.app.state.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        found = await authenticate(conn, key.strip())
+    found = await authenticate_and_record(request.app.state.engine, key.strip())
     if found is None:
         return await _form(request, next_path=next, status=401, code="unauthorized",
                            error="密钥无效或已被吊销。")

@@ -1,7 +1,7 @@
 """service secrets
 
 Revision ID: w013
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30 01:43:03.780230
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision: str = 'w013'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -109,6 +109,22 @@ async def test_revoking_the_key_ends_its_sessions_at_the_next_request(client: ht
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
 
 
+async def test_rotating_the_key_out_ends_its_sessions(settings: Settings, keys: Keys) -> None:
+    app = create_app(settings.model_copy(update={"key_rotation_grace_hours": 0}))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://attain.test") as c:
+            admin = keys.auth(keys.admin)
+            bureau = next(k for k in (await c.get(f"{API}/keys", headers=admin)).json() if k["name"] == "test bureau")
+            await sign_in(c, keys.bureau)
+            assert (await c.get("/")).status_code == 200
+            new = await c.post(f"{API}/keys/{bureau['id']}/rotate", headers=admin)
+            assert new.status_code == 201, new.text
+            r = await c.get("/")
+            assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+            await sign_in(c, new.json()["key"])  # the new key signs in
+            assert (await c.get("/")).status_code == 200
+
+
 async def test_the_json_api_ignores_the_session_cookie(client: httpx.AsyncClient, keys: Keys) -> None:
     await sign_in(client, keys.admin)
     assert (await client.get("/")).status_code == 200
