@@ -77,6 +77,7 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PATCH /api/v1/targets/{target_id}": ((422,), "year_from after year (the new or the stored one) is 422"),
     "POST /api/v1/units": ((422,), "an unknown parent unit is 422"),
     "POST /api/v1/keys": ((422,), "a district key without a unit, or an unknown unit, is 422"),
+    "POST /api/v1/keys/{key_id}/rotate": ((422,), "an unparseable or past expiry is 422; it is free text"),
     "GET /api/v1/deliverables": ((422,), "unparseable date/as_of or an unknown department is 422"),
     "GET /api/v1/deliverables/{code}": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/plan/summary": ((422,), "unparseable date/as_of is 422"),
