@@ -1,11 +1,14 @@
 """Signing in to the leaders' page: a key once, then a signed cookie; CSRF, forgery, expiry, revocation, escaping."""
 
 import asyncio
+import io
 import re
+import zipfile
 
 import httpx
 import pytest
 
+from app.db.archive import export_store
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import Keys
@@ -188,3 +191,15 @@ async def test_api_docs_load_their_assets_from_this_server(client: httpx.AsyncCl
     for ref in refs:
         if ref.startswith("/static/"):
             assert (await client.get(ref)).status_code == 200, ref
+
+
+async def test_the_session_secret_never_leaves_in_an_archive(app_ctx: object, client: httpx.AsyncClient,
+                                                              keys: Keys) -> None:
+    await sign_in(client, keys.admin)
+    secret = app_ctx.state.web_secret  # type: ignore[attr-defined]
+    assert secret and len(secret) >= 40
+    out = io.BytesIO()
+    await export_store(app_ctx.state.engine, out)  # type: ignore[attr-defined]
+    archive = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    assert "service_secrets" not in archive.read("manifest.json").decode()
+    assert all(secret.encode() not in archive.read(name) for name in archive.namelist())
