@@ -1,7 +1,7 @@
 """audit: every revision keeps the key's id and the client's request id beside the server's
 
 Revision ID: 0006
-Revises: 0005
+Revises: w013
 Create Date: 2026-11-30 03:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0005"
+down_revision: str | None = "w013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

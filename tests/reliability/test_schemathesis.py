@@ -65,6 +65,7 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "DELETE /api/v1/measurements": ((422,), "unknown unit or unparseable period is 422"),
     "GET /api/v1/attainment": ((422,), "unparseable date/as_of or an unknown unit is 422"),
     "GET /api/v1/attainment/summary": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/indicators/{code}/yearly": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/completeness": ((422,), "unparseable date/as_of, an unknown unit or indicator is 422"),
     "POST /api/v1/measurements": (
         (400, 413, 422), "rows are judged by the catalog (unknown indicator, future period, period too fine, bounds, "
