@@ -148,6 +148,7 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
         outcome = await submissions.submit(
             session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
             now=utcnow(), request_id=getattr(request.state, "request_id", None),
+            client_request_id=getattr(request.state, "client_request_id", None),
         )
     except AppError as exc:
         # Answered, not raised: the idempotency record must keep 4xx answers too.
@@ -284,7 +285,8 @@ async def delete_value(
     catalog = await catalogs.snapshot(session)
     key = _key(catalog, indicator, unit, period)
     now = utcnow()
-    row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None))
+    row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None),
+                         client_request_id=getattr(request.state, "client_request_id", None))
     return DeletedRead(deleted=ValueRead(
         indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
         period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,
