@@ -10,7 +10,7 @@ from app.api import admin, attainment, catalog, health, keys, measurements
 from app.api import metrics as metrics_api
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
-from app.middleware import ETags, RequestContext
+from app.middleware import ETags, Language, RequestContext
 from app.settings import Settings, get_settings
 
 API = "/api/v1"
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     openapi.install(app)
     app.add_middleware(ETags)
+    app.add_middleware(Language, default=settings.default_lang)
     app.add_middleware(RequestContext, api_prefix=API)
     app.include_router(health.router)
     app.include_router(metrics_api.router)

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     report_timeout_seconds: float = 120.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
+    # Language of messages when a request's Accept-Language names neither zh nor en.
+    default_lang: Literal["zh", "en"] = "zh"
 
 
 @lru_cache

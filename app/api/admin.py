@@ -12,6 +12,7 @@ from app.db import catalog as q
 from app.db import revisions, yearly
 from app.db.models import Indicator, Target, Unit
 from app.errors import Conflict, NotFound, Unprocessable
+from app.i18n import _
 from app.schemas.catalog import (
     IndicatorCreate,
     IndicatorDetail,
@@ -38,9 +39,10 @@ async def create_indicator(
     """Add an indicator (e.g. for the next five-year plan)."""
     cat = await q.load_catalog(session)
     if body.code in cat.indicators:
-        raise Conflict(f"Indicator {body.code} exists; PATCH it instead.")
+        raise Conflict(_("Indicator {code} exists; PATCH it instead.", code=body.code))
     if body.task not in cat.tasks:
-        raise Unprocessable(f"No task {body.task}.", errors=[{"location": "body.task", "message": "unknown task"}])
+        raise Unprocessable(_("No task {task}.", task=body.task),
+                            errors=[{"location": "body.task", "message": "unknown task"}])
     ind = Indicator(
         code=body.code, task_number=body.task, name_zh=body.name_zh, name_en=body.name_en, unit=body.unit,
         measure=body.measure, direction=body.direction, level=body.level, frequency=body.frequency,
@@ -62,7 +64,7 @@ async def update_indicator(
     # The row itself, not the (shared, cached) catalog snapshot's copy.
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=code))
     old = revisions.indicator_state(ind)
     changes = body.model_dump(exclude_unset=True)
     renames = {"min": "min_value", "max": "max_value"}
@@ -94,9 +96,8 @@ async def _ensure_unique(session: Any, t: Target) -> None:
     if t.id is not None:
         stmt = stmt.where(col(Target.id) != t.id)
     if (await session.execute(stmt)).first() is not None:
-        raise Conflict(
-            f"A {t.kind} target for {t.indicator_code} at unit {t.unit_code} for year {t.year} exists already."
-        )
+        raise Conflict(_("A {kind} target for {indicator} at unit {unit} for year {year} exists already.",
+                         kind=t.kind, indicator=t.indicator_code, unit=t.unit_code, year=t.year))
 
 
 @router.post("/indicators/{code}/targets", status_code=201, responses={404: {}, 409: {}, 422: {}})
@@ -108,8 +109,8 @@ async def create_target(
     q.indicator_or_404(cat, code)
     unit = cat.resolve_unit(body.unit)
     if unit is None or unit.code not in cat.units:
-        detail = cat.retired_message(cat.retired[unit.code]) if unit else f"Unknown unit '{body.unit}'."
-        raise Unprocessable(detail, errors=[{"location": "body.unit", "message": detail}])
+        detail = cat.retired_message(cat.retired[unit.code]) if unit else _("Unknown unit '{text}'.", text=body.unit)
+        raise Unprocessable(detail, errors=[{"location": "body.unit", "message": str(detail)}])
     t = Target(
         indicator_code=code, unit_code=unit.code, kind=body.kind, op=body.op, value=body.value, year=body.year,
         year_from=body.year_from, baseline_value=body.baseline.value if body.baseline else None,
@@ -126,7 +127,7 @@ async def create_target(
 async def _target_or_404(session: Any, target_id: int) -> Target:
     t = await session.get(Target, target_id)
     if t is None:
-        raise NotFound(f"No target {target_id}.")
+        raise NotFound(_("No target {id}.", id=target_id))
     return t  # type: ignore[no-any-return]
 
 
@@ -148,10 +149,10 @@ async def update_target(
         t.baseline_value = body.baseline.value if body.baseline else None
         t.baseline_year = body.baseline.year if body.baseline else None
     if t.year is not None and t.year_from is not None and t.year_from > t.year:
-        raise Unprocessable("year_from must not be after year.", errors=[{"location": "body.year_from",
+        raise Unprocessable(_("year_from must not be after year."), errors=[{"location": "body.year_from",
                                                                           "message": "after year"}])
     if t.kind == "each_unit" and t.year is None:
-        raise Unprocessable("An each_unit target needs a year.", errors=[{"location": "body.year",
+        raise Unprocessable(_("An each_unit target needs a year."), errors=[{"location": "body.year",
                                                                           "message": "required"}])
     await _ensure_unique(session, t)
     new = revisions.target_state(t)
@@ -178,14 +179,14 @@ async def create_unit(body: UnitCreate, request: Request, session: WriteSessionD
     """Add a unit (a school, usually) under an existing unit."""
     cat = await q.load_catalog(session)
     if body.code in cat.units or body.code in cat.retired:
-        raise Conflict(f"Unit code {body.code} is taken.")
+        raise Conflict(_("Unit code {code} is taken.", code=body.code))
     parent = cat.resolve_unit(body.parent)
     if parent is None or parent.code not in cat.units:
-        raise Unprocessable(f"Unknown parent unit '{body.parent}'.",
+        raise Unprocessable(_("Unknown parent unit '{text}'.", text=body.parent),
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
     taken = [n for n in [body.name, *body.aliases] if n in cat.unit_names]
     if taken:
-        raise Conflict(f"Unit name or alias already in use: {', '.join(taken)}.")
+        raise Conflict(_("Unit name or alias already in use: {names}.", names=", ".join(taken)))
     u = Unit(code=body.code, name=body.name, name_en=body.name_en, parent_code=parent.code, level=body.level,
              aliases=body.aliases)
     session.add(u)
@@ -199,7 +200,7 @@ async def create_unit(body: UnitCreate, request: Request, session: WriteSessionD
 @router.get("/catalog/revisions")
 async def catalog_revisions(
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     entity: str | None = Query(default=None, pattern="^(indicator|target|unit)$"),
     key: str | None = Query(default=None, max_length=200),
 ) -> list[RevisionRead]:

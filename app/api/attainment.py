@@ -16,6 +16,7 @@ from app.domain.report import Row
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
 from app.errors import Unprocessable
+from app.i18n import _, message_of
 from app.schemas.attainment import (
     Actual,
     AttainmentReport,
@@ -52,7 +53,7 @@ def _day(text: str | None) -> date:
     try:
         return parse_day(text)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.date", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.date", "message": str(exc)}]) from None
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -61,7 +62,7 @@ def _instant(text: str | None) -> datetime | None:
     try:
         return parse_as_of(text)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
 
 
 def _row_read(cat: Catalog, r: Row) -> AttainmentRow:
@@ -111,7 +112,7 @@ def _as_of_text(report: service.Report) -> str:
 async def attainment(
     request: Request,
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     date: str | None = Query(default=None, max_length=10, description="The day judged (default today, Asia/Shanghai)"),
     as_of: str | None = Query(default=None, max_length=40, description="What was known then (RFC 3339 or a date)"),
     unit: str | None = Query(default=None, max_length=64, description="Unit code, name or alias"),
@@ -132,8 +133,8 @@ async def attainment(
     if unit:
         found = cat.resolve_unit(unit)
         if found is None or found.code in cat.retired:
-            detail = cat.retired_message(cat.retired[found.code]) if found else f"Unknown unit '{unit}'."
-            raise Unprocessable(detail, errors=[{"location": "query.unit", "message": detail}])
+            detail = cat.retired_message(cat.retired[found.code]) if found else _("Unknown unit '{text}'.", text=unit)
+            raise Unprocessable(detail, errors=[{"location": "query.unit", "message": str(detail)}])
         unit_code = found.code
     rows = [_row_read(cat, r) for r in report.rows]
     rows = [
@@ -169,7 +170,7 @@ def _counts(key: str, name_zh: str, name_en: str, statuses: list[str]) -> Status
 async def summary(
     request: Request,
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
     fmt: Literal["json", "csv"] | None = Query(default=None, alias="format"),

@@ -7,6 +7,7 @@ from app.db import catalog as q
 from app.db.catalog import Catalog
 from app.db.models import Indicator, Target
 from app.errors import NotFound
+from app.i18n import _
 from app.schemas.catalog import (
     ActionRead,
     Baseline,
@@ -85,7 +86,7 @@ def _row_tasks_index(row_tasks: dict[int, list[int]]) -> dict[int, list[int]]:
 
 
 @router.get("/actions")
-async def list_actions(session: SessionDep, _: Reader) -> list[ActionRead]:
+async def list_actions(session: SessionDep, _caller: Reader) -> list[ActionRead]:
     """The ten actions with their task numbers."""
     cat = await q.load_catalog(session)
     return [
@@ -100,7 +101,7 @@ async def list_actions(session: SessionDep, _: Reader) -> list[ActionRead]:
 
 
 @router.get("/departments")
-async def list_departments(session: SessionDep, _: Reader) -> list[DepartmentRead]:
+async def list_departments(session: SessionDep, _caller: Reader) -> list[DepartmentRead]:
     """Departments (处室) with aliases and the tasks each is responsible for."""
     cat = await q.load_catalog(session)
     return [
@@ -115,7 +116,7 @@ async def list_departments(session: SessionDep, _: Reader) -> list[DepartmentRea
 @router.get("/tasks")
 async def list_tasks(
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     action: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
 ) -> list[TaskRead]:
@@ -133,11 +134,11 @@ async def list_tasks(
 
 
 @router.get("/tasks/{number}", responses={404: {"description": "No such task"}})
-async def get_task(number: int, session: SessionDep, _: Reader) -> TaskDetail:
+async def get_task(number: int, session: SessionDep, _caller: Reader) -> TaskDetail:
     """One task with its Annex 2 rows and indicators."""
     cat = await q.load_catalog(session)
     if number not in cat.tasks:
-        raise NotFound(f"No task {number}; tasks are numbered 1–{max(cat.tasks, default=0)}.")
+        raise NotFound(_("No task {task}; tasks are numbered 1–{last}.", task=number, last=max(cat.tasks, default=0)))
     rows, row_tasks, row_deps = await q.plan_rows(session)
     mine = [r for r in rows if number in row_tasks.get(r.seq, [])]
     base = task_read(cat, number, [r.seq for r in mine])
@@ -157,7 +158,7 @@ def _plan_row(r, row_tasks: dict[int, list[int]], row_deps: dict[int, list[str]]
 
 
 @router.get("/plan-rows")
-async def list_plan_rows(session: SessionDep, _: Reader) -> list[PlanRowRead]:
+async def list_plan_rows(session: SessionDep, _caller: Reader) -> list[PlanRowRead]:
     """Every row of Annex 2 (the task list), in document order."""
     rows, row_tasks, row_deps = await q.plan_rows(session)
     return [_plan_row(r, row_tasks, row_deps) for r in rows]
@@ -165,7 +166,7 @@ async def list_plan_rows(session: SessionDep, _: Reader) -> list[PlanRowRead]:
 
 @router.get("/units")
 async def list_units(
-    session: SessionDep, _: Reader, parent: str | None = Query(default=None, max_length=32)
+    session: SessionDep, _caller: Reader, parent: str | None = Query(default=None, max_length=32)
 ) -> list[UnitRead]:
     """The unit tree: the city, its districts and any schools added under them."""
     cat = await q.load_catalog(session)
@@ -179,19 +180,19 @@ async def list_units(
 
 
 @router.get("/units/retired")
-async def list_retired_units(session: SessionDep, _: Reader) -> list[RetiredUnitRead]:
+async def list_retired_units(session: SessionDep, _caller: Reader) -> list[RetiredUnitRead]:
     """Codes no longer in use, each with its successor."""
     cat = await q.load_catalog(session)
     return [RetiredUnitRead(code=r.code, name=r.name, current=r.current_code) for r in cat.retired.values()]
 
 
 @router.get("/units/{code}", responses={404: {"description": "Unknown or retired unit"}})
-async def get_unit(code: str, session: SessionDep, _: Reader) -> UnitRead:
+async def get_unit(code: str, session: SessionDep, _caller: Reader) -> UnitRead:
     """One unit by code, name or alias; a retired code is answered with its successor."""
     cat = await q.load_catalog(session)
     found = cat.resolve_unit(code)
     if found is None:
-        raise NotFound(f"No unit '{code}'. The list is at /api/v1/units.")
+        raise NotFound(_("No unit '{text}'. The list is at /api/v1/units.", text=code))
     if found.code in cat.retired:
         r = cat.retired[found.code]
         raise NotFound(cat.retired_message(r), current=r.current_code)
@@ -203,7 +204,7 @@ async def get_unit(code: str, session: SessionDep, _: Reader) -> UnitRead:
 @router.get("/indicators")
 async def list_indicators(
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     task: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
 ) -> list[IndicatorRead]:
@@ -219,7 +220,7 @@ async def list_indicators(
 
 
 @router.get("/indicators/{code}", responses={404: {"description": "No such indicator"}})
-async def get_indicator(code: str, session: SessionDep, _: Reader) -> IndicatorDetail:
+async def get_indicator(code: str, session: SessionDep, _caller: Reader) -> IndicatorDetail:
     """One indicator with its targets."""
     cat = await q.load_catalog(session)
     ind = q.indicator_or_404(cat, code)

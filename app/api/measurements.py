@@ -30,6 +30,7 @@ from app.errors import (
     UnsupportedMediaType,
     problem_body,
 )
+from app.i18n import _, message_of
 from app.schemas.measurements import (
     DeletedRead,
     RevisionRead,
@@ -65,12 +66,14 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is {int(declared)} bytes; at most {limit} are accepted.")
+        raise PayloadTooLarge(_("The body is {size} bytes; at most {limit} are accepted.", size=int(declared),
+                                limit=limit))
     buf = bytearray()
     async for chunk in request.stream():
         buf += chunk
         if len(buf) > limit:
-            raise PayloadTooLarge(f"The body exceeds {limit} bytes; split it into smaller submissions.")
+            raise PayloadTooLarge(_("The body exceeds {limit} bytes; split it into smaller submissions.",
+                                    limit=limit))
     return bytes(buf)
 
 
@@ -102,9 +105,9 @@ async def submit(
             return Response(claim.body or "", status_code=claim.status_code or 200, media_type=claim.media_type,
                             headers={"Idempotent-Replayed": "true"})
         if claim.state == ClaimState.MISMATCH:
-            raise Unprocessable("This Idempotency-Key was used with a different request; use a new key.")
+            raise Unprocessable(_("This Idempotency-Key was used with a different request; use a new key."))
         if claim.state == ClaimState.IN_FLIGHT:
-            raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+            raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
         claimed = True
     try:
         response = await _process(request, session, caller, body, content_type, dry_run=dry_run, atomic=atomic)
@@ -130,11 +133,11 @@ async def _process(request: Request, session: AsyncSession, caller: Principal, b
         try:
             rows = parse(body, content_type, max_values=settings.max_values)
         except UnsupportedType as exc:
-            raise UnsupportedMediaType(str(exc)) from None
+            raise UnsupportedMediaType(message_of(exc)) from None
         except PayloadError as exc:
-            raise BadRequest(str(exc)) from None
+            raise BadRequest(message_of(exc)) from None
         except TooManyValues as exc:
-            raise PayloadTooLarge(str(exc)) from None
+            raise PayloadTooLarge(message_of(exc)) from None
         catalog = await q.load_catalog(session)
         outcome = await submissions.submit(
             session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
@@ -146,10 +149,12 @@ async def _process(request: Request, session: AsyncSession, caller: Principal, b
     metrics.count_ingested(outcome.tallies)
     if outcome.status_code == 200:
         return _json(200, outcome.body())
-    detail = (f"No value was accepted: {outcome.counts['rejected']} rejected"
-              + (" (atomic: one bad row rejects all)." if atomic and outcome.conflicts else "."))
-    doc = {"type": "https://attain.qingdao.example/problems/submission-rejected", "title": "Submission rejected",
-           "status": 422, "detail": detail, "instance": request.url.path, "counts": outcome.counts,
+    rejected = outcome.counts["rejected"]
+    detail = (_("No value was accepted: {count} rejected (atomic: one bad row rejects all).", count=rejected)
+              if atomic and outcome.conflicts else _("No value was accepted: {count} rejected.", count=rejected))
+    doc = {"type": "https://attain.qingdao.example/problems/submission-rejected",
+           "title": str(_("Submission rejected")), "status": 422, "detail": str(detail),
+           "instance": request.url.path, "counts": outcome.counts,
            "conflicts": outcome.conflicts}
     return _json(422, doc, PROBLEM)
 
@@ -166,7 +171,7 @@ def _cursor_in(text: str) -> tuple[str, str, str]:
             return raw[0], raw[1], raw[2]
     except (ValueError, orjson.JSONDecodeError):
         pass
-    raise BadRequest("The cursor is not one this service issued; start again without it.")
+    raise BadRequest(_("The cursor is not one this service issued; start again without it."))
 
 
 def _value_read(r: measurements.ValueRow) -> ValueRead:
@@ -184,24 +189,25 @@ def _period_bound(text: str | None, name: str, *, end: bool) -> date | None:
     try:
         p = parse_period(text)
     except PeriodError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": f"query.{name}", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": f"query.{name}", "message": str(exc)}]) from None
     return p.end if end else p.start
 
 
 def _unit_code(catalog: q.Catalog, text: str) -> str:
     found = catalog.resolve_unit(text)
     if found is None:
-        raise Unprocessable(f"Unknown unit '{text}'.", errors=[{"location": "query.unit", "message": "unknown"}])
+        raise Unprocessable(_("Unknown unit '{text}'.", text=text),
+                            errors=[{"location": "query.unit", "message": "unknown"}])
     if found.code in catalog.retired:
         msg = catalog.retired_message(catalog.retired[found.code])
-        raise Unprocessable(msg, errors=[{"location": "query.unit", "message": msg}])
+        raise Unprocessable(msg, errors=[{"location": "query.unit", "message": str(msg)}])
     return found.code
 
 
 @router.get("/measurements", responses={400: {}, 422: {}})
 async def list_values(
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     indicator: str | None = Query(default=None, max_length=64),
     unit: str | None = Query(default=None, max_length=64, description="Code, name or alias"),
     period_from: str | None = Query(default=None, max_length=16, description="Periods ending on/after its start"),
@@ -217,7 +223,7 @@ async def list_values(
     try:
         instant = parse_as_of(as_of) if as_of else None
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
     rows = await measurements.values(
         session, indicator=indicator, units=[_unit_code(catalog, unit)] if unit else None,
         start=_period_bound(period_from, "period_from", end=False),
@@ -235,14 +241,14 @@ def _key(catalog: q.Catalog, indicator: str, unit: str, period: str) -> tuple[st
     try:
         label = parse_period(period).label
     except PeriodError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.period", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.period", "message": str(exc)}]) from None
     return indicator, _unit_code(catalog, unit), label
 
 
 @router.get("/measurements/history", responses={404: {}, 422: {}})
 async def value_history(
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
@@ -274,12 +280,13 @@ async def delete_value(
     try:
         submissions.authorise(catalog, caller, [unit_ref])
     except Forbidden:
-        raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
+        raise Forbidden(_("This key cannot delete values of unit {unit}.", unit=key[1])) from None
     now = utcnow()
     row = await measurements.delete(session, key=key, key_name=caller.name,
                                     request_id=getattr(request.state, "request_id", None), now=now)
     if row is None:
-        raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
+        raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
+                         period=key[2]))
     await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
     return DeletedRead(deleted=ValueRead(
         indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,

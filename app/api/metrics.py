@@ -8,9 +8,10 @@ from app.api.deps import SessionDep, bearer, principal, require
 from app.db import catalog as q
 from app.db import scrape
 from app.domain.keys import METRICS_ROLES
+from app.i18n import _
 
 router = APIRouter(tags=["metrics"])
-_allowed = require(METRICS_ROLES, "read metrics")
+_allowed = require(METRICS_ROLES, _("read metrics"))
 
 
 @router.get("/metrics", response_class=Response, dependencies=[Depends(bearer)],

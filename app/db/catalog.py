@@ -23,6 +23,7 @@ from app.db.models import (
     Unit,
 )
 from app.errors import NotFound, Unprocessable
+from app.i18n import Message, _
 
 CITY = "370200"
 
@@ -72,7 +73,8 @@ class Catalog:
         code = key if key in self.departments else self.department_names.get(key)
         if code is None:
             raise Unprocessable(
-                f"Unknown department '{text}'. Use a code, a name or an alias listed at /api/v1/departments.",
+                _("Unknown department '{text}'. Use a code, a name or an alias listed at /api/v1/departments.",
+                  text=text),
                 errors=[{"location": "query.department", "message": "unknown department"}],
             )
         return code
@@ -96,13 +98,11 @@ class Catalog:
             parent = self.units[parent].parent_code
         return out
 
-    def retired_message(self, retired: RetiredUnit) -> str:
+    def retired_message(self, retired: RetiredUnit) -> Message:
         current = self.units.get(retired.current_code)
         name = current.name if current else "?"
-        return (
-            f"Unit code {retired.code} ({retired.name}) was retired; "
-            f"use the current code {retired.current_code} ({name})."
-        )
+        return _("Unit code {code} ({name}) was retired; use the current code {current} ({current_name}).",
+                 code=retired.code, name=retired.name, current=retired.current_code, current_name=name)
 
 
 # Snapshots by engine and catalog version. Every call checks the version in the database, so a change made
@@ -218,5 +218,5 @@ async def targets(session: AsyncSession, *, indicator: str | None = None) -> lis
 def indicator_or_404(catalog: Catalog, code: str) -> Indicator:
     found = catalog.indicators.get(code)
     if found is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=code))
     return found

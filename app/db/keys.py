@@ -8,6 +8,7 @@ from app.db.models import ApiKey, Unit
 from app.db.types import utcnow
 from app.domain import keys
 from app.domain.keys import Principal, Role
+from app.i18n import _
 
 
 class KeyError_(ValueError):
@@ -17,11 +18,11 @@ class KeyError_(ValueError):
 async def create_key(session: AsyncSession, *, name: str, role: Role, unit_code: str | None) -> tuple[ApiKey, str]:
     """Store a new key's hash and return the row with the clear token (shown once)."""
     if role == Role.DISTRICT and not unit_code:
-        raise KeyError_("a district key needs --unit")
+        raise KeyError_(_("a district key needs --unit"))
     if role != Role.DISTRICT and unit_code and role != Role.ADMIN:
-        raise KeyError_(f"a {role} key is not bound to a unit")
+        raise KeyError_(_("a {role} key is not bound to a unit", role=role.value))
     if unit_code and await session.get(Unit, unit_code) is None:
-        raise KeyError_(f"unknown unit {unit_code}")
+        raise KeyError_(_("unknown unit {unit}", unit=unit_code))
     new = keys.generate()
     row = ApiKey(name=name, role=role.value, unit_code=unit_code, prefix=new.prefix, key_hash=new.key_hash)
     session.add(row)

@@ -26,6 +26,7 @@ from app.domain.submission import (
     reject_overlaps,
 )
 from app.errors import Forbidden
+from app.i18n import _
 
 
 @dataclass
@@ -69,8 +70,8 @@ def authorise(catalog: Catalog, caller: Principal, units: Sequence[UnitRef | Uni
         own = catalog.units.get(caller.unit_code or "")
         names = ", ".join(f"{c} ({catalog.units[c].name})" for c in foreign[:5])
         raise Forbidden(
-            f"This key writes only for {caller.unit_code} ({own.name if own else '?'}) and the units under it; "
-            f"the request names {names}. Nothing was stored.",
+            _("This key writes only for {unit} ({name}) and the units under it; the request names {names}. "
+              "Nothing was stored.", unit=caller.unit_code, name=own.name if own else "?", names=names),
             foreign_units=foreign,
         )
 

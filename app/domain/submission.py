@@ -11,6 +11,8 @@ from typing import Any
 
 from app.domain.payload import RawRow
 from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
+from app.domain.vocabulary import FIELD_NAMES, MEASURE_NAMES, PERIOD_NAMES, name_list
+from app.i18n import Message, Text, _, message_of, render
 
 RATE_TOLERANCE = 0.005
 MAX_COMMENT = 1000
@@ -40,6 +42,30 @@ class Code(StrEnum):
     PERIOD_OVERLAP = "period_overlap"
 
 
+# What each conflict code means, for people: the README's table and the 说明 sheet read it; a test walks it.
+CODE_TEXT: dict[Code, Message] = {
+    Code.INVALID_ROW: _("The row is malformed: unexpected fields, cells or characters."),
+    Code.MISSING_FIELD: _("The indicator, unit or period is missing."),
+    Code.UNKNOWN_INDICATOR: _("No indicator has this code or Chinese name."),
+    Code.UNKNOWN_UNIT: _("No unit has this code, name or alias."),
+    Code.RETIRED_UNIT: _("The unit code was retired; the message names the current one."),
+    Code.BAD_PERIOD: _("The period is not one of the accepted forms."),
+    Code.PERIOD_TOO_FINE: _("The period is finer than the indicator's reporting frequency."),
+    Code.FUTURE_PERIOD: _("The period has not ended yet."),
+    Code.CITY_LEVEL_INDICATOR: _("Only the city reports this indicator."),
+    Code.BAD_NUMBER: _("A number cannot be read."),
+    Code.MISSING_VALUE: _("The value is missing."),
+    Code.RATE_NEEDS_FRACTION: _("A rate needs both numerator and denominator."),
+    Code.RATE_MISMATCH: _("The value disagrees with numerator/denominator."),
+    Code.ZERO_DENOMINATOR: _("The denominator is 0."),
+    Code.UNEXPECTED_FRACTION: _("Numerator and denominator are given for an indicator that is not a rate."),
+    Code.OUT_OF_BOUNDS: _("The value is outside the indicator's plausible range."),
+    Code.COMMENT_TOO_LONG: _("The comment is too long."),
+    Code.DUPLICATE_IN_REQUEST: _("The same indicator, unit and period appear twice in the request."),
+    Code.PERIOD_OVERLAP: _("A flow's period overlaps another period of the same flow."),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class IndicatorRule:
     code: str
@@ -66,7 +92,7 @@ class UnitProblem:
     """A unit that could not be used: unknown or retired, with the message to show."""
 
     code: Code
-    detail: str
+    detail: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +120,18 @@ class Conflict:
     unit: str | None
     period: str | None
     code: Code
-    detail: str
+    detail: Text
 
     def as_dict(self) -> dict[str, Any]:
+        """The conflict as the API shows it, its detail in the request's language."""
         return {
             "index": self.index, "line": self.line, "indicator": self.indicator, "unit": self.unit,
-            "period": self.period, "code": self.code.value, "detail": self.detail,
+            "period": self.period, "code": self.code.value, "detail": render(self.detail),
         }
 
 
 class _Reject(Exception):
-    def __init__(self, code: Code, detail: str) -> None:
+    def __init__(self, code: Code, detail: Text) -> None:
         self.code, self.detail = code, detail
 
 
@@ -115,7 +142,7 @@ def _number(raw: Any, name: str) -> float | None:
     if raw is None:
         return None
     if isinstance(raw, bool):
-        raise _Reject(Code.BAD_NUMBER, f"{name} must be a number, not true/false.")
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number, not true/false.", name=FIELD_NAMES[name]))
     if isinstance(raw, int | float):
         out = float(raw)
     elif isinstance(raw, str):
@@ -127,11 +154,12 @@ def _number(raw: Any, name: str) -> float | None:
         try:
             out = float(text)
         except ValueError:
-            raise _Reject(Code.BAD_NUMBER, f"{name} '{raw[:40]}' is not a number.") from None
+            raise _Reject(Code.BAD_NUMBER, _("{name} '{text}' is not a number.", name=FIELD_NAMES[name],
+                                             text=raw[:40])) from None
     else:
-        raise _Reject(Code.BAD_NUMBER, f"{name} must be a number.")
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number.", name=FIELD_NAMES[name]))
     if not math.isfinite(out) or abs(out) > 1e15:
-        raise _Reject(Code.BAD_NUMBER, f"{name} must be a finite number below 10^15.")
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a finite number below 10^15.", name=FIELD_NAMES[name]))
     return out
 
 
@@ -143,11 +171,11 @@ def _text(raw: Any, name: str) -> str | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise _Reject(Code.INVALID_ROW, f"{name} must be a string.")
+        raise _Reject(Code.INVALID_ROW, _("{name} must be a string.", name=FIELD_NAMES[name]))
     text = str(raw).strip()
     # Comments may span lines; codes and periods may not. NUL and other control characters never.
     if (_CONTROL if name == "comment" else _CONTROL_OR_BREAK).search(text):
-        raise _Reject(Code.INVALID_ROW, f"{name} contains control characters.")
+        raise _Reject(Code.INVALID_ROW, _("{name} contains control characters.", name=FIELD_NAMES[name]))
     return text or None
 
 
@@ -164,19 +192,21 @@ def check_row(
     unit_text: str | None = None
     try:
         if raw.extra:
-            raise _Reject(Code.INVALID_ROW, f"Unexpected field(s) {', '.join(raw.extra)}; allowed: indicator, unit, "
-                                            "period, value, numerator, denominator, comment.")
+            raise _Reject(Code.INVALID_ROW, _("Unexpected field(s) {fields}; allowed: indicator, unit, period, value, "
+                                              "numerator, denominator, comment.", fields=name_list(raw.extra)))
         ind_code, unit_text, period_text = (_text(raw.indicator, "indicator"), _text(raw.unit, "unit"),
                                             _text(raw.period, "period"))
         missing = [n for n, v in (("indicator", ind_code), ("unit", unit_text), ("period", period_text)) if not v]
         if missing:
-            raise _Reject(Code.MISSING_FIELD, f"Missing {', '.join(missing)}.")
+            raise _Reject(Code.MISSING_FIELD, _("Missing {fields}.", fields=name_list(FIELD_NAMES[m] for m in missing)))
         assert ind_code and period_text
-        rule = indicators.get(ind_code)
+        rule = indicators.get(ind_code) or _by_name(indicators, ind_code)
         if rule is None:
-            raise _Reject(Code.UNKNOWN_INDICATOR, f"No indicator '{ind_code}'; see /api/v1/indicators for codes.")
+            raise _Reject(Code.UNKNOWN_INDICATOR, _("No indicator '{text}'; see /api/v1/indicators for codes.",
+                                                    text=ind_code))
         if unit is None:
-            raise _Reject(Code.UNKNOWN_UNIT, f"No unit '{unit_text}'; use a code or name from /api/v1/units.")
+            raise _Reject(Code.UNKNOWN_UNIT, _("No unit '{text}'; use a code or name from /api/v1/units.",
+                                               text=unit_text))
         if isinstance(unit, UnitProblem):
             raise _Reject(unit.code, unit.detail)
         unit_text = unit.code
@@ -184,11 +214,13 @@ def check_row(
         period_text = period.label
         if rule.level == "city" and not unit.is_city:
             raise _Reject(Code.CITY_LEVEL_INDICATOR,
-                          f"{rule.code} ({rule.name_zh}) is reported by the city (370200) only, not by {unit.name}.")
+                          _("{code} ({name}) is reported by the city (370200) only, not by {unit}.", code=rule.code,
+                            name=rule.name_zh, unit=unit.name))
         value, num, den = _values(raw, rule, unit)
         comment = _text(raw.comment, "comment")
         if comment is not None and len(comment) > MAX_COMMENT:
-            raise _Reject(Code.COMMENT_TOO_LONG, f"comment is {len(comment)} characters; at most {MAX_COMMENT}.")
+            raise _Reject(Code.COMMENT_TOO_LONG, _("comment is {length} characters; at most {most}.",
+                                                   length=len(comment), most=MAX_COMMENT))
         return Clean(index=raw.index, line=raw.line, indicator=rule.code, unit=unit.code, period=period, value=value,
                      numerator=num, denominator=den, comment=comment)
     except _Reject as r:
@@ -196,19 +228,24 @@ def check_row(
                         code=r.code, detail=r.detail)
 
 
+def _by_name(indicators: Mapping[str, IndicatorRule], name: str) -> IndicatorRule | None:
+    # Clerks may name an indicator by its exact Chinese name; only rows that miss a code pay for the scan.
+    return next((r for r in indicators.values() if r.name_zh == name), None)
+
+
 def _period(text: str, rule: IndicatorRule, today: date) -> Period:
     try:
         period = parse_period(text)
     except PeriodError as exc:
-        raise _Reject(Code.BAD_PERIOD, str(exc)) from None
+        raise _Reject(Code.BAD_PERIOD, message_of(exc)) from None
     if is_finer(period.type, rule.frequency):
         raise _Reject(Code.PERIOD_TOO_FINE,
-                      f"{rule.code} is reported per {rule.frequency.value} at the finest; '{text}' is a "
-                      f"{period.type.value}.")
+                      _("{code} is reported per {frequency} at the finest; '{text}' is a {kind}.", code=rule.code,
+                        frequency=PERIOD_NAMES[rule.frequency], text=text, kind=PERIOD_NAMES[period.type]))
     if is_future(period, today=today):
         raise _Reject(Code.FUTURE_PERIOD,
-                      f"Period {period.label} ends on {period.end.isoformat()}, after today ({today.isoformat()}, "
-                      "Asia/Shanghai); report it once it has ended.")
+                      _("Period {period} ends on {end}, after today ({today}, Asia/Shanghai); report it once it "
+                        "has ended.", period=period.label, end=period.end.isoformat(), today=today.isoformat()))
     return period
 
 
@@ -220,32 +257,35 @@ def _values(raw: RawRow, rule: IndicatorRule, unit: UnitRef) -> tuple[float, flo
         if num is None and den is None:
             if not unit.is_city:
                 raise _Reject(Code.RATE_NEEDS_FRACTION,
-                              f"{rule.code} is a rate: give numerator and denominator (the value is derived).")
+                              _("{code} is a rate: give numerator and denominator (the value is derived).",
+                                code=rule.code))
             if value is None:
-                raise _Reject(Code.MISSING_VALUE, "Give a value, or numerator and denominator.")
+                raise _Reject(Code.MISSING_VALUE, _("Give a value, or numerator and denominator."))
         elif num is None or den is None:
-            raise _Reject(Code.RATE_NEEDS_FRACTION, "Give both numerator and denominator.")
+            raise _Reject(Code.RATE_NEEDS_FRACTION, _("Give both numerator and denominator."))
         else:
             if den == 0:
-                raise _Reject(Code.ZERO_DENOMINATOR, "denominator is 0; a rate needs a positive denominator.")
+                raise _Reject(Code.ZERO_DENOMINATOR, _("denominator is 0; a rate needs a positive denominator."))
             if num < 0 or den < 0:
-                raise _Reject(Code.OUT_OF_BOUNDS, "numerator and denominator must not be negative.")
+                raise _Reject(Code.OUT_OF_BOUNDS, _("numerator and denominator must not be negative."))
             derived = 100.0 * num / den
             if value is not None and abs(value - derived) > RATE_TOLERANCE:
                 raise _Reject(Code.RATE_MISMATCH,
-                              f"value {value:g} disagrees with {num:g}/{den:g} = {derived:.3f}%.")
+                              _("value {value:g} disagrees with {num:g}/{den:g} = {derived:.3f}%.", value=value,
+                                num=num, den=den, derived=derived))
             value = derived
     else:
         if num is not None or den is not None:
             raise _Reject(Code.UNEXPECTED_FRACTION,
-                          f"{rule.code} is a {rule.measure}, not a rate: give a value without numerator/denominator.")
+                          _("{code} is a {measure}, not a rate: give a value without numerator/denominator.",
+                            code=rule.code, measure=MEASURE_NAMES.get(rule.measure, rule.measure)))
         if value is None:
-            raise _Reject(Code.MISSING_VALUE, "value is missing.")
+            raise _Reject(Code.MISSING_VALUE, _("value is missing."))
     assert value is not None
     if (rule.low is not None and value < rule.low) or (rule.high is not None and value > rule.high):
         raise _Reject(Code.OUT_OF_BOUNDS,
-                      f"{value:g} is outside the plausible range of {rule.code} "
-                      f"[{_fmt(rule.low)}, {_fmt(rule.high)}] {rule.unit}.")
+                      _("{value:g} is outside the plausible range of {code} [{low}, {high}] {unit}.", value=value,
+                        code=rule.code, low=_fmt(rule.low), high=_fmt(rule.high), unit=rule.unit))
     return value, num, den
 
 
@@ -266,7 +306,8 @@ def reject_duplicates(rows: Sequence[Clean]) -> tuple[list[Clean], list[Conflict
             continue
         others = ", ".join(str(o.index) for o in group if o is not r)
         bad.append(_conflict(r, Code.DUPLICATE_IN_REQUEST,
-                             f"{r.indicator} / {r.unit} / {r.period.label} also appears at index {others}."))
+                             _("{indicator} / {unit} / {period} also appears at index {others}.",
+                               indicator=r.indicator, unit=r.unit, period=r.period.label, others=others)))
     return keep, bad
 
 
@@ -291,13 +332,14 @@ def reject_overlaps(
         clash += [o.period.label for o in submitted[pair] if o is not r and overlaps(o.period, r.period)]
         if clash:
             bad.append(_conflict(r, Code.PERIOD_OVERLAP,
-                                 f"{r.period.label} overlaps {', '.join(sorted(set(clash)))} of the same flow; "
-                                 "delete the other period first or report in one period type."))
+                                 _("{period} overlaps {others} of the same flow; delete the other period first or "
+                                   "report in one period type.", period=r.period.label,
+                                   others=", ".join(sorted(set(clash))))))
         else:
             keep.append(r)
     return keep, bad
 
 
-def _conflict(r: Clean, code: Code, detail: str) -> Conflict:
+def _conflict(r: Clean, code: Code, detail: Text) -> Conflict:
     return Conflict(index=r.index, line=r.line, indicator=r.indicator, unit=r.unit, period=r.period.label, code=code,
                     detail=detail)
