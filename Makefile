@@ -1,10 +1,10 @@
-# attain — make run (serve on SQLite) · make test (SQLite, and PostgreSQL when ATTAIN_TEST_POSTGRES_URL is set)
+# attain — make run (serve on SQLite) · make test (SQLite, and PostgreSQL whenever one answers at 127.0.0.1:5432)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint messages bench-ingest bench-attainment bench-load clean
+.PHONY: run test test-slow system-packages lint messages simulate bench-ingest bench-attainment bench-load clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,20 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/attain serve
 
+# Installs what the tests drive (prometheus, chromium, fonts-noto-cjk, poppler-utils) when missing, then runs
+# pytest on SQLite and, when PostgreSQL answers, on PostgreSQL too; it says which.
 test: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	@scripts/test
 
 test-slow: $(STAMP)
-	$(BIN)/pytest -q -m slow
+	@ATTAIN_TEST_MARKERS=slow scripts/test
+
+system-packages:
+	@scripts/system-packages
+
+# Demo data against a running `make run`: ATTAIN_ADMIN_KEY=... make simulate
+simulate: $(STAMP)
+	$(BIN)/attain simulate
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests bench

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from app import logs, openapi
 from app.api import admin, attainment, catalog, health, keys, measurements
 from app.api import metrics as metrics_api
+from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
 from app.middleware import ETags, Language, RequestContext
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = create_session_factory(engine)
         app.state.write_sessions = create_session_factory(engine, write=True)
+        app.state.catalogs = CatalogCache()
         try:
             yield
         finally:

@@ -24,7 +24,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db import yearly  # noqa: E402
-from app.db.catalog import load_catalog  # noqa: E402
+from app.db.catalog import read_catalog  # noqa: E402
 from app.db.engine import create_engine, create_session_factory  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from bench.common import DISTRICTS, dsn, percentile, postgres_database, prepare, uvicorn_server  # noqa: E402
@@ -83,7 +83,7 @@ async def refresh_upper(url: str, years: list[int]) -> None:
     engine = create_engine(Settings(database_url=url, db_statement_timeout_seconds=600))
     try:
         async with create_session_factory(engine, write=True)() as s, s.begin():
-            cat = await load_catalog(s)
+            cat = await read_catalog(s)
             await yearly.refresh(s, cat, {(i, d, y) for i in cat.indicators for d in DISTRICTS for y in years})
     finally:
         await engine.dispose()

@@ -6,17 +6,16 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import Reader, SessionDep
-from app.db import attainment as service
+from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
-from app.db.catalog import Catalog
 from app.domain.attainment import SEVERITY, Status
+from app.domain.catalog import Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.report import Row
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
 from app.errors import Unprocessable
-from app.i18n import _, message_of
+from app.i18n import message_of
 from app.schemas.attainment import (
     Actual,
     AttainmentReport,
@@ -27,6 +26,8 @@ from app.schemas.attainment import (
     SummaryReport,
     YearRead,
 )
+from app.services import attainment as service
+from app.services.catalog import department_or_422, indicator_or_404, unit_code_or_422
 
 router = APIRouter(tags=["attainment"])
 
@@ -97,9 +98,9 @@ def _csv_response(body: bytes, name: str) -> Response:
 
 
 async def _report(
-    request: Request, session: SessionDep, when: str | None, as_of: str | None
+    request: Request, session: SessionDep, catalogs: Catalogs, when: str | None, as_of: str | None
 ) -> tuple[Catalog, service.Report]:
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     timeout = request.app.state.settings.report_timeout_seconds
     return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of), report_timeout=timeout)
 
@@ -112,6 +113,7 @@ def _as_of_text(report: service.Report) -> str:
 async def attainment(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _caller: Reader,
     date: str | None = Query(default=None, max_length=10, description="The day judged (default today, Asia/Shanghai)"),
     as_of: str | None = Query(default=None, max_length=40, description="What was known then (RFC 3339 or a date)"),
@@ -125,17 +127,11 @@ async def attainment(
     lang: Literal["en", "zh"] = Query(default="en", description="CSV header language"),
 ) -> Any:
     """Where each target stands: value, baseline, projection, pace, progress, status — per unit."""
-    cat, report = await _report(request, session, date, as_of)
-    dept = cat.resolve_department(department) if department else None
+    cat, report = await _report(request, session, catalogs, date, as_of)
+    dept = department_or_422(cat, department) if department else None
     if indicator is not None:
-        q.indicator_or_404(cat, indicator)
-    unit_code = None
-    if unit:
-        found = cat.resolve_unit(unit)
-        if found is None or found.code in cat.retired:
-            detail = cat.retired_message(cat.retired[found.code]) if found else _("Unknown unit '{text}'.", text=unit)
-            raise Unprocessable(detail, errors=[{"location": "query.unit", "message": str(detail)}])
-        unit_code = found.code
+        indicator_or_404(cat, indicator)
+    unit_code = unit_code_or_422(cat, unit) if unit else None
     rows = [_row_read(cat, r) for r in report.rows]
     rows = [
         r for r in rows
@@ -170,6 +166,7 @@ def _counts(key: str, name_zh: str, name_en: str, statuses: list[str]) -> Status
 async def summary(
     request: Request,
     session: SessionDep,
+    catalogs: Catalogs,
     _caller: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
@@ -177,7 +174,7 @@ async def summary(
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
     """Status counts of the city-level target rows, per action and per responsible department (责任处室)."""
-    cat, report = await _report(request, session, date, as_of)
+    cat, report = await _report(request, session, catalogs, date, as_of)
     city = [r for r in report.rows if not r.inherited and r.parent_unit is None]
     by_action: dict[int, list[str]] = {n: [] for n in sorted({t.action_number for t in cat.tasks.values()})}
     by_dept: dict[str, list[str]] = {code: [] for code in sorted(cat.departments)}

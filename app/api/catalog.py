@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Reader, SessionDep
+from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
-from app.db.catalog import Catalog
 from app.db.models import Indicator, Target
+from app.domain.catalog import Catalog, IndicatorRow
 from app.errors import NotFound
 from app.i18n import _
 from app.schemas.catalog import (
@@ -21,6 +21,7 @@ from app.schemas.catalog import (
     TaskRead,
     UnitRead,
 )
+from app.services.catalog import department_or_422, indicator_or_404
 
 router = APIRouter(tags=["catalog"])
 
@@ -38,7 +39,7 @@ def task_read(cat: Catalog, number: int, row_seqs: list[int]) -> TaskRead:
     )
 
 
-def indicator_read(cat: Catalog, ind: Indicator) -> IndicatorRead:
+def indicator_read(cat: Catalog, ind: IndicatorRow | Indicator) -> IndicatorRead:
     task = cat.tasks[ind.task_number]
     return IndicatorRead(
         code=ind.code,
@@ -86,9 +87,9 @@ def _row_tasks_index(row_tasks: dict[int, list[int]]) -> dict[int, list[int]]:
 
 
 @router.get("/actions")
-async def list_actions(session: SessionDep, _caller: Reader) -> list[ActionRead]:
+async def list_actions(session: SessionDep, catalogs: Catalogs, _caller: Reader) -> list[ActionRead]:
     """The ten actions with their task numbers."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     return [
         ActionRead(
             number=a.number,
@@ -101,9 +102,9 @@ async def list_actions(session: SessionDep, _caller: Reader) -> list[ActionRead]
 
 
 @router.get("/departments")
-async def list_departments(session: SessionDep, _caller: Reader) -> list[DepartmentRead]:
+async def list_departments(session: SessionDep, catalogs: Catalogs, _caller: Reader) -> list[DepartmentRead]:
     """Departments (处室) with aliases and the tasks each is responsible for."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     return [
         DepartmentRead(
             code=d.code, name_zh=d.name_zh, name_en=d.name_en, aliases=d.aliases or [],
@@ -116,13 +117,14 @@ async def list_departments(session: SessionDep, _caller: Reader) -> list[Departm
 @router.get("/tasks")
 async def list_tasks(
     session: SessionDep,
+    catalogs: Catalogs,
     _caller: Reader,
     action: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
 ) -> list[TaskRead]:
     """Tasks, filtered by action and by any responsible department (aliases work)."""
-    cat = await q.load_catalog(session)
-    dept = cat.resolve_department(department) if department else None
+    cat = await catalogs.snapshot(session)
+    dept = department_or_422(cat, department) if department else None
     row_tasks = (await q.plan_rows(session))[1]
     by_task = _row_tasks_index(row_tasks)
     return [
@@ -134,9 +136,9 @@ async def list_tasks(
 
 
 @router.get("/tasks/{number}", responses={404: {"description": "No such task"}})
-async def get_task(number: int, session: SessionDep, _caller: Reader) -> TaskDetail:
+async def get_task(number: int, session: SessionDep, catalogs: Catalogs, _caller: Reader) -> TaskDetail:
     """One task with its Annex 2 rows and indicators."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     if number not in cat.tasks:
         raise NotFound(_("No task {task}; tasks are numbered 1–{last}.", task=number, last=max(cat.tasks, default=0)))
     rows, row_tasks, row_deps = await q.plan_rows(session)
@@ -166,10 +168,10 @@ async def list_plan_rows(session: SessionDep, _caller: Reader) -> list[PlanRowRe
 
 @router.get("/units")
 async def list_units(
-    session: SessionDep, _caller: Reader, parent: str | None = Query(default=None, max_length=32)
+    session: SessionDep, catalogs: Catalogs, _caller: Reader, parent: str | None = Query(default=None, max_length=32)
 ) -> list[UnitRead]:
     """The unit tree: the city, its districts and any schools added under them."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     units = sorted(cat.units.values(), key=lambda u: (u.level != "city", u.code))
     return [
         UnitRead(code=u.code, name=u.name, name_en=u.name_en, parent=u.parent_code, level=u.level,
@@ -180,16 +182,16 @@ async def list_units(
 
 
 @router.get("/units/retired")
-async def list_retired_units(session: SessionDep, _caller: Reader) -> list[RetiredUnitRead]:
+async def list_retired_units(session: SessionDep, catalogs: Catalogs, _caller: Reader) -> list[RetiredUnitRead]:
     """Codes no longer in use, each with its successor."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     return [RetiredUnitRead(code=r.code, name=r.name, current=r.current_code) for r in cat.retired.values()]
 
 
 @router.get("/units/{code}", responses={404: {"description": "Unknown or retired unit"}})
-async def get_unit(code: str, session: SessionDep, _caller: Reader) -> UnitRead:
+async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _caller: Reader) -> UnitRead:
     """One unit by code, name or alias; a retired code is answered with its successor."""
-    cat = await q.load_catalog(session)
+    cat = await catalogs.snapshot(session)
     found = cat.resolve_unit(code)
     if found is None:
         raise NotFound(_("No unit '{text}'. The list is at /api/v1/units.", text=code))
@@ -204,13 +206,14 @@ async def get_unit(code: str, session: SessionDep, _caller: Reader) -> UnitRead:
 @router.get("/indicators")
 async def list_indicators(
     session: SessionDep,
+    catalogs: Catalogs,
     _caller: Reader,
     task: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
 ) -> list[IndicatorRead]:
     """Indicators, filtered by task and by responsible department (aliases work)."""
-    cat = await q.load_catalog(session)
-    dept = cat.resolve_department(department) if department else None
+    cat = await catalogs.snapshot(session)
+    dept = department_or_422(cat, department) if department else None
     return [
         indicator_read(cat, i)
         for i in cat.indicators.values()
@@ -220,10 +223,10 @@ async def list_indicators(
 
 
 @router.get("/indicators/{code}", responses={404: {"description": "No such indicator"}})
-async def get_indicator(code: str, session: SessionDep, _caller: Reader) -> IndicatorDetail:
+async def get_indicator(code: str, session: SessionDep, catalogs: Catalogs, _caller: Reader) -> IndicatorDetail:
     """One indicator with its targets."""
-    cat = await q.load_catalog(session)
-    ind = q.indicator_or_404(cat, code)
+    cat = await catalogs.snapshot(session)
+    ind = indicator_or_404(cat, code)
     return IndicatorDetail(
         **indicator_read(cat, ind).model_dump(),
         targets=[target_read(t) for t in await q.targets(session, indicator=code)],

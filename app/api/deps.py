@@ -7,6 +7,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.catalog import CatalogCache
 from app.db.keys import authenticate
 from app.domain.keys import METRICS_ROLES, READ_ROLES, WRITE_ROLES, Principal, Role
 from app.errors import Forbidden, Unauthorized
@@ -31,6 +32,13 @@ async def write_session(request: Request) -> AsyncIterator[AsyncSession]:
     async for s in _session(request, write=True):
         yield s
 
+
+def catalog_cache(request: Request) -> CatalogCache:
+    """The application's catalog snapshot cache (created in the lifespan)."""
+    return request.app.state.catalogs  # type: ignore[no-any-return]
+
+
+Catalogs = Annotated[CatalogCache, Depends(catalog_cache)]
 
 # Row ids as the database can hold them (32-bit serials on PostgreSQL): anything else is 422, never a 500.
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]

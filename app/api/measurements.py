@@ -9,11 +9,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
-from app.api.deps import Reader, SessionDep, Writer, WriteSessionDep
-from app.db import catalog as q
-from app.db import idempotency, measurements, submissions, yearly
+from app.api.deps import Catalogs, Reader, SessionDep, Writer, WriteSessionDep
+from app.db import idempotency, measurements
 from app.db.idempotency import ClaimState
 from app.db.types import utcnow
+from app.domain.catalog import Catalog
 from app.domain.keys import Principal
 from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, parse
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
@@ -23,8 +23,6 @@ from app.errors import (
     AppError,
     BadRequest,
     Conflict,
-    Forbidden,
-    NotFound,
     PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
@@ -40,6 +38,9 @@ from app.schemas.measurements import (
     ValueRead,
     inline_schema,
 )
+from app.services import submissions
+from app.services.catalog import indicator_or_404
+from app.services.values import delete_value as withdraw
 
 router = APIRouter(tags=["measurements"])
 
@@ -85,6 +86,7 @@ def _json(status: int, body: dict[str, object], media: str = "application/json")
 async def submit(
     request: Request,
     session: WriteSessionDep,
+    catalogs: Catalogs,
     caller: Writer,
     dry_run: bool = Query(default=False, description="Validate and answer, store nothing"),
     atomic: bool = Query(default=False, description="All rows or none"),
@@ -110,7 +112,8 @@ async def submit(
             raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
         claimed = True
     try:
-        response = await _process(request, session, caller, body, content_type, dry_run=dry_run, atomic=atomic)
+        response = await _process(request, session, catalogs, caller, body, content_type, dry_run=dry_run,
+                                  atomic=atomic)
         if claimed:
             assert idempotency_key is not None
             await idempotency.finish(session, key_id=caller.key_id, key=idempotency_key,
@@ -126,8 +129,8 @@ async def submit(
         raise
 
 
-async def _process(request: Request, session: AsyncSession, caller: Principal, body: bytes, content_type: str, *,
-                   dry_run: bool, atomic: bool) -> Response:
+async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, caller: Principal, body: bytes,
+                   content_type: str, *, dry_run: bool, atomic: bool) -> Response:
     settings = request.app.state.settings
     try:
         try:
@@ -138,7 +141,7 @@ async def _process(request: Request, session: AsyncSession, caller: Principal, b
             raise BadRequest(message_of(exc)) from None
         except TooManyValues as exc:
             raise PayloadTooLarge(message_of(exc)) from None
-        catalog = await q.load_catalog(session)
+        catalog = await catalogs.snapshot(session)
         outcome = await submissions.submit(
             session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
             now=utcnow(), request_id=getattr(request.state, "request_id", None),
@@ -193,7 +196,7 @@ def _period_bound(text: str | None, name: str, *, end: bool) -> date | None:
     return p.end if end else p.start
 
 
-def _unit_code(catalog: q.Catalog, text: str) -> str:
+def _unit_code(catalog: Catalog, text: str) -> str:
     found = catalog.resolve_unit(text)
     if found is None:
         raise Unprocessable(_("Unknown unit '{text}'.", text=text),
@@ -207,6 +210,7 @@ def _unit_code(catalog: q.Catalog, text: str) -> str:
 @router.get("/measurements", responses={400: {}, 422: {}})
 async def list_values(
     session: SessionDep,
+    catalogs: Catalogs,
     _caller: Reader,
     indicator: str | None = Query(default=None, max_length=64),
     unit: str | None = Query(default=None, max_length=64, description="Code, name or alias"),
@@ -217,9 +221,9 @@ async def list_values(
     limit: int = Query(default=500, ge=1, le=5000),
 ) -> ValuePage:
     """Stored values in (indicator, unit, period) order, a page at a time."""
-    catalog = await q.load_catalog(session)
+    catalog = await catalogs.snapshot(session)
     if indicator is not None:
-        q.indicator_or_404(catalog, indicator)
+        indicator_or_404(catalog, indicator)
     try:
         instant = parse_as_of(as_of) if as_of else None
     except ValueError as exc:
@@ -236,8 +240,8 @@ async def list_values(
     return ValuePage(items=[_value_read(r) for r in rows], next_cursor=nxt)
 
 
-def _key(catalog: q.Catalog, indicator: str, unit: str, period: str) -> tuple[str, str, str]:
-    q.indicator_or_404(catalog, indicator)
+def _key(catalog: Catalog, indicator: str, unit: str, period: str) -> tuple[str, str, str]:
+    indicator_or_404(catalog, indicator)
     try:
         label = parse_period(period).label
     except PeriodError as exc:
@@ -248,13 +252,14 @@ def _key(catalog: q.Catalog, indicator: str, unit: str, period: str) -> tuple[st
 @router.get("/measurements/history", responses={404: {}, 422: {}})
 async def value_history(
     session: SessionDep,
+    catalogs: Catalogs,
     _caller: Reader,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
 ) -> list[RevisionRead]:
     """Every revision of one value: what it was set to, by which key, when."""
-    catalog = await q.load_catalog(session)
+    catalog = await catalogs.snapshot(session)
     key = _key(catalog, indicator, unit, period)
     return [
         RevisionRead(id=r.id or 0, action=r.action, value=r.value, old_value=r.old_value,  # type: ignore[arg-type]
@@ -268,26 +273,17 @@ async def value_history(
 async def delete_value(
     request: Request,
     session: WriteSessionDep,
+    catalogs: Catalogs,
     caller: Writer,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
 ) -> DeletedRead:
     """Withdraw a value. It leaves a revision; nothing is physically removed."""
-    catalog = await q.load_catalog(session)
+    catalog = await catalogs.snapshot(session)
     key = _key(catalog, indicator, unit, period)
-    unit_ref = submissions.resolve_unit(catalog, key[1])
-    try:
-        submissions.authorise(catalog, caller, [unit_ref])
-    except Forbidden:
-        raise Forbidden(_("This key cannot delete values of unit {unit}.", unit=key[1])) from None
     now = utcnow()
-    row = await measurements.delete(session, key=key, key_name=caller.name,
-                                    request_id=getattr(request.state, "request_id", None), now=now)
-    if row is None:
-        raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
-                         period=key[2]))
-    await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
+    row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None))
     return DeletedRead(deleted=ValueRead(
         indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
         period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,

@@ -1,8 +1,6 @@
 """Reading the catalog: one snapshot per request, assembled from a handful of whole-table reads."""
 
-import weakref
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
@@ -22,92 +20,14 @@ from app.db.models import (
     TaskDepartment,
     Unit,
 )
-from app.errors import NotFound, Unprocessable
-from app.i18n import Message, _
-
-CITY = "370200"
-
-
-@dataclass(frozen=True, slots=True)
-class UnitRow:
-    """A unit as the catalog snapshot holds it (plain data: thousands of schools load in milliseconds)."""
-
-    code: str
-    name: str
-    name_en: str | None
-    parent_code: str | None
-    level: str
-    aliases: list[str]
-
-
-@dataclass
-class Catalog:
-    """Units, departments, tasks and indicators, indexed the ways requests look them up."""
-
-    units: dict[str, UnitRow]
-    retired: dict[str, RetiredUnit]
-    unit_names: dict[str, str]
-    children: dict[str, list[str]]
-    departments: dict[str, Department]
-    department_names: dict[str, str]
-    tasks: dict[int, Task]
-    task_departments: dict[int, list[str]]
-    indicators: dict[str, Indicator]
-    department_tasks: dict[str, list[int]] = field(default_factory=dict)
-
-    def resolve_unit(self, text: str) -> UnitRow | RetiredUnit | None:
-        """A unit by code, name or alias; a retired code gives its RetiredUnit."""
-        key = text.strip()
-        if key in self.units:
-            return self.units[key]
-        if key in self.retired:
-            return self.retired[key]
-        code = self.unit_names.get(key)
-        if code is not None:
-            return self.units.get(code) or self.retired.get(code)
-        return None
-
-    def resolve_department(self, text: str) -> str:
-        """A department code from its code, name or alias, or 422."""
-        key = text.strip()
-        code = key if key in self.departments else self.department_names.get(key)
-        if code is None:
-            raise Unprocessable(
-                _("Unknown department '{text}'. Use a code, a name or an alias listed at /api/v1/departments.",
-                  text=text),
-                errors=[{"location": "query.department", "message": "unknown department"}],
-            )
-        return code
-
-    def subtree(self, root: str) -> set[str]:
-        """root and every unit under it."""
-        found, stack = {root}, [root]
-        while stack:
-            for child in self.children.get(stack.pop(), []):
-                if child not in found:
-                    found.add(child)
-                    stack.append(child)
-        return found
-
-    def ancestors(self, code: str) -> list[str]:
-        """Parent, grandparent, … up to the root."""
-        out: list[str] = []
-        parent = self.units[code].parent_code if code in self.units else None
-        while parent is not None and parent not in out:
-            out.append(parent)
-            parent = self.units[parent].parent_code
-        return out
-
-    def retired_message(self, retired: RetiredUnit) -> Message:
-        current = self.units.get(retired.current_code)
-        name = current.name if current else "?"
-        return _("Unit code {code} ({name}) was retired; use the current code {current} ({current_name}).",
-                 code=retired.code, name=retired.name, current=retired.current_code, current_name=name)
-
-
-# Snapshots by engine and catalog version. Every call checks the version in the database, so a change made
-# through any worker or replica is seen by the next request everywhere; only unchanged snapshots are reused.
-_SNAPSHOTS: "weakref.WeakKeyDictionary[Any, tuple[tuple[Any, ...], Catalog]]" = weakref.WeakKeyDictionary()
+from app.domain.catalog import (
+    Catalog,
+    DepartmentRow,
+    IndicatorRow,
+    RetiredUnitRow,
+    TaskRow,
+    UnitRow,
+)
 
 
 async def _version(session: AsyncSession) -> tuple[Any, ...]:
@@ -119,38 +39,43 @@ async def _version(session: AsyncSession) -> tuple[Any, ...]:
     return tuple(row)
 
 
-async def load_catalog(session: AsyncSession, *, fresh: bool = False) -> Catalog:
-    """The catalog snapshot: reused while the catalog's version in the database is unchanged.
+class CatalogCache:
+    """The last catalog snapshot read, with its version; one per application, created in its lifespan.
 
-    `fresh` reads it anew and leaves the shared snapshot alone — for a transaction that has just changed the
-    catalog and may still roll back.
+    Every call checks the version in the database, so a change made through any worker or replica is seen by the
+    next request everywhere; only an unchanged snapshot is reused.
     """
-    if fresh:
-        return await _read_catalog(session)
-    engine = session.bind
-    version = await _version(session)
-    cached = _SNAPSHOTS.get(engine) if engine is not None else None
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    snapshot = await _read_catalog(session)
-    # Detach the snapshot's rows: a later rollback of this session must not expire objects other requests read.
-    for obj in (*snapshot.retired.values(), *snapshot.departments.values(), *snapshot.tasks.values(),
-                *snapshot.indicators.values()):
-        if obj in session:
-            session.expunge(obj)
-    if engine is not None:
-        _SNAPSHOTS[engine] = (version, snapshot)
-    return snapshot
+
+    def __init__(self) -> None:
+        self._kept: tuple[tuple[Any, ...], Catalog] | None = None
+
+    async def snapshot(self, session: AsyncSession, *, fresh: bool = False) -> Catalog:
+        """The catalog as this session's transaction sees it.
+
+        `fresh` reads it anew and leaves the shared snapshot alone — for a transaction that has just changed the
+        catalog and may still roll back.
+        """
+        if fresh:
+            return await read_catalog(session)
+        version = await _version(session)
+        kept = self._kept
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        snapshot = await read_catalog(session)
+        self._kept = (version, snapshot)
+        return snapshot
 
 
-async def _read_catalog(session: AsyncSession) -> Catalog:
+async def read_catalog(session: AsyncSession) -> Catalog:
     """The whole catalog in one snapshot (a few small reads)."""
     U = Unit.__table__  # type: ignore[attr-defined]
     units = {
         r[0]: UnitRow(r[0], r[1], r[2], r[3], r[4], list(r[5] or []))
         for r in await session.execute(select(U.c.code, U.c.name, U.c.name_en, U.c.parent_code, U.c.level, U.c.aliases))
     }
-    retired = {r.code: r for r in (await session.execute(select(RetiredUnit))).scalars()}
+    R = RetiredUnit.__table__  # type: ignore[attr-defined]
+    retired = {r[0]: RetiredUnitRow(r[0], r[1], r[2])
+               for r in await session.execute(select(R.c.code, R.c.name, R.c.current_code))}
     names: dict[str, str] = {}
     children: dict[str, list[str]] = defaultdict(list)
     for u in units.values():
@@ -163,20 +88,23 @@ async def _read_catalog(session: AsyncSession) -> Catalog:
         names.setdefault(r.name, r.code)
     for kids in children.values():
         kids.sort()
-    departments = {d.code: d for d in (await session.execute(select(Department))).scalars()}
+    departments = {d.code: DepartmentRow(d.code, d.name_zh, d.name_en, list(d.aliases or []))
+                   for d in (await session.execute(select(Department))).scalars()}
     dnames: dict[str, str] = {}
     for d in departments.values():
         dnames[d.name_zh] = d.code
         for alias in d.aliases or []:
             dnames[alias] = d.code
-    tasks = {t.number: t for t in (await session.execute(select(Task))).scalars()}
+    tasks = {t.number: TaskRow(t.number, t.action_number, t.text)
+             for t in (await session.execute(select(Task))).scalars()}
     tdeps: dict[int, list[str]] = defaultdict(list)
     dtasks: dict[str, list[int]] = defaultdict(list)
     rows = (await session.execute(select(TaskDepartment).order_by(col(TaskDepartment.position)))).scalars()
     for td in rows:
         tdeps[td.task_number].append(td.department_code)
         dtasks[td.department_code].append(td.task_number)
-    indicators = {i.code: i for i in (await session.execute(select(Indicator).order_by(col(Indicator.code)))).scalars()}
+    indicators = {i.code: indicator_row(i)
+                  for i in (await session.execute(select(Indicator).order_by(col(Indicator.code)))).scalars()}
     return Catalog(
         units=units,
         retired=retired,
@@ -215,8 +143,10 @@ async def targets(session: AsyncSession, *, indicator: str | None = None) -> lis
     return list((await session.execute(stmt)).scalars())
 
 
-def indicator_or_404(catalog: Catalog, code: str) -> Indicator:
-    found = catalog.indicators.get(code)
-    if found is None:
-        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=code))
-    return found
+def indicator_row(i: Indicator) -> IndicatorRow:
+    """The plain-data copy of an indicator row."""
+    return IndicatorRow(
+        code=i.code, task_number=i.task_number, name_zh=i.name_zh, name_en=i.name_en, unit=i.unit, measure=i.measure,
+        direction=i.direction, level=i.level, frequency=i.frequency, min_value=i.min_value, max_value=i.max_value,
+        source=i.source,
+    )

@@ -9,8 +9,8 @@ from sqlalchemy import and_, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import pgbulk
 from app.db.bulk import chunks, upsert
+from app.db.dialect import driver, is_postgres
 from app.db.models import Measurement, MeasurementRevision
 from app.domain.periods import Period, PeriodType
 from app.domain.submission import Clean
@@ -35,13 +35,80 @@ class Stored:
         )
 
 
+# PostgreSQL: one statement per table, the columns passed as unnest() arrays.
+_CURRENT = """
+SELECT m.indicator_code, m.unit_code, m.period, m.value, m.numerator, m.denominator, m.comment, m.deleted
+FROM measurements m
+JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(i, u, p)
+  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.period = k.p
+"""
+
+# One statement for both tables: the arrays cross the wire once, the revisions are appended as the values land.
+_WRITE = """
+WITH t AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[],
+                         $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::float8[])
+         AS t(i, u, p, pt, ps, pe, y, v, n, d, c, a, o)
+),
+up AS (
+    INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year,
+                              value, numerator, denominator, comment, deleted, updated_at)
+    SELECT i, u, p, pt, ps, pe, y, v, n, d, c, false, $14 FROM t
+    ON CONFLICT (indicator_code, unit_code, period) DO UPDATE
+    SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
+        comment = excluded.comment, deleted = false, updated_at = excluded.updated_at
+)
+INSERT INTO measurement_revisions (indicator_code, unit_code, period, period_type, period_start, period_end, year,
+                                   action, value, numerator, denominator, comment, old_value, key_name, request_id,
+                                   recorded_at)
+SELECT i, u, p, pt, ps, pe, y, a, v, n, d, c, o, $15, $16, $14 FROM t
+"""
+
+
+async def _current_pg(session: AsyncSession, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
+    apg = await driver(session)
+    return list(await apg.fetch(_CURRENT, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]))
+
+
+async def _write_pg(session: AsyncSession, rows: Sequence[Any], *, actions: Sequence[str],
+                old_values: Sequence[float | None], now: Any, key_name: str, request_id: str | None) -> None:
+    """Upsert clean rows and append their revisions (`rows` are domain.submission.Clean)."""
+    apg = await driver(session)
+    periods = [r.period for r in rows]
+    await apg.execute(
+        _WRITE, [r.indicator for r in rows], [r.unit for r in rows], [p.label for p in periods],
+        [p.type.value for p in periods], [p.start for p in periods], [p.end for p in periods],
+        [p.end.year for p in periods], [r.value for r in rows], [r.numerator for r in rows],
+        [r.denominator for r in rows], [r.comment for r in rows], list(actions), list(old_values), now, key_name,
+        request_id,
+    )
+
+
+_VALUES_AS_OF = """
+SELECT indicator_code, unit_code, period, period_type, period_start, period_end, year, value, numerator,
+       denominator, comment, recorded_at
+FROM (
+    SELECT r.*, row_number() OVER (PARTITION BY indicator_code, unit_code, period ORDER BY id DESC) AS rn
+    FROM measurement_revisions r
+    WHERE recorded_at <= $1 AND period_end <= $2
+) latest
+WHERE rn = 1 AND action <> 'delete'
+"""
+
+
+async def values_as_of_pg(session: AsyncSession, *, as_of: Any, end: Any, timeout: float) -> list[Any]:
+    """Every value as it stood at `as_of`, for periods ending by `end`: a long read, with its own time limit."""
+    apg = await driver(session)
+    return list(await apg.fetch(_VALUES_AS_OF, as_of, end, timeout=timeout))
+
+
 async def lock(session: AsyncSession, cells: Iterable[tuple[str, int]]) -> None:
     """Serialise writers of the same (indicator, year) until commit, so histories and yearly totals stay exact.
 
     PostgreSQL: transaction advisory locks taken in a fixed order (no deadlocks). SQLite writers already hold
     the database's single write lock from BEGIN IMMEDIATE.
     """
-    if not pgbulk.is_postgres(session):
+    if not is_postgres(session):
         return
     names = sorted({f"{ind}:{year}" for ind, year in cells})
     if names:
@@ -54,8 +121,8 @@ async def lock(session: AsyncSession, cells: Iterable[tuple[str, int]]) -> None:
 async def current(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Stored]:
     """The stored state of the given (indicator, unit, period) keys, deleted ones included."""
     out: dict[Key, Stored] = {}
-    if pgbulk.is_postgres(session):
-        for ind, unit, period, value, num, den, comment, deleted in await pgbulk.current(session, keys):
+    if is_postgres(session):
+        for ind, unit, period, value, num, den, comment, deleted in await _current_pg(session, keys):
             out[(ind, unit, period)] = Stored(value, num, den, comment, deleted)
         return out
     for part in chunks(list(keys)):
@@ -106,8 +173,8 @@ async def write(
     olds = [before.get(r.key) for r in rows]
     old_values = [o.value if o is not None and not o.deleted else None for o in olds]
     actions = ["update" if o is not None and not o.deleted else "create" for o in olds]
-    if pgbulk.is_postgres(session):
-        await pgbulk.write(session, rows, actions=actions, old_values=old_values, now=now, key_name=key_name,
+    if is_postgres(session):
+        await _write_pg(session, rows, actions=actions, old_values=old_values, now=now, key_name=key_name,
                            request_id=request_id)
         return
     revs = [

@@ -68,7 +68,7 @@ def cli(folder: Path, *args: str) -> str:
 def prometheus(folder: Path, *, target: str, key_file: Path) -> Iterator[str]:
     """Debian's prometheus with deploy/'s local config, scraping `target` every second."""
     binary = shutil.which("prometheus")
-    assert binary, "prometheus is not installed (apt-get install prometheus; .ci/run does it)"
+    assert binary, "prometheus is not installed (make test installs it: scripts/system-packages)"
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.local.yml").read_text())
     config["global"]["scrape_interval"] = "1s"
     config["global"]["evaluation_interval"] = "1s"

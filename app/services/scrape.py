@@ -1,4 +1,4 @@
-"""Store-derived metric families, read fresh on each scrape (every worker answers the same)."""
+"""The /metrics scrape collector: store-derived families, read fresh on each scrape (every worker answers the same)."""
 
 import time
 from datetime import UTC, datetime
@@ -8,11 +8,11 @@ from prometheus_client.core import Metric
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import attainment as service
-from app.db.catalog import CITY, Catalog
 from app.db.models import YearlyValue
+from app.domain.catalog import CITY, Catalog
 from app.domain.periods import SHANGHAI, today_in_shanghai
 from app.metrics import STATES, gauge, stateset
+from app.services import attainment as service
 
 YEAR_SECONDS = 366 * 24 * 3600
 _FREQ_SECONDS = {"month": 31 * 86400, "quarter": 92 * 86400, "semester": 184 * 86400, "year": YEAR_SECONDS}

@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
-from app.db.catalog import CITY, Catalog
-from app.db.models import Indicator
+from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
 from app.domain.payload import RawRow
 from app.domain.periods import PeriodType
@@ -43,7 +42,7 @@ class Outcome:
         return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts}
 
 
-def indicator_rule(i: Indicator) -> IndicatorRule:
+def indicator_rule(i: IndicatorRow) -> IndicatorRule:
     return IndicatorRule(code=i.code, name_zh=i.name_zh, unit=i.unit, measure=i.measure, level=i.level,
                          frequency=PeriodType(i.frequency), low=i.min_value, high=i.max_value)
 

@@ -1,0 +1,35 @@
+"""Withdrawing a stored value: authorise, flag it deleted with a revision, keep the yearly totals exact."""
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import measurements, yearly
+from app.db.models import Measurement
+from app.domain.catalog import Catalog
+from app.domain.keys import Principal
+from app.errors import Forbidden, NotFound
+from app.i18n import _
+from app.services.submissions import authorise, resolve_unit
+
+
+async def delete_value(
+    session: AsyncSession,
+    catalog: Catalog,
+    caller: Principal,
+    key: tuple[str, str, str],
+    *,
+    now: datetime,
+    request_id: str | None,
+) -> Measurement:
+    """Withdraw the live value at (indicator, unit, period); 403 outside the key's subtree, 404 if none."""
+    try:
+        authorise(catalog, caller, [resolve_unit(catalog, key[1])])
+    except Forbidden:
+        raise Forbidden(_("This key cannot delete values of unit {unit}.", unit=key[1])) from None
+    row = await measurements.delete(session, key=key, key_name=caller.name, request_id=request_id, now=now)
+    if row is None:
+        raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
+                         period=key[2]))
+    await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
+    return row
