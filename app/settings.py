@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     metrics_cache_seconds: float = 0.0
     max_body_bytes: int = 5 * 1024 * 1024
     max_values: int = 10_000
+    # What an uploaded .xlsx may inflate to (the sum of its zip members' sizes), checked before inflating.
+    max_xlsx_uncompressed_bytes: int = 20 * 1024 * 1024
     idempotency_ttl_hours: int = 24
     idempotency_lease_seconds: int = 60
     db_pool_size: int = 10

@@ -10,7 +10,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from app import i18n
-from app.domain.submission import CODE_TEXT, Code
+from app.domain.conflicts import CODE_TEXT, Code
 from app.errors import HTTP_TITLES, AppError
 from app.i18n import PO_FILE, _, negotiate
 from app.main import create_app

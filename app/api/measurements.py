@@ -14,10 +14,11 @@ from app.db import idempotency, measurements
 from app.db.idempotency import ClaimState
 from app.db.types import utcnow
 from app.domain.catalog import Catalog
-from app.domain.keys import Principal
-from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, parse
+from app.domain.keys import Principal, Role
+from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, with_default_unit
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
 from app.domain.times import parse_as_of
+from app.domain.workbook import XLSX, Inflated, MacroEnabled, parse_upload
 from app.errors import (
     PROBLEM,
     AppError,
@@ -50,7 +51,11 @@ _BODY_DOC = {
         "content": {
             "application/json": {"schema": inline_schema(SubmissionIn)},
             "text/csv": {"schema": {"type": "string", "description": "header: indicator,unit,period,value,"
-                                    "numerator,denominator,comment; UTF-8 (BOM optional) or charset=gbk"}},
+                                    "numerator,denominator,comment (or 指标,单位,期间,数值,分子,分母,备注); "
+                                    "UTF-8 (BOM optional) or charset=gbk"}},
+            XLSX: {"schema": {"type": "string", "format": "binary",
+                              "description": "the template of GET /templates filled in, or a first sheet with "
+                                             "the CSV's columns"}},
         },
     }
 }
@@ -58,8 +63,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unreadable body"},
     403: {"description": "A unit outside the key's subtree, or a role that cannot write"},
     409: {"description": "Same Idempotency-Key still in flight"},
-    413: {"description": "Over 5 MiB or 10,000 values"},
-    415: {"description": "Neither JSON nor CSV"},
+    413: {"description": "Over 5 MiB or 10,000 values, or a workbook inflating past its cap"},
+    415: {"description": "Neither JSON, CSV nor .xlsx; or a macro-enabled workbook"},
     422: {"description": "No row accepted (problem document with counts and conflicts), or key reused"},
 }
 
@@ -134,13 +139,16 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
     settings = request.app.state.settings
     try:
         try:
-            rows = parse(body, content_type, max_values=settings.max_values)
-        except UnsupportedType as exc:
+            rows = parse_upload(body, content_type, max_values=settings.max_values,
+                                max_uncompressed=settings.max_xlsx_uncompressed_bytes)
+        except (UnsupportedType, MacroEnabled) as exc:
             raise UnsupportedMediaType(message_of(exc)) from None
         except PayloadError as exc:
             raise BadRequest(message_of(exc)) from None
-        except TooManyValues as exc:
+        except (TooManyValues, Inflated) as exc:
             raise PayloadTooLarge(message_of(exc)) from None
+        # A district clerk need not name the district on every row: the key's own unit is the default.
+        rows = with_default_unit(rows, caller.unit_code if caller.role == Role.DISTRICT else None)
         catalog = await catalogs.snapshot(session)
         outcome = await submissions.submit(
             session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),

@@ -87,8 +87,9 @@ def parse(body: bytes, content_type: str | None, *, max_values: int) -> list[Raw
         return _parse_json(body, max_values=max_values)
     if kind in ("text/csv", "application/csv"):
         return _parse_csv(_decode(body, charset), max_values=max_values)
-    raise UnsupportedType(_("Content-Type '{type}' is not accepted; send application/json or text/csv.",
-                            type=content_type or "(none)"))
+    raise UnsupportedType(_("Content-Type '{type}' is not accepted; send application/json, text/csv or an .xlsx "
+                            "workbook ({xlsx}).", type=content_type or "(none)",
+                            xlsx="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
 
 
 def _decode(body: bytes, charset: str | None) -> str:

@@ -6,64 +6,16 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
+from app.domain.conflicts import Code, cell_of
 from app.domain.payload import RawRow
 from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
 from app.domain.vocabulary import FIELD_NAMES, MEASURE_NAMES, PERIOD_NAMES, name_list
-from app.i18n import Message, Text, _, message_of, render
+from app.i18n import Text, _, message_of, render
 
 RATE_TOLERANCE = 0.005
 MAX_COMMENT = 1000
-
-
-class Code(StrEnum):
-    """Conflict codes. Stable: clients may branch on them (the README lists them)."""
-
-    INVALID_ROW = "invalid_row"
-    MISSING_FIELD = "missing_field"
-    UNKNOWN_INDICATOR = "unknown_indicator"
-    UNKNOWN_UNIT = "unknown_unit"
-    RETIRED_UNIT = "retired_unit"
-    BAD_PERIOD = "bad_period"
-    PERIOD_TOO_FINE = "period_too_fine"
-    FUTURE_PERIOD = "future_period"
-    CITY_LEVEL_INDICATOR = "city_level_indicator"
-    BAD_NUMBER = "bad_number"
-    MISSING_VALUE = "missing_value"
-    RATE_NEEDS_FRACTION = "rate_needs_fraction"
-    RATE_MISMATCH = "rate_mismatch"
-    ZERO_DENOMINATOR = "zero_denominator"
-    UNEXPECTED_FRACTION = "unexpected_fraction"
-    OUT_OF_BOUNDS = "out_of_bounds"
-    COMMENT_TOO_LONG = "comment_too_long"
-    DUPLICATE_IN_REQUEST = "duplicate_in_request"
-    PERIOD_OVERLAP = "period_overlap"
-
-
-# What each conflict code means, for people: the README's table and the 说明 sheet read it; a test walks it.
-CODE_TEXT: dict[Code, Message] = {
-    Code.INVALID_ROW: _("The row is malformed: unexpected fields, cells or characters."),
-    Code.MISSING_FIELD: _("The indicator, unit or period is missing."),
-    Code.UNKNOWN_INDICATOR: _("No indicator has this code or Chinese name."),
-    Code.UNKNOWN_UNIT: _("No unit has this code, name or alias."),
-    Code.RETIRED_UNIT: _("The unit code was retired; the message names the current one."),
-    Code.BAD_PERIOD: _("The period is not one of the accepted forms."),
-    Code.PERIOD_TOO_FINE: _("The period is finer than the indicator's reporting frequency."),
-    Code.FUTURE_PERIOD: _("The period has not ended yet."),
-    Code.CITY_LEVEL_INDICATOR: _("Only the city reports this indicator."),
-    Code.BAD_NUMBER: _("A number cannot be read."),
-    Code.MISSING_VALUE: _("The value is missing."),
-    Code.RATE_NEEDS_FRACTION: _("A rate needs both numerator and denominator."),
-    Code.RATE_MISMATCH: _("The value disagrees with numerator/denominator."),
-    Code.ZERO_DENOMINATOR: _("The denominator is 0."),
-    Code.UNEXPECTED_FRACTION: _("Numerator and denominator are given for an indicator that is not a rate."),
-    Code.OUT_OF_BOUNDS: _("The value is outside the indicator's plausible range."),
-    Code.COMMENT_TOO_LONG: _("The comment is too long."),
-    Code.DUPLICATE_IN_REQUEST: _("The same indicator, unit and period appear twice in the request."),
-    Code.PERIOD_OVERLAP: _("A flow's period overlaps another period of the same flow."),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +58,10 @@ class Clean:
     numerator: float | None
     denominator: float | None
     comment: str | None
+    # Where a spreadsheet row came from (RawRow's sheet, row and cells), for conflicts found after the row checks.
+    sheet: str | None = None
+    row: int | None = None
+    cells: Mapping[str, str] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -121,18 +77,24 @@ class Conflict:
     period: str | None
     code: Code
     detail: Text
+    sheet: str | None = None
+    row: int | None = None
+    cell: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The conflict as the API shows it, its detail in the request's language."""
-        return {
+        """The conflict as the API shows it, its detail in the request's language; sheet/row/cell for xlsx."""
+        out = {
             "index": self.index, "line": self.line, "indicator": self.indicator, "unit": self.unit,
             "period": self.period, "code": self.code.value, "detail": render(self.detail),
         }
+        if self.sheet is not None:
+            out.update(sheet=self.sheet, row=self.row, cell=self.cell)
+        return out
 
 
 class _Reject(Exception):
-    def __init__(self, code: Code, detail: Text) -> None:
-        self.code, self.detail = code, detail
+    def __init__(self, code: Code, detail: Text, field: str | None = None) -> None:
+        self.code, self.detail, self.field = code, detail, field
 
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -142,7 +104,7 @@ def _number(raw: Any, name: str) -> float | None:
     if raw is None:
         return None
     if isinstance(raw, bool):
-        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number, not true/false.", name=FIELD_NAMES[name]))
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number, not true/false.", name=FIELD_NAMES[name]), name)
     if isinstance(raw, int | float):
         out = float(raw)
     elif isinstance(raw, str):
@@ -155,11 +117,12 @@ def _number(raw: Any, name: str) -> float | None:
             out = float(text)
         except ValueError:
             raise _Reject(Code.BAD_NUMBER, _("{name} '{text}' is not a number.", name=FIELD_NAMES[name],
-                                             text=raw[:40])) from None
+                                             text=raw[:40]), name) from None
     else:
-        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number.", name=FIELD_NAMES[name]))
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number.", name=FIELD_NAMES[name]), name)
     if not math.isfinite(out) or abs(out) > 1e15:
-        raise _Reject(Code.BAD_NUMBER, _("{name} must be a finite number below 10^15.", name=FIELD_NAMES[name]))
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a finite number below 10^15.", name=FIELD_NAMES[name]),
+                      name)
     return out
 
 
@@ -171,11 +134,11 @@ def _text(raw: Any, name: str) -> str | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise _Reject(Code.INVALID_ROW, _("{name} must be a string.", name=FIELD_NAMES[name]))
+        raise _Reject(Code.INVALID_ROW, _("{name} must be a string.", name=FIELD_NAMES[name]), name)
     text = str(raw).strip()
     # Comments may span lines; codes and periods may not. NUL and other control characters never.
     if (_CONTROL if name == "comment" else _CONTROL_OR_BREAK).search(text):
-        raise _Reject(Code.INVALID_ROW, _("{name} contains control characters.", name=FIELD_NAMES[name]))
+        raise _Reject(Code.INVALID_ROW, _("{name} contains control characters.", name=FIELD_NAMES[name]), name)
     return text or None
 
 
@@ -198,7 +161,8 @@ def check_row(
                                             _text(raw.period, "period"))
         missing = [n for n, v in (("indicator", ind_code), ("unit", unit_text), ("period", period_text)) if not v]
         if missing:
-            raise _Reject(Code.MISSING_FIELD, _("Missing {fields}.", fields=name_list(FIELD_NAMES[m] for m in missing)))
+            raise _Reject(Code.MISSING_FIELD, _("Missing {fields}.", fields=name_list(FIELD_NAMES[m] for m in missing)),
+                          missing[0])
         assert ind_code and period_text
         rule = indicators.get(ind_code) or _by_name(indicators, ind_code)
         if rule is None:
@@ -222,10 +186,11 @@ def check_row(
             raise _Reject(Code.COMMENT_TOO_LONG, _("comment is {length} characters; at most {most}.",
                                                    length=len(comment), most=MAX_COMMENT))
         return Clean(index=raw.index, line=raw.line, indicator=rule.code, unit=unit.code, period=period, value=value,
-                     numerator=num, denominator=den, comment=comment)
+                     numerator=num, denominator=den, comment=comment, sheet=raw.sheet, row=raw.row, cells=raw.cells)
     except _Reject as r:
         return Conflict(index=raw.index, line=raw.line, indicator=ind_code, unit=unit_text, period=period_text,
-                        code=r.code, detail=r.detail)
+                        code=r.code, detail=r.detail, sheet=raw.sheet, row=raw.row,
+                        cell=cell_of(raw.cells, r.code, r.field))
 
 
 def _by_name(indicators: Mapping[str, IndicatorRule], name: str) -> IndicatorRule | None:
@@ -262,7 +227,8 @@ def _values(raw: RawRow, rule: IndicatorRule, unit: UnitRef) -> tuple[float, flo
             if value is None:
                 raise _Reject(Code.MISSING_VALUE, _("Give a value, or numerator and denominator."))
         elif num is None or den is None:
-            raise _Reject(Code.RATE_NEEDS_FRACTION, _("Give both numerator and denominator."))
+            raise _Reject(Code.RATE_NEEDS_FRACTION, _("Give both numerator and denominator."),
+                          "denominator" if num is not None else "numerator")
         else:
             if den == 0:
                 raise _Reject(Code.ZERO_DENOMINATOR, _("denominator is 0; a rate needs a positive denominator."))
@@ -342,4 +308,4 @@ def reject_overlaps(
 
 def _conflict(r: Clean, code: Code, detail: Text) -> Conflict:
     return Conflict(index=r.index, line=r.line, indicator=r.indicator, unit=r.unit, period=r.period.label, code=code,
-                    detail=detail)
+                    detail=detail, sheet=r.sheet, row=r.row, cell=cell_of(r.cells, code))

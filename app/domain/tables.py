@@ -24,4 +24,14 @@ def _cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    # Only text can smuggle a formula; numbers (negative ones too) are written as numbers.
+    return neutralise(value) if isinstance(value, str) else str(value)
+
+
+# What Excel, WPS and LibreOffice take for the start of a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Text exported to CSV or xlsx that cannot run as a formula: a leading = + - @ tab or CR gets a '."""
+    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -44,6 +44,17 @@ KIND_NAMES: dict[str, Message] = {
     "each_unit": _("each unit"),
 }
 
+# Units of measure as a clerk writes them; an admin's new count noun shows as given.
+MEASURE_UNITS: dict[str, Message] = {
+    "percent": _("%"), "yuan": _("yuan"), "school": _("schools"), "teacher": _("teachers"), "class": _("classes"),
+    "base": _("bases"), "curriculum": _("courses"), "group": _("groups"), "person-time": _("person-times"),
+    "program": _("programmes"), "site": _("sites"),
+}
+FREQUENCY_NAMES: dict[str, Message] = {
+    "month": _("monthly"), "quarter": _("quarterly"), "semester": _("half-yearly"), "year": _("yearly"),
+    "school_year": _("per school year"),
+}
+
 DIRECTION_NAMES: dict[str, Message] = {"up": _("higher is better"), "down": _("lower is better")}
 LEVEL_NAMES: dict[str, Message] = {"district": _("district"), "city": _("city")}
 YES, NO = _("yes"), _("no")
