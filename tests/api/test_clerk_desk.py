@@ -48,7 +48,8 @@ async def test_template_lists_what_huangdao_reports_and_explains_it_in_chinese(
     assert [sheet.cell(r, c).value for c in range(1, 6)] == [
         RATE, "中小学校在线学习及移动办公校园网络基础建设达标率", "%", "黄岛区", "2024"]
     assert sheet.protection.sheet and sheet.cell(r, 1).protection.locked and not sheet.cell(r, 6).protection.locked
-    rules = {str(dv.sqref): (dv.type, dv.operator, dv.formula1, dv.formula2) for dv in sheet.data_validations.dataValidation}
+    rules = {str(dv.sqref): (dv.type, dv.operator, dv.formula1, dv.formula2)
+             for dv in sheet.data_validations.dataValidation}
     assert any(f"F{r}" in ranges.split() and rule == ("decimal", "between", "0", "100")
                for ranges, rule in rules.items())
     guide = book["说明"]
