@@ -4,8 +4,9 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
+from app.api.csvout import csv_response, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
 from app.domain.attainment import SEVERITY, Status
@@ -14,8 +15,9 @@ from app.domain.periods import today_in_shanghai
 from app.domain.report import Row
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
+from app.domain.vocabulary import GROUP_NAMES, KIND_NAMES, STATUS_NAMES
 from app.errors import Unprocessable
-from app.i18n import message_of
+from app.i18n import _, message_of
 from app.schemas.attainment import (
     Actual,
     AttainmentReport,
@@ -45,7 +47,10 @@ CSV_COLUMNS = (
 )
 SUMMARY_COLUMNS = (("group", "group", "分组"), ("key", "key", "代码"), ("name_zh", "name", "名称"),
                    ("total", "total", "合计"),
-                   *((s.value, s.value, s.value) for s in SEVERITY))
+                   *((s.value, s.value, STATUS_NAMES[s.value].render("zh")) for s in SEVERITY))
+# Coded values a Chinese CSV shows as words (SPEC: "lang=zh CSV is Chinese throughout").
+ROW_WORDS = {"status": STATUS_NAMES, "kind": KIND_NAMES}
+SUMMARY_WORDS = {"group": GROUP_NAMES, "key": {"all": _("all")}}
 
 
 def _day(text: str | None) -> date:
@@ -86,15 +91,6 @@ def _row_read(cat: Catalog, r: Row) -> AttainmentRow:
         units_met=j.units_met, units_total=j.units_total,
         complete=Completeness(reported=j.reported, total=j.total) if j.total else None,
     )
-
-
-def _wants_csv(request: Request, fmt: str | None) -> bool:
-    return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
-
-
-def _csv_response(body: bytes, name: str) -> Response:
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 async def _report(
@@ -139,15 +135,17 @@ async def attainment(
         and (action is None or r.action == action) and (dept is None or dept in r.departments)
         and (indicator is None or r.indicator == indicator) and (status is None or r.status == status.value)
     ]
-    if _wants_csv(request, fmt):
-        flat = [_flat(r) for r in rows]
-        return _csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh"), f"attainment-{report.on}")
+    if wants_csv(request, fmt):
+        flat = [_flat(cat, r, chinese=lang == "zh") for r in rows]
+        return csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh", words=ROW_WORDS),
+                            f"attainment-{report.on}")
     return AttainmentReport(date=report.on.isoformat(), as_of=_as_of_text(report), rows=rows)
 
 
-def _flat(r: AttainmentRow) -> dict[str, Any]:
+def _flat(cat: Catalog, r: AttainmentRow, *, chinese: bool) -> dict[str, Any]:
     d = r.model_dump()
-    d["departments"] = " ".join(r.departments)
+    d["departments"] = ("、".join(cat.departments[c].name_zh if c in cat.departments else c for c in r.departments)
+                        if chinese else " ".join(r.departments))
     d["actual_value"] = r.actual.value if r.actual else None
     d["actual_period"] = r.actual.period if r.actual else None
     d["baseline_value"] = r.baseline.value if r.baseline else None
@@ -192,9 +190,10 @@ async def summary(
         by_department=[_counts(code, cat.departments[code].name_zh, cat.departments[code].name_en, s)
                        for code, s in by_dept.items() if s],
     )
-    if _wants_csv(request, fmt):
+    if wants_csv(request, fmt):
         flat = [{"group": g, "key": c.key, "name_zh": c.name_zh, "total": c.total, **c.counts}
                 for g, group in (("all", [out.total]), ("action", out.by_action), ("department", out.by_department))
                 for c in group]
-        return _csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh"), f"attainment-summary-{report.on}")
+        return csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh", words=SUMMARY_WORDS),
+                            f"attainment-summary-{report.on}")
     return out

@@ -1,7 +1,10 @@
 """Read-only catalog: actions, tasks, departments, units, plan rows, indicators with targets."""
 
-from fastapi import APIRouter, Query
+from typing import Any, Literal
 
+from fastapi import APIRouter, Query, Request
+
+from app.api.csvout import csv_response, indicators_csv, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
 from app.db.models import Indicator, Target
@@ -203,23 +206,29 @@ async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _caller: 
                     aliases=u.aliases or [])
 
 
-@router.get("/indicators")
+@router.get("/indicators", response_model=list[IndicatorRead], responses={200: {"content": {"text/csv": {}}}})
 async def list_indicators(
+    request: Request,
     session: SessionDep,
     catalogs: Catalogs,
     _caller: Reader,
     task: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
-) -> list[IndicatorRead]:
+    fmt: Literal["json", "csv"] | None = Query(default=None, alias="format", description="Or send Accept: text/csv"),
+    lang: Literal["en", "zh"] = Query(default="en", description="CSV language"),
+) -> Any:
     """Indicators, filtered by task and by responsible department (aliases work)."""
     cat = await catalogs.snapshot(session)
     dept = department_or_422(cat, department) if department else None
-    return [
+    items = [
         indicator_read(cat, i)
         for i in cat.indicators.values()
         if (task is None or i.task_number == task)
         and (dept is None or dept in cat.task_departments.get(i.task_number, []))
     ]
+    if wants_csv(request, fmt):
+        return csv_response(indicators_csv(cat, items, chinese=lang == "zh"), "indicators")
+    return items
 
 
 @router.get("/indicators/{code}", responses={404: {"description": "No such indicator"}})

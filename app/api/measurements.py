@@ -2,13 +2,14 @@
 
 import base64
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
+from app.api.csvout import csv_response, values_csv, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep, Writer, WriteSessionDep
 from app.db import idempotency, measurements
 from app.db.idempotency import ClaimState
@@ -215,8 +216,10 @@ def _unit_code(catalog: Catalog, text: str) -> str:
     return found.code
 
 
-@router.get("/measurements", responses={400: {}, 422: {}})
+@router.get("/measurements", response_model=ValuePage,
+            responses={200: {"content": {"text/csv": {}}}, 400: {}, 422: {}})
 async def list_values(
+    request: Request,
     session: SessionDep,
     catalogs: Catalogs,
     _caller: Reader,
@@ -227,8 +230,10 @@ async def list_values(
     as_of: str | None = Query(default=None, max_length=40, description="RFC 3339 instant or date"),
     cursor: str | None = Query(default=None, max_length=400),
     limit: int = Query(default=500, ge=1, le=5000),
-) -> ValuePage:
-    """Stored values in (indicator, unit, period) order, a page at a time."""
+    fmt: Literal["json", "csv"] | None = Query(default=None, alias="format", description="Or send Accept: text/csv"),
+    lang: Literal["en", "zh"] = Query(default="en", description="CSV language"),
+) -> Any:
+    """Stored values in (indicator, unit, period) order, a page at a time (CSV: the next page in a Link header)."""
     catalog = await catalogs.snapshot(session)
     if indicator is not None:
         indicator_or_404(catalog, indicator)
@@ -245,7 +250,11 @@ async def list_values(
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = _cursor_out((rows[-1].indicator, rows[-1].unit, rows[-1].period)) if more and rows else None
-    return ValuePage(items=[_value_read(r) for r in rows], next_cursor=nxt)
+    items = [_value_read(r) for r in rows]
+    if wants_csv(request, fmt):
+        link = {"Link": f'<{request.url.include_query_params(cursor=nxt)}>; rel="next"'} if nxt else None
+        return csv_response(values_csv(catalog, items, chinese=lang == "zh"), "measurements", headers=link)
+    return ValuePage(items=items, next_cursor=nxt)
 
 
 def _key(catalog: Catalog, indicator: str, unit: str, period: str) -> tuple[str, str, str]:

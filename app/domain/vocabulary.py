@@ -38,6 +38,8 @@ STATUS_NAMES: dict[str, Message] = {
     "insufficient_data": _("insufficient data"),
 }
 
+GROUP_NAMES: dict[str, Message] = {"all": _("all"), "action": _("action"), "department": _("department")}
+
 KIND_NAMES: dict[str, Message] = {
     "reach": _("reach by the target year"),
     "every_year": _("every year"),
