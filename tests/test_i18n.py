@@ -42,7 +42,8 @@ def test_every_message_in_the_code_has_a_chinese_translation_with_the_same_place
     assert missing == [], f"untranslated (run make messages, then translate): {missing}"
     for msgid in found:
         assert _fields(msgid) == _fields(catalog[msgid]), msgid
-        assert CJK.search(catalog[msgid]) or msgid in {"CSV"}, msgid
+        # words are translated; symbols and acronyms ("%", "CSV") may stay as they are
+        assert CJK.search(catalog[msgid]) or not re.search(r"[a-z]{3}", msgid), msgid
 
 
 def test_every_conflict_code_has_a_chinese_and_an_english_message() -> None:

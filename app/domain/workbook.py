@@ -108,11 +108,12 @@ def _rows(sheet: Any, title: str, *, max_values: int) -> list[RawRow]:
         extra = []
         for col, value in enumerate(cells, start=1):
             field = fields[col - 1] if col <= len(fields) else None
+            ref = f"{get_column_letter(col)}{number}"
             if field:
                 record[field] = value
-                where[field] = f"{get_column_letter(col)}{number}"
+                where[field] = ref
             elif col > len(fields) and value is not None:
-                extra.append(_("cell {cell}", cell=f"{get_column_letter(col)}{number}"))
+                extra.append(_("cell {cell}", cell=ref))
         if not extra and all(record.get(f) is None for f in _ENTERED):
             continue  # a template row left empty: nothing to report for that indicator
         if len(rows) >= max_values:

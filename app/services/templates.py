@@ -8,7 +8,7 @@ from app.db import measurements
 from app.domain import template
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
-from app.domain.periods import Period, PeriodError, PeriodType, is_finer, parse_period, today_in_shanghai
+from app.domain.periods import MIN_YEAR, Period, PeriodError, PeriodType, is_finer, parse_period, today_in_shanghai
 from app.errors import Unprocessable
 from app.i18n import _, message_of
 from app.services.catalog import unit_code_or_422
@@ -50,9 +50,11 @@ async def build(session: AsyncSession, catalog: Catalog, caller: Principal, *, u
         raise Unprocessable(message_of(exc), errors=[{"location": "query.period", "message": str(exc)}]) from None
     indicators = reports(catalog, code, chosen)
     before = previous_label(chosen)
-    last = parse_period(before)
-    stored = await measurements.values(session, units=[code], start=last.start, end=last.end)
-    previous = {r.indicator: r.value for r in stored if r.period == before}
+    previous: dict[str, float | None] = {}
+    if chosen.start.year > MIN_YEAR:  # 1900 has no year before it that a period could name
+        last = parse_period(before)
+        stored = await measurements.values(session, units=[code], start=last.start, end=last.end)
+        previous = {r.indicator: r.value for r in stored if r.period == before}
     lines = [
         template.Line(code=i.code, name_zh=i.name_zh, task=i.task_number,
                       task_text=catalog.tasks[i.task_number].text if i.task_number in catalog.tasks else "",

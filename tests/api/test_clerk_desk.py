@@ -163,5 +163,7 @@ async def test_template_needs_a_unit_for_keys_without_one_and_a_valid_period(
     assert r.status_code == 422 and "370215" in r.json()["detail"]
     r = await client.get(TEMPLATES, params={"unit": "黄岛区", "period": "2024Q5"}, headers=auth)
     assert r.status_code == 422 and "季度为 Q1 至 Q4" in r.json()["detail"]
+    r = await client.get(TEMPLATES, params={"unit": "黄岛区", "period": "1900"}, headers=auth)
+    assert r.status_code == 200  # no year before 1900 to show beside it
     r = await client.get(TEMPLATES, params={"unit": "黄岛区"})
     assert r.status_code == 401
