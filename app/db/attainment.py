@@ -3,6 +3,7 @@ stood at an instant — a bounded number of set-based queries whatever the data 
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -13,17 +14,22 @@ from app.db import measurements
 from app.db.bulk import chunks
 from app.db.dialect import is_postgres
 from app.db.models import CatalogRevision, Target, YearlyValue
-from app.domain.attainment import Kind, TargetSpec
+from app.db.reporters import covering
+from app.domain.attainment import AT_RISK_PACE, ON_TRACK_PACE, Kind, TargetSpec
 from app.domain.catalog import Catalog
 from app.domain.report import TargetInfo
-from app.domain.yearly import YearValue
+from app.domain.yearly import Measure, YearValue
 
 Series = dict[tuple[str, str], dict[int, YearValue]]
 
 
 def _target_info(d: Any) -> TargetInfo:
+    # Revisions written before per-target thresholds existed simply lack them: the defaults apply.
+    on_track, at_risk = d.get("threshold_on_track"), d.get("threshold_at_risk")
     spec = TargetSpec(kind=Kind(d["kind"]), op=d["op"], value=float(d["value"]), year=d["year"],
-                      year_from=d["year_from"], baseline_value=d["baseline_value"], baseline_year=d["baseline_year"])
+                      year_from=d["year_from"], baseline_value=d["baseline_value"], baseline_year=d["baseline_year"],
+                      on_track=ON_TRACK_PACE if on_track is None else float(on_track),
+                      at_risk=AT_RISK_PACE if at_risk is None else float(at_risk))
     return TargetInfo(id=int(d["id"]), indicator=d["indicator_code"], unit_code=d["unit_code"], spec=spec)
 
 
@@ -56,10 +62,12 @@ async def kept(
             .where(Y.c.unit_code.in_(list(part)), Y.c.indicator_code.in_(sorted(indicators)), Y.c.year <= last_year)
         )
         for ind, unit, year, value, num, den, period, end, own, reported, total in rows:
-            if not own:
-                # Units added since the total was kept count as not reporting.
-                total = len(catalog.children.get(unit, ()))
             series[(ind, unit)][year] = YearValue(year, value, num, den, period, end, own, reported, total)
+    # A flow's own year made of quarters, halves or months covers it only with every part present.
+    parts = [(ind, unit, year) for (ind, unit), years in series.items() for year, v in years.items()
+             if v.own and catalog.indicators[ind].measure == Measure.FLOW and v.period != str(year)]
+    for cell, covers in (await covering(session, parts)).items():
+        series[cell[:2]][cell[2]] = replace(series[cell[:2]][cell[2]], covers=covers)
     return series
 
 

@@ -112,6 +112,13 @@ class Indicator(SQLModel, table=True):
     min_value: float | None = None
     max_value: float | None = None
     source: str = ""
+    # Reporting discipline (SPEC.md "Reporting"): who must report (null: every unit at `level`), by when,
+    # how complete a parent must be to be judged, and when a yearly change is implausible.
+    reporters: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    min_completeness: float = 1.0
+    due_days: int = 31
+    max_yoy_change: float = 0.5
+    max_yoy_points: float = 10.0
 
 
 class Target(SQLModel, table=True):
@@ -127,6 +134,8 @@ class Target(SQLModel, table=True):
     year_from: int | None = None
     baseline_value: float | None = None
     baseline_year: int | None = None
+    threshold_on_track: float | None = None
+    threshold_at_risk: float | None = None
     note: str = ""
     seed_key: str | None = Field(default=None, max_length=200)
 
@@ -239,3 +248,48 @@ class IdempotencyRecord(SQLModel, table=True):
     media_type: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
     lease_until: datetime = _ts(nullable=False)
+
+
+class Review(SQLModel, table=True):
+    """One dataset (a unit and a year, everything below included) and where it stands in review."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("unit_code", "year", name="uq_reviews_dataset"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(foreign_key="units.code", max_length=32)
+    year: int
+    state: str = Field(max_length=12)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class ReviewEvent(SQLModel, table=True):
+    """Append-only: every transition of a review, with who and when."""
+
+    __tablename__ = "review_events"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    review_id: int = Field(foreign_key="reviews.id", index=True)
+    action: str = Field(max_length=12)
+    state: str = Field(max_length=12)
+    comment: str | None = None
+    key_name: str
+    request_id: str | None = None
+    recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class QualityFlag(SQLModel, table=True):
+    """A yearly value that looks implausible (never blocking); re-evaluated when a value it compares changes."""
+
+    __tablename__ = "quality_flags"
+    __table_args__ = (UniqueConstraint("indicator_code", "unit_code", "year", "code", name="uq_quality_flags_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_code: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    year: int
+    code: str = Field(max_length=16)
+    state: str = Field(max_length=12)
+    value: float
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str | None = None
+    confirmed_by: str | None = None
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)

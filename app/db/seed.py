@@ -144,6 +144,10 @@ async def _seen_keys(session: AsyncSession) -> tuple[set[str], set[str]]:
     return indicators, targets
 
 
+# Optional in indicators.yaml; the model's defaults (SPEC.md "Reporting") apply where a seed is silent.
+REPORTING_FIELDS = ("reporters", "min_completeness", "due_days", "max_yoy_change", "max_yoy_points")
+
+
 async def _seed_indicators(session: AsyncSession, folder: Path, report: SeedReport) -> None:
     seen_indicators, seen_targets = await _seen_keys(session)
     seen_indicators |= await _existing(session, Indicator.code)
@@ -154,6 +158,7 @@ async def _seed_indicators(session: AsyncSession, folder: Path, report: SeedRepo
                 code=i["code"], task_number=i["task"], name_zh=i["name_zh"], name_en=i["name_en"], unit=i["unit"],
                 measure=i["measure"], direction=i["direction"], level=i["level"], frequency=i["frequency"],
                 min_value=i.get("min"), max_value=i.get("max"), source=i.get("source") or "",
+                **{k: i[k] for k in REPORTING_FIELDS if k in i},
             )
             session.add(ind)
             revisions.record(session, entity="indicator", key=ind.code, action="create",
@@ -169,7 +174,8 @@ async def _seed_indicators(session: AsyncSession, folder: Path, report: SeedRepo
                 indicator_code=i["code"], unit_code=t.get("unit") or "370200", kind=t["kind"], op=t["op"],
                 value=float(t["value"]), year=t.get("year"), year_from=t.get("year_from"),
                 baseline_value=baseline.get("value"), baseline_year=baseline.get("year"), note=t.get("note") or "",
-                seed_key=key,
+                threshold_on_track=(t.get("thresholds") or {}).get("on_track"),
+                threshold_at_risk=(t.get("thresholds") or {}).get("at_risk"), seed_key=key,
             )
             session.add(row)
             await session.flush()

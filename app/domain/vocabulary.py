@@ -38,6 +38,10 @@ STATUS_NAMES: dict[str, Message] = {
     "insufficient_data": _("insufficient data"),
 }
 
+REPORT_STATE_NAMES: dict[str, Message] = {
+    "on_time": _("on time"), "late": _("late"), "missing": _("missing"), "not_due": _("not due"),
+}
+
 GROUP_NAMES: dict[str, Message] = {"all": _("all"), "action": _("action"), "department": _("department")}
 
 KIND_NAMES: dict[str, Message] = {

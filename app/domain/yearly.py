@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from app.domain.periods import Period, fineness
+from app.domain.periods import Period, PeriodType, fineness
 
 
 class Measure(StrEnum):
@@ -32,12 +32,27 @@ class YearValue:
     period_end: date
     own: bool
     reported: int = 0
-    total: int = 0
+    total: int = 0  # expected direct children (docs/ATTAINMENT.md "Completeness")
+    covers: bool = True  # own values cover the whole year (always, for a stock or a rate)
+    complete: bool = True  # set by app.domain.completeness from the unit tree and the indicator's reporters
 
 
 def _latest_key(period: Period) -> tuple[date, int, int]:
     # Latest end first; on a tie the coarsest period, i.e. the one that starts earliest.
     return period.end, fineness(period.type), -period.start.toordinal()
+
+
+_WHOLE_YEAR = {PeriodType.QUARTER: 4, PeriodType.SEMESTER: 2, PeriodType.MONTH: 12}
+
+
+def flow_covers(periods: Iterable[Period]) -> bool:
+    """Whether a flow's periods of one year cover it: the year itself, or all its quarters, halves or months."""
+    kinds: dict[PeriodType, set[str]] = {}
+    for p in periods:
+        if p.type is PeriodType.YEAR:
+            return True
+        kinds.setdefault(p.type, set()).add(p.label)
+    return any(len(kinds.get(t, ())) >= n for t, n in _WHOLE_YEAR.items())
 
 
 def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict[int, YearValue]:
@@ -58,6 +73,7 @@ def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict
                 period=latest.period.label,
                 period_end=latest.period.end,
                 own=True,
+                covers=flow_covers(o.period for o in group),
             )
         else:
             result[year] = YearValue(

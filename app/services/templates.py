@@ -6,7 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements
 from app.domain import template
-from app.domain.catalog import CITY, Catalog, IndicatorRow
+from app.domain.catalog import Catalog, IndicatorRow
+from app.domain.completeness import reporter_codes
 from app.domain.keys import Principal, Role
 from app.domain.periods import MIN_YEAR, Period, PeriodError, PeriodType, is_finer, parse_period, today_in_shanghai
 from app.errors import Unprocessable
@@ -21,11 +22,12 @@ class Template:
 
 
 def reports(catalog: Catalog, unit_code: str, period: Period) -> list[IndicatorRow]:
-    """Indicators the unit must report for the period: those of its level whose frequency the period fits."""
-    level = "city" if unit_code == CITY else "district"
+    """Indicators the unit must report for the period: those whose reporters (the schedule's list, else every
+    unit at the indicator's level) include it and whose frequency the period fits."""
     return sorted(
         (i for i in catalog.indicators.values()
-         if i.level == level and not is_finer(period.type, PeriodType(i.frequency))),
+         if unit_code in reporter_codes(catalog, i.reporters, i.level)
+         and not is_finer(period.type, PeriodType(i.frequency))),
         key=lambda i: (i.task_number, i.code),
     )
 
