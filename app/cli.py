@@ -96,7 +96,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
 ) -> None:
     """Migrate, seed if empty, and serve the HTTP API."""
-    import uvicorn
+    from app import server
 
     settings = get_settings()
     bootstrap(settings)
@@ -108,10 +108,7 @@ def serve(
     typer.echo(f"serving on http://{host or settings.host}:{port or settings.port}")
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; a finished shutdown is a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "app.main:create_app", factory=True, host=host or settings.host, port=port or settings.port, workers=n,
-        log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
-    )
+    server.run(settings, host=host or settings.host, port=port or settings.port, workers=n)
 
 
 @keys_cli.command("create")

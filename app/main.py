@@ -11,6 +11,7 @@ from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
+from app.guards import InputGuard
 from app.middleware import ETags, Language, RequestContext
 from app.settings import Settings, get_settings
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     openapi.install(app)
     app.add_middleware(ETags)
+    app.add_middleware(InputGuard, body_timeout=settings.body_timeout_seconds)
+    # Outside the guard, so that its refusals are worded in the request's language too.
     app.add_middleware(Language, default=settings.default_lang)
     app.add_middleware(RequestContext, api_prefix=API)
     app.include_router(health.router)

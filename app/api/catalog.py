@@ -11,6 +11,7 @@ from app.db.models import Indicator, Target
 from app.domain.catalog import Catalog, IndicatorRow
 from app.domain.completeness import reporter_codes
 from app.domain.judgement import AT_RISK_PACE, ON_TRACK_PACE
+from app.domain.text import echo
 from app.errors import NotFound
 from app.i18n import _
 from app.schemas.catalog import (
@@ -210,7 +211,7 @@ async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _caller: 
     cat = await catalogs.snapshot(session)
     found = cat.resolve_unit(code)
     if found is None:
-        raise NotFound(_("No unit '{text}'. The list is at /api/v1/units.", text=code))
+        raise NotFound(_("No unit '{text}'. The list is at /api/v1/units.", text=echo(code)))
     if found.code in cat.retired:
         r = cat.retired[found.code]
         raise NotFound(cat.retired_message(r), current=r.current_code)

@@ -17,7 +17,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
     name: Text = Field(min_length=1, max_length=100)
-    unit: str | None = Field(default=None, min_length=1, max_length=32)
+    unit: Text | None = Field(default=None, min_length=1, max_length=32)
 
 
 class KeyRead(BaseModel):

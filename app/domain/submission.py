@@ -11,6 +11,7 @@ from typing import Any
 from app.domain.conflicts import Code, cell_of
 from app.domain.payload import RawRow
 from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
+from app.domain.text import echo
 from app.domain.vocabulary import FIELD_NAMES, MEASURE_NAMES, PERIOD_NAMES, name_list
 from app.i18n import Text, _, message_of, render
 
@@ -84,12 +85,17 @@ class Conflict:
     def as_dict(self) -> dict[str, Any]:
         """The conflict as the API shows it, its detail in the request's language; sheet/row/cell for xlsx."""
         out = {
-            "index": self.index, "line": self.line, "indicator": self.indicator, "unit": self.unit,
-            "period": self.period, "code": self.code.value, "detail": render(self.detail),
+            "index": self.index, "line": self.line, "indicator": _echo(self.indicator),
+            "unit": _echo(self.unit), "period": _echo(self.period), "code": self.code.value,
+            "detail": render(self.detail),
         }
         if self.sheet is not None:
             out.update(sheet=self.sheet, row=self.row, cell=self.cell)
         return out
+
+
+def _echo(text: str | None) -> str | None:
+    return None if text is None else echo(text)
 
 
 class _Reject(Exception):
@@ -156,7 +162,8 @@ def check_row(
     try:
         if raw.extra:
             raise _Reject(Code.INVALID_ROW, _("Unexpected field(s) {fields}; allowed: indicator, unit, period, value, "
-                                              "numerator, denominator, comment.", fields=name_list(raw.extra)))
+                                              "numerator, denominator, comment.",
+                                              fields=echo(render(name_list(raw.extra)) or "")))
         ind_code, unit_text, period_text = (_text(raw.indicator, "indicator"), _text(raw.unit, "unit"),
                                             _text(raw.period, "period"))
         missing = [n for n, v in (("indicator", ind_code), ("unit", unit_text), ("period", period_text)) if not v]
@@ -167,10 +174,10 @@ def check_row(
         rule = indicators.get(ind_code) or _by_name(indicators, ind_code)
         if rule is None:
             raise _Reject(Code.UNKNOWN_INDICATOR, _("No indicator '{text}'; see /api/v1/indicators for codes.",
-                                                    text=ind_code))
+                                                    text=echo(ind_code)))
         if unit is None:
             raise _Reject(Code.UNKNOWN_UNIT, _("No unit '{text}'; use a code or name from /api/v1/units.",
-                                               text=unit_text))
+                                               text=echo(unit_text)))
         if isinstance(unit, UnitProblem):
             raise _Reject(unit.code, unit.detail)
         unit_text = unit.code

@@ -62,7 +62,7 @@ FREQUENCY_NAMES: dict[str, Message] = {
 }
 
 DIRECTION_NAMES: dict[str, Message] = {"up": _("higher is better"), "down": _("lower is better")}
-LEVEL_NAMES: dict[str, Message] = {"district": _("district"), "city": _("city")}
+LEVEL_NAMES: dict[str, Message] = {"district": _("district"), "city": _("city"), "school": _("school")}
 YES, NO = _("yes"), _("no")
 
 

@@ -11,6 +11,8 @@ from app.db.catalog import CatalogCache
 from app.db.models import Indicator, Target, Unit
 from app.db.seed import REPORTING_FIELDS
 from app.domain.catalog import Catalog
+from app.domain.text import echo
+from app.domain.units import Existing, new_unit_problems
 from app.errors import Conflict, NotFound, Unprocessable
 from app.i18n import _
 from app.schemas.catalog import (
@@ -59,7 +61,7 @@ async def update_indicator(
     # The row itself, not the (shared, cached) catalog snapshot's copy.
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=code))
+        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=echo(code)))
     old = revisions.indicator_state(ind)
     changes = body.model_dump(exclude_unset=True)
     renames = {"min": "min_value", "max": "max_value"}
@@ -127,7 +129,8 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     indicator_or_404(cat, code)
     unit = cat.resolve_unit(body.unit)
     if unit is None or unit.code not in cat.units:
-        detail = cat.retired_message(cat.retired[unit.code]) if unit else _("Unknown unit '{text}'.", text=body.unit)
+        detail = (cat.retired_message(cat.retired[unit.code]) if unit
+                  else _("Unknown unit '{text}'.", text=echo(body.unit)))
         raise Unprocessable(detail, errors=[{"location": "body.unit", "message": str(detail)}])
     t = Target(
         indicator_code=code, unit_code=unit.code, kind=body.kind, op=body.op, value=body.value, year=body.year,
@@ -198,11 +201,17 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
         raise Conflict(_("Unit code {code} is taken.", code=body.code))
     parent = cat.resolve_unit(body.parent)
     if parent is None or parent.code not in cat.units:
-        raise Unprocessable(_("Unknown parent unit '{text}'.", text=body.parent),
+        raise Unprocessable(_("Unknown parent unit '{text}'.", text=echo(body.parent)),
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
-    taken = [n for n in [body.name, *body.aliases] if n in cat.unit_names]
-    if taken:
-        raise Conflict(_("Unit name or alias already in use: {names}.", names=", ".join(taken)))
+    existing = [Existing(u.code, (u.name, *(u.aliases or []))) for u in cat.units.values()]
+    existing += [Existing(r.code, (r.name,)) for r in cat.retired.values()]
+    problems = new_unit_problems(code=body.code, name=body.name, aliases=body.aliases, level=body.level,
+                                 parent_level=cat.units[parent.code].level, existing=existing)
+    if problems:
+        error = Conflict if all(p["code"] == "name_taken" for p in problems) else Unprocessable
+        shown = [{**p, "message": str(p["message"])} for p in problems]
+        raise error(_("The unit cannot be added: {problems}.", problems="; ".join(p["message"] for p in shown)),
+                    errors=shown)
     u = Unit(code=body.code, name=body.name, name_en=body.name_en, parent_code=parent.code, level=body.level,
              aliases=body.aliases)
     session.add(u)
