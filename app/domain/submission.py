@@ -12,7 +12,7 @@ from app.domain.conflicts import Code, cell_of
 from app.domain.payload import RawRow
 from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
 from app.domain.text import echo
-from app.domain.vocabulary import FIELD_NAMES, MEASURE_NAMES, PERIOD_NAMES, name_list
+from app.domain.vocabulary import FIELD_NAMES, MEASURE_NAMES, MEASURE_UNITS, PERIOD_NAMES, name_list
 from app.i18n import Text, _, message_of, render
 
 RATE_TOLERANCE = 0.005
@@ -258,7 +258,8 @@ def _values(raw: RawRow, rule: IndicatorRule, unit: UnitRef) -> tuple[float, flo
     if (rule.low is not None and value < rule.low) or (rule.high is not None and value > rule.high):
         raise _Reject(Code.OUT_OF_BOUNDS,
                       _("{value:g} is outside the plausible range of {code} [{low}, {high}] {unit}.", value=value,
-                        code=rule.code, low=_fmt(rule.low), high=_fmt(rule.high), unit=rule.unit))
+                        code=rule.code, low=_fmt(rule.low), high=_fmt(rule.high),
+                        unit=MEASURE_UNITS.get(rule.unit, rule.unit)))
     return value, num, den
 
 

@@ -66,6 +66,8 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "GET /api/v1/attainment": ((422,), "unparseable date/as_of or an unknown unit is 422"),
     "GET /api/v1/attainment/summary": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/completeness": ((422,), "unparseable date/as_of, an unknown unit or indicator is 422"),
+    "GET /api/v1/templates": ((422,), "an unknown unit or unparseable period is 422, as is no unit from a key "
+                                      "bound to none"),
     "POST /api/v1/measurements": (
         (400, 413, 422), "rows are judged by the catalog (unknown indicator, future period, period too fine, bounds, "
                          "rate mismatch, ...): no row accepted is 422; a text/csv body is any string in the schema, "
