@@ -6,7 +6,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import logs, openapi
-from app.api import admin, attainment, catalog, completeness, health, keys, measurements, templates
+from app.api import (
+    admin,
+    attainment,
+    catalog,
+    completeness,
+    deliverables,
+    health,
+    keys,
+    measurements,
+    scorecard,
+    templates,
+)
 from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
@@ -57,5 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(templates.router, prefix=API)
     app.include_router(attainment.router, prefix=API)
     app.include_router(completeness.router, prefix=API)
+    app.include_router(deliverables.router, prefix=API)
+    app.include_router(scorecard.router, prefix=API)
     app.include_router(keys.router, prefix=API)
     return app

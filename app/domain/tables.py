@@ -50,10 +50,10 @@ def display_number(x: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-# What Excel, WPS and LibreOffice take for the start of a formula (OWASP "CSV injection").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A text cell a spreadsheet would read as a formula (CSV injection; Excel, WPS and LibreOffice alike).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(text: str) -> str:
     """Text exported to CSV or xlsx that cannot run as a formula: a leading = + - @ tab or CR gets a '."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

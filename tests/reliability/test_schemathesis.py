@@ -78,6 +78,13 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PATCH /api/v1/targets/{target_id}": ((422,), "year_from after year (the new or the stored one) is 422"),
     "POST /api/v1/units": ((422,), "an unknown parent unit is 422"),
     "POST /api/v1/keys": ((422,), "a district key without a unit, or an unknown unit, is 422"),
+    "GET /api/v1/deliverables": ((422,), "unparseable date/as_of or an unknown department is 422"),
+    "GET /api/v1/deliverables/{code}": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/plan/summary": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/tasks/{n}/scorecard": ((422,), "unparseable date/as_of is 422"),
+    "PUT /api/v1/deliverables/{code}/report": (
+        (422,), "the report rules (unknown state, done without done_on, a future date, a non-http url, a note too "
+                "long, ...) answer 422 with a stable code; every field is free text in the schema"),
 }
 
 # NUL, C0 controls (with TAB, LF, CR), ESC, DEL, NEL, zero-width space, right-to-left override, BOM.
