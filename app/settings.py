@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     limit_concurrency: int = 1000
+    key_rotation_grace_hours: float = 24.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
     # Language of messages when a request's Accept-Language names neither zh nor en.
