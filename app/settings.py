@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     seeds_dir: Path = SEEDS_DIR
     # Language of messages when a request's Accept-Language names neither zh nor en.
     default_lang: Literal["zh", "en"] = "zh"
+    # Signs the leaders' page session cookies; unset, one is generated and kept in the database (all workers agree).
+    session_secret: str | None = None
+    session_hours: float = 8.0
 
 
 @lru_cache
