@@ -116,7 +116,7 @@ def serve(
 
 @keys_cli.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, bureau, district or scraper")],
+    role: Annotated[Role, typer.Option(help="admin, bureau, district, reviewer or scraper")],
     name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局")],
     unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the key to this file (mode 0600)")] = None,

@@ -14,9 +14,10 @@ class Role(StrEnum):
     BUREAU = "bureau"
     DISTRICT = "district"
     SCRAPER = "scraper"
+    REVIEWER = "reviewer"  # the city bureau's statistics desk: approves or returns district submissions
 
 
-READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT})
+READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.REVIEWER})
 METRICS_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.SCRAPER})
 WRITE_ROLES = frozenset({Role.ADMIN, Role.DISTRICT})
 

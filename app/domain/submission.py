@@ -38,6 +38,7 @@ class Code(StrEnum):
     COMMENT_TOO_LONG = "comment_too_long"
     DUPLICATE_IN_REQUEST = "duplicate_in_request"
     PERIOD_OVERLAP = "period_overlap"
+    LOCKED = "locked"
 
 
 @dataclass(frozen=True, slots=True)

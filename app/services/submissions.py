@@ -25,6 +25,7 @@ from app.domain.submission import (
     reject_overlaps,
 )
 from app.errors import Forbidden
+from app.services.locking import refuse_locked
 
 
 @dataclass
@@ -111,6 +112,12 @@ async def submit(
     await measurements.lock(session, {(r.indicator, r.period.year) for r in clean})
     before = await measurements.current(session, [r.key for r in clean])
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
+    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not).
+    changed, locked = await refuse_locked(session, catalog, changed)
+    if locked:
+        refused = {c.index for c in locked}
+        clean = [r for r in clean if r.index not in refused]
+        conflicts = sorted([*conflicts, *locked], key=lambda c: c.index)
     created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
     counts = {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
               "rejected": len(conflicts)}

@@ -8,7 +8,9 @@ from app.db import measurements, yearly
 from app.db.models import Measurement
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal
+from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
+from app.services.locking import refuse_locked_delete
 from app.services.submissions import authorise, resolve_unit
 
 
@@ -26,6 +28,9 @@ async def delete_value(
         authorise(catalog, caller, [resolve_unit(catalog, key[1])])
     except Forbidden:
         raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
+    period = parse_period(key[2])
+    if key[1] in catalog.units:
+        await refuse_locked_delete(session, catalog, key[1], period.year)
     row = await measurements.delete(session, key=key, key_name=caller.name, request_id=request_id, now=now)
     if row is None:
         raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
