@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import logs, openapi
-from app.api import admin, attainment, catalog, completeness, health, keys, measurements, reviews
+from app.api import admin, attainment, catalog, completeness, health, keys, measurements, quality, reviews
 from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
@@ -53,5 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(attainment.router, prefix=API)
     app.include_router(completeness.router, prefix=API)
     app.include_router(reviews.router, prefix=API)
+    app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
     return app

@@ -25,6 +25,7 @@ from app.domain.submission import (
     reject_overlaps,
 )
 from app.errors import Forbidden
+from app.services import quality
 from app.services.locking import refuse_locked
 
 
@@ -37,9 +38,11 @@ class Outcome:
     counts: dict[str, int]
     conflicts: list[dict[str, Any]]
     tallies: Counter[tuple[str, str]] = field(default_factory=Counter)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    changed: set[tuple[str, str, int]] = field(default_factory=set)  # yearly cells whose values moved
 
     def body(self) -> dict[str, Any]:
-        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts}
+        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts, "warnings": self.warnings}
 
 
 def indicator_rule(i: IndicatorRow) -> IndicatorRule:
@@ -130,9 +133,12 @@ async def submit(
     if dry_run:
         return Outcome(200, "dry_run", counts, listed)
     await measurements.write(session, changed, before=before, key_name=caller.name, request_id=request_id, now=now)
-    await yearly.refresh(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed})
+    cells = {(r.indicator, r.unit, r.period.year) for r in changed}
+    await yearly.refresh(session, catalog, cells)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
-    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies)
+    # Read-only, on this transaction's fresh yearly values; the flags themselves are kept after the commit.
+    found = await quality.warnings(session, catalog, changed)
+    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, cells)
 
 
 def _tally(

@@ -1,0 +1,57 @@
+"""Data-quality flags on yearly values A(u, y) (SPEC.md "Quality flags"), never blocking: a jump from the year
+before (`outlier_yoy`) and a value far from its siblings' (`outlier_peers`). Rates are in percent."""
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+OUTLIER_YOY = "outlier_yoy"
+OUTLIER_PEERS = "outlier_peers"
+PEER_SIGMAS = 3.0
+MIN_PEERS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    value: float
+    figures: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+
+def yoy(*, rate: bool, previous: float | None, current: float, max_change: float, max_points: float
+        ) -> Finding | None:
+    """A change from the year before beyond the indicator's limit: percentage points for a rate, a fraction of
+    the previous value otherwise. Nothing to compare when the year before has no value or a value of 0."""
+    if previous is None or previous == 0:
+        return None
+    if rate:
+        points = current - previous
+        if abs(points) > max_points:
+            return Finding(OUTLIER_YOY, current, {"previous": previous, "change_points": points,
+                                                  "max_points": max_points},
+                           f"{previous:g}% → {current:g}%: {points:+.1f} points in a year (limit {max_points:g}).")
+        return None
+    change = (current - previous) / abs(previous)
+    if abs(change) > max_change:
+        return Finding(OUTLIER_YOY, current, {"previous": previous, "change": change, "max_change": max_change},
+                       f"{previous:g} → {current:g}: {change:+.0%} in a year (limit ±{max_change:.0%}).")
+    return None
+
+
+def peers(*, current: float, siblings: Sequence[float]) -> Finding | None:
+    """More than 3 standard deviations from the mean of the siblings' values (the unit itself left out); at
+    least 5 siblings with values, and none when they do not vary."""
+    if len(siblings) < MIN_PEERS:
+        return None
+    mean = statistics.fmean(siblings)
+    sd = statistics.stdev(siblings)
+    if sd == 0:
+        return None
+    z = (current - mean) / sd
+    if abs(z) > PEER_SIGMAS:
+        return Finding(OUTLIER_PEERS, current, {"mean": mean, "sd": sd, "z": z, "siblings": len(siblings)},
+                       f"{current:g} is {z:+.1f} standard deviations from its {len(siblings)} siblings' mean "
+                       f"{mean:g}.")
+    return None
