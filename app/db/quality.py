@@ -8,21 +8,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db.bulk import chunks
-from app.db.models import QualityFlag, YearlyValue
+from app.db.models import QualityFlag, Unit, YearlyValue
 from app.db.types import utcnow
 
 Y = YearlyValue.__table__  # type: ignore[attr-defined]
+U = Unit.__table__  # type: ignore[attr-defined]
 Cell = tuple[str, str, int]
 
 
-async def yearly(session: AsyncSession, cells: Iterable[Cell]) -> dict[Cell, float]:
-    """Kept A(u, y) of the given (indicator, unit, year) cells where the unit reported its own value (a partial
-    aggregate would jump whenever a district reports late; its children carry the flags)."""
+async def group_values(session: AsyncSession, groups: Iterable[tuple[str, str | None, int]]
+                       ) -> dict[Cell, float]:
+    """Own kept values of every unit in the given (indicator, parent, year) sibling groups — read by parent, so a
+    district's hundreds of schools are one indexed look-up, not a list of codes. A None parent is the root."""
+    wanted = sorted(set(groups), key=lambda g: (g[0], g[1] or "", g[2]))
     out: dict[Cell, float] = {}
-    for part in chunks(sorted(set(cells))):
-        for ind, unit, year, value in await session.execute(
-                select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value)
-                .where(tuple_(Y.c.indicator_code, Y.c.unit_code, Y.c.year).in_(list(part)), Y.c.own.is_(True))):
+    with_parent = [(i, p, y) for i, p, y in wanted if p is not None]
+    for part in chunks(with_parent):
+        stmt = (select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value)
+                .join(U, U.c.code == Y.c.unit_code)
+                .where(tuple_(Y.c.indicator_code, U.c.parent_code, Y.c.year).in_(list(part)), Y.c.own.is_(True)))
+        for ind, unit, year, value in await session.execute(stmt):
+            out[(ind, unit, year)] = value
+    roots = [(i, y) for i, p, y in wanted if p is None]
+    for top in chunks(roots):
+        stmt = (select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value)
+                .join(U, U.c.code == Y.c.unit_code)
+                .where(tuple_(Y.c.indicator_code, Y.c.year).in_(list(top)), U.c.parent_code.is_(None),
+                       Y.c.own.is_(True)))
+        for ind, unit, year, value in await session.execute(stmt):
             out[(ind, unit, year)] = value
     return out
 

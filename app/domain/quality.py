@@ -1,8 +1,9 @@
 """Data-quality flags on yearly values A(u, y) (SPEC.md "Quality flags"), never blocking: a jump from the year
 before (`outlier_yoy`) and a value far from its siblings' (`outlier_peers`). Rates are in percent."""
 
+import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,35 @@ def yoy(*, rate: bool, previous: float | None, current: float, max_change: float
     return None
 
 
+def peers_of_all(values: Mapping[str, float]) -> dict[str, Finding]:
+    """`peers` for every unit of one sibling group at once: each left out of its own comparison, in O(n) with
+    the leave-one-out mean and sample variance (a group of hundreds of schools stays cheap)."""
+    n = len(values)
+    if n - 1 < MIN_PEERS:
+        return {}
+    total = sum(values.values())
+    squares = sum(v * v for v in values.values())
+    out = {}
+    for unit, x in values.items():
+        mean = (total - x) / (n - 1)
+        var = max(0.0, (squares - x * x - (n - 1) * mean * mean) / (n - 2))
+        # The sums lose a few ulps: siblings that do not vary must give exactly no flag.
+        if var <= (1e-9 * max(1.0, abs(mean))) ** 2:
+            continue
+        found = _far(x, mean, math.sqrt(var), n - 1)
+        if found is not None:
+            out[unit] = found
+    return out
+
+
+def _far(current: float, mean: float, sd: float, count: int) -> Finding | None:
+    z = (current - mean) / sd
+    if abs(z) > PEER_SIGMAS:
+        return Finding(OUTLIER_PEERS, current, {"mean": mean, "sd": sd, "z": z, "siblings": count},
+                       f"{current:g} is {z:+.1f} standard deviations from its {count} siblings' mean {mean:g}.")
+    return None
+
+
 def peers(*, current: float, siblings: Sequence[float]) -> Finding | None:
     """More than 3 standard deviations from the mean of the siblings' values (the unit itself left out); at
     least 5 siblings with values, and none when they do not vary."""
@@ -49,9 +79,4 @@ def peers(*, current: float, siblings: Sequence[float]) -> Finding | None:
     sd = statistics.stdev(siblings)
     if sd == 0:
         return None
-    z = (current - mean) / sd
-    if abs(z) > PEER_SIGMAS:
-        return Finding(OUTLIER_PEERS, current, {"mean": mean, "sd": sd, "z": z, "siblings": len(siblings)},
-                       f"{current:g} is {z:+.1f} standard deviations from its {len(siblings)} siblings' mean "
-                       f"{mean:g}.")
-    return None
+    return _far(current, mean, sd, len(siblings))

@@ -14,7 +14,7 @@ from app.db.catalog import CatalogCache
 from app.db.models import QualityFlag
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal, Role
-from app.domain.quality import Finding, peers, yoy
+from app.domain.quality import Finding, peers_of_all, yoy
 from app.domain.submission import Clean
 from app.errors import Conflict, Forbidden, NotFound
 
@@ -28,51 +28,53 @@ class Found:
     finding: Finding
 
 
-def touched(catalog: Catalog, cells: Iterable[Cell]) -> set[Cell]:
-    """Every yearly value whose flags a change of these cells can move: the units and their ancestors (their
-    aggregates changed), the next year of each (its previous changed), and their siblings (their peers did)."""
-    out: set[Cell] = set()
+Group = tuple[str, str | None, int]  # indicator, parent (None: the root), year
+
+
+def _groups(catalog: Catalog, cells: Iterable[Cell], *, upward: bool) -> set[Group]:
+    """The sibling groups whose flags a change of these cells can move: each unit's own group and, with
+    `upward`, its ancestors' (their aggregates changed) and the next year's (its previous value changed)."""
+    out: set[Group] = set()
     for ind, unit, year in cells:
-        for u in (unit, *catalog.ancestors(unit)):
-            out.update({(ind, u, year), (ind, u, year + 1)})
+        chain = (unit, *catalog.ancestors(unit)) if upward else (unit,)
+        for u in chain:
             parent = catalog.parents.get(u)
-            if parent is not None:
-                out.update((ind, s, year) for s in catalog.children.get(parent, ()))
+            out.add((ind, parent, year))
+            if upward:
+                out.add((ind, parent, year + 1))
     return out
 
 
-async def evaluate(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> tuple[list[Found], set[Cell]]:
-    """Findings on the given cells, and the cells that were evaluated (those with a value)."""
-    needed = set(cells)
-    for ind, unit, year in cells:
-        needed.add((ind, unit, year - 1))
-        parent = catalog.parents.get(unit)
-        if parent is not None:
-            needed.update((ind, s, year) for s in catalog.children.get(parent, ()))
-    values = await store.yearly(session, needed)
+async def evaluate(session: AsyncSession, catalog: Catalog, groups: set[Group]) -> tuple[list[Found], set[Cell]]:
+    """Findings on every unit of the given sibling groups, and the cells looked at."""
+    values = await store.group_values(session, groups | {(i, p, y - 1) for i, p, y in groups})
+    members: dict[Group, dict[str, float]] = defaultdict(dict)
+    for (ind, unit, year), v in values.items():
+        members[(ind, catalog.parents.get(unit), year)][unit] = v
     found: list[Found] = []
-    evaluated = set()
-    for cell in sorted(cells):
-        ind, unit, year = cell
-        if cell not in values or ind not in catalog.indicators:
+    looked: set[Cell] = set()
+    for group in sorted(groups, key=lambda g: (g[0], g[1] or "", g[2])):
+        ind, _, year = group
+        if ind not in catalog.indicators:
             continue
-        evaluated.add(cell)
         info = catalog.indicators[ind]
-        current = values[cell]
-        jump = yoy(rate=info.measure == "rate", previous=values.get((ind, unit, year - 1)), current=current,
-                   max_change=info.max_yoy_change, max_points=info.max_yoy_points)
-        parent = catalog.parents.get(unit)
-        others = [values[(ind, s, year)] for s in catalog.children.get(parent, ()) if s != unit
-                  and (ind, s, year) in values] if parent is not None else []
-        far = peers(current=current, siblings=others)
-        found.extend(Found(cell, f) for f in (jump, far) if f is not None)
-    return found, evaluated
+        here = members.get(group, {})
+        far = peers_of_all(here)
+        for unit, current in sorted(here.items()):
+            cell = (ind, unit, year)
+            looked.add(cell)
+            jump = yoy(rate=info.measure == "rate", previous=values.get((ind, unit, year - 1)), current=current,
+                       max_change=info.max_yoy_change, max_points=info.max_yoy_points)
+            found.extend(Found(cell, f) for f in (jump, far.get(unit)) if f is not None)
+    return found, looked
 
 
 async def keep(session: AsyncSession, catalog: Catalog, changed: Iterable[Cell]) -> None:
     """Re-evaluate every flag a change touches: open or update what is found, clear what no longer is."""
-    cells = touched(catalog, changed)
-    found, _ = await evaluate(session, catalog, cells)
+    changed = set(changed)
+    groups = _groups(catalog, changed, upward=True)
+    found, looked = await evaluate(session, catalog, groups)
+    cells = looked | {(i, u, y) for i, u0, y0 in changed for u in (u0, *catalog.ancestors(u0)) for y in (y0, y0 + 1)}
     existing = await store.flags_of(session, sorted(cells))
     seen = set()
     for f in found:
@@ -80,7 +82,7 @@ async def keep(session: AsyncSession, catalog: Catalog, changed: Iterable[Cell])
         seen.add(key)
         store.upsert(session, existing.get(key), f.cell, f.finding.code, f.finding.value, f.finding.figures)
     for key, flag in existing.items():
-        if key not in seen and (key[:3] in cells):
+        if key not in seen:
             store.clear(flag)
     await session.flush()
 
@@ -101,9 +103,9 @@ async def warnings(session: AsyncSession, catalog: Catalog, rows: Sequence[Clean
     by_cell: dict[Cell, list[int]] = defaultdict(list)
     for r in rows:
         by_cell[(r.indicator, r.unit, r.period.year)].append(r.index)
-    found, _ = await evaluate(session, catalog, set(by_cell))
+    found, _ = await evaluate(session, catalog, _groups(catalog, by_cell, upward=False))
     return [{"index": i, "code": f.finding.code, "detail": f.finding.detail}
-            for f in found for i in by_cell[f.cell]]
+            for f in found if f.cell in by_cell for i in by_cell[f.cell]]
 
 
 async def confirm(session: AsyncSession, catalog: Catalog, flag_id: int, note: str, caller: Principal

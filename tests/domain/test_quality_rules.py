@@ -26,3 +26,15 @@ def test_peers_leave_the_unit_out_and_need_five_varying_siblings() -> None:
     assert peers(current=50, siblings=[*siblings, 50]) is None
     assert peers(current=50, siblings=[90, 91, 89, 90]) is None  # four siblings
     assert peers(current=50, siblings=[90] * 9) is None  # no spread
+
+
+def test_peers_of_a_whole_group_agree_with_one_at_a_time() -> None:
+    from app.domain.quality import peers_of_all
+
+    group = {f"d{i}": v for i, v in enumerate([90, 91, 89, 90, 92, 88, 90, 91, 89, 50])}
+    found = peers_of_all(group)
+    assert set(found) == {"d9"}
+    one = peers(current=50, siblings=[v for k, v in group.items() if k != "d9"])
+    assert one is not None and abs(found["d9"].figures["z"] - one.figures["z"]) < 1e-6
+    assert peers_of_all({f"d{i}": 0.1 + 0.2 for i in range(6)} | {"x": 0.3}) == {}
+    assert peers_of_all({f"d{i}": 90.0 for i in range(4)} | {"x": 50.0}) == {}  # four siblings

@@ -66,6 +66,15 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PATCH /api/v1/targets/{target_id}": ((422,), "year_from after year (the new or the stored one) is 422"),
     "POST /api/v1/units": ((422,), "an unknown parent unit is 422"),
     "POST /api/v1/keys": ((422,), "a district key without a unit, or an unknown unit, is 422"),
+    "GET /api/v1/completeness": ((422,), "unparseable date/as_of or an unknown unit is 422"),
+    "GET /api/v1/quality": ((422,), "an unknown unit is 422"),
+    "GET /api/v1/reviews": ((422,), "an unknown unit is 422"),
+    "POST /api/v1/reviews": ((422,), "an unknown unit is 422"),
+    "POST /api/v1/reviews/{review_id}/approve": ((422,), "a comment with control characters is 422"),
+    "POST /api/v1/reviews/{review_id}/return": ((422,), "a comment with control characters is 422"),
+    "POST /api/v1/reviews/{review_id}/unlock": ((422,), "a reason with control characters is 422"),
+    "POST /api/v1/quality/{flag_id}/confirm": ((422,), "a note with control characters is 422"),
+    "PUT /api/v1/indicators/{code}/reporters": ((422,), "an unknown unit among the reporters is 422"),
 }
 
 # role → the conftest key used for it
