@@ -8,6 +8,7 @@ from app.db.models import Indicator, Target
 from app.domain.catalog import Catalog, IndicatorRow
 from app.domain.completeness import reporter_codes
 from app.domain.judgement import AT_RISK_PACE, ON_TRACK_PACE
+from app.domain.text import echo
 from app.errors import NotFound
 from app.schemas.catalog import (
     ActionRead,
@@ -206,7 +207,7 @@ async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _: Reader
     cat = await catalogs.snapshot(session)
     found = cat.resolve_unit(code)
     if found is None:
-        raise NotFound(f"No unit '{code}'. The list is at /api/v1/units.")
+        raise NotFound(f"No unit '{echo(code)}'. The list is at /api/v1/units.")
     if found.code in cat.retired:
         r = cat.retired[found.code]
         raise NotFound(cat.retired_message(r), current=r.current_code)

@@ -81,6 +81,52 @@ class PlanRowDepartment(SQLModel, table=True):
     position: int
 
 
+class Deliverable(SQLModel, table=True):
+    """An item of an Annex 2 row's policies column, with its current report (the latest revision)."""
+
+    __tablename__ = "deliverables"
+    code: str = Field(primary_key=True, max_length=16)
+    plan_row_seq: int = Field(foreign_key="plan_rows.seq", index=True)
+    n: int
+    source: str = Field(max_length=16)
+    title: str
+    deadline: date | None = None
+    note: str = ""
+    state: str = Field(default="planned", max_length=16)
+    done_on: date | None = None
+    document_no: str | None = None
+    url: str | None = None
+    report_note: str | None = None
+    reported_at: datetime | None = _ts(nullable=True)
+    reported_by: str | None = None
+
+
+class DeliverableDepartment(SQLModel, table=True):
+    __tablename__ = "deliverable_departments"
+    deliverable_code: str = Field(foreign_key="deliverables.code", primary_key=True, max_length=16)
+    department_code: str = Field(foreign_key="departments.code", primary_key=True, max_length=40)
+    position: int
+
+
+class DeliverableRevision(SQLModel, table=True):
+    """Append-only: one row per report on a deliverable."""
+
+    __tablename__ = "deliverable_revisions"
+    __table_args__ = (Index("ix_deliverable_revisions_key", "deliverable_code", "id"),)
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    deliverable_code: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    done_on: date | None = None
+    document_no: str | None = None
+    url: str | None = None
+    note: str | None = None
+    old_state: str | None = Field(default=None, max_length=16)
+    key_name: str
+    department_code: str | None = Field(default=None, max_length=40)
+    request_id: str | None = None
+    recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+
 class Unit(SQLModel, table=True):
     __tablename__ = "units"
     code: str = Field(primary_key=True, max_length=32)
@@ -162,6 +208,7 @@ class ApiKey(SQLModel, table=True):
     name: str
     role: str = Field(max_length=16)
     unit_code: str | None = Field(default=None, foreign_key="units.code", max_length=32)
+    department_code: str | None = Field(default=None, foreign_key="departments.code", max_length=40)
     prefix: str = Field(index=True, max_length=16)
     key_hash: str = Field(max_length=64)
     created_at: datetime = _ts(nullable=False, default=utcnow)

@@ -14,6 +14,8 @@ from app.db import revisions
 from app.db.models import (
     Action,
     CatalogRevision,
+    Deliverable,
+    DeliverableDepartment,
     Department,
     Indicator,
     PlanRow,
@@ -63,6 +65,7 @@ async def seed(session: AsyncSession, folder: Path) -> SeedReport:
     await _seed_structure(session, folder, report)
     await _seed_units(session, folder, report)
     await _seed_indicators(session, folder, report)
+    await _seed_deliverables(session, folder, report)
     await session.flush()
     return report
 
@@ -182,3 +185,22 @@ async def _seed_indicators(session: AsyncSession, folder: Path, report: SeedRepo
             revisions.record(session, entity="target", key=str(row.id), action="create",
                              data=revisions.target_state(row), old=None, key_name=SEED_KEY_NAME, request_id=None)
             report.add("targets")
+
+
+async def _seed_deliverables(session: AsyncSession, folder: Path, report: SeedReport) -> None:
+    """Deliverables not yet in the store; an existing one (and its reports) is never touched."""
+    if not (folder / "deliverables.yaml").exists():
+        return
+    have = await _existing(session, Deliverable.code)
+    for d in _load(folder, "deliverables.yaml"):
+        if d["code"] in have:
+            continue
+        deadline = d.get("deadline")
+        session.add(Deliverable(
+            code=d["code"], plan_row_seq=d["row"], n=d["n"], source=d.get("source") or "policies", title=d["title"],
+            deadline=deadline if isinstance(deadline, date) else None, note=d.get("note") or "",
+        ))
+        await session.flush()
+        for pos, code in enumerate(d["departments"]):
+            session.add(DeliverableDepartment(deliverable_code=d["code"], department_code=code, position=pos))
+        report.add("deliverables")

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from app.domain.text import clean_name
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -17,6 +19,8 @@ def _printable(value: str) -> str:
 
 # Free text an admin types: no NUL or other control characters (PostgreSQL cannot even store NUL).
 Text = Annotated[str, AfterValidator(_printable)]
+# A name people and submissions refer to a unit by: NFKC, trimmed, no control, format or bidi characters.
+Name = Annotated[str, AfterValidator(clean_name)]
 # Numbers as JSON numbers: true/false are not 1/0.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -234,11 +238,11 @@ class ReportersUpdate(BaseModel):
 class UnitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{1,31}$")
-    name: Text = Field(min_length=1, max_length=100)
-    name_en: Text | None = Field(default=None, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
+    name_en: Name | None = Field(default=None, max_length=100)
     parent: Text = Field(min_length=1, max_length=32)
     level: Literal["district", "school"] = "school"
-    aliases: list[Annotated[Text, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=10)
+    aliases: list[Annotated[Name, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=10)
 
 
 class RevisionRead(BaseModel):

@@ -11,6 +11,8 @@ from app.db.catalog import CatalogCache
 from app.db.models import Indicator, Target, Unit
 from app.db.seed import REPORTING_FIELDS
 from app.domain.catalog import Catalog
+from app.domain.text import echo
+from app.domain.units import Existing, new_unit_problems
 from app.errors import Conflict, NotFound, Unprocessable
 from app.schemas.catalog import (
     IndicatorCreate,
@@ -57,7 +59,7 @@ async def update_indicator(
     # The row itself, not the (shared, cached) catalog snapshot's copy.
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(f"No indicator '{echo(code)}'. The list is at /api/v1/indicators.")
     old = revisions.indicator_state(ind)
     changes = body.model_dump(exclude_unset=True)
     renames = {"min": "min_value", "max": "max_value"}
@@ -126,7 +128,7 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     indicator_or_404(cat, code)
     unit = cat.resolve_unit(body.unit)
     if unit is None or unit.code not in cat.units:
-        detail = cat.retired_message(cat.retired[unit.code]) if unit else f"Unknown unit '{body.unit}'."
+        detail = cat.retired_message(cat.retired[unit.code]) if unit else f"Unknown unit '{echo(body.unit)}'."
         raise Unprocessable(detail, errors=[{"location": "body.unit", "message": detail}])
     t = Target(
         indicator_code=code, unit_code=unit.code, kind=body.kind, op=body.op, value=body.value, year=body.year,
@@ -197,11 +199,15 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
         raise Conflict(f"Unit code {body.code} is taken.")
     parent = cat.resolve_unit(body.parent)
     if parent is None or parent.code not in cat.units:
-        raise Unprocessable(f"Unknown parent unit '{body.parent}'.",
+        raise Unprocessable(f"Unknown parent unit '{echo(body.parent)}'.",
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
-    taken = [n for n in [body.name, *body.aliases] if n in cat.unit_names]
-    if taken:
-        raise Conflict(f"Unit name or alias already in use: {', '.join(taken)}.")
+    existing = [Existing(u.code, (u.name, *(u.aliases or []))) for u in cat.units.values()]
+    existing += [Existing(r.code, (r.name,)) for r in cat.retired.values()]
+    problems = new_unit_problems(code=body.code, name=body.name, aliases=body.aliases, level=body.level,
+                                 parent_level=cat.units[parent.code].level, existing=existing)
+    if problems:
+        error = Conflict if all(p["code"] == "name_taken" for p in problems) else Unprocessable
+        raise error("; ".join(p["message"] for p in problems) + ".", errors=problems)
     u = Unit(code=body.code, name=body.name, name_en=body.name_en, parent_code=parent.code, level=body.level,
              aliases=body.aliases)
     session.add(u)
