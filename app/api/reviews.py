@@ -1,10 +1,11 @@
 """Review and locking of (unit, year) datasets: submit, approve, return, unlock, list with history."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.api.deps import Catalogs, Id, Reader, SessionDep, WriteSessionDep
+from app.api.replay import idempotently
 from app.db import reviews as store
 from app.db.models import Review
 from app.domain.catalog import Catalog
@@ -36,45 +37,60 @@ async def _read(session: Any, cat: Catalog, found: list[Review]) -> list[ReviewR
     ]
 
 
+IdemKey = Annotated[str | None, Header(max_length=255, description="Replays the first answer")]
+
+
 @router.post("/reviews", status_code=201, response_model=ReviewRead, responses=_ERRORS)
-async def submit(body: ReviewCreate, request: Request, response: Response, session: WriteSessionDep,
-                 catalogs: Catalogs, caller: Reader) -> ReviewRead:
-    """Submit a dataset (a unit's year, every unit below included) for review; again after a return or unlock."""
-    cat = await catalogs.snapshot(session)
-    unit = unit_code_or_422(cat, body.unit, location="body.unit")
-    review, created = await service.submit(session, cat, unit, body.year, by=_actor(request, caller))
-    if not created:
-        response.status_code = 200
-    return (await _read(session, cat, [review]))[0]
+async def submit(body: ReviewCreate, request: Request, session: WriteSessionDep, catalogs: Catalogs,
+                 caller: Reader, idempotency_key: IdemKey = None) -> Response:
+    """Submit a dataset (a unit's year, every unit below included) for review; again after a return or unlock
+    (200, same id)."""
+    created = True
+
+    async def run() -> ReviewRead:
+        nonlocal created
+        cat = await catalogs.snapshot(session)
+        unit = unit_code_or_422(cat, body.unit, location="body.unit")
+        review, created = await service.submit(session, cat, unit, body.year, by=_actor(request, caller))
+        return (await _read(session, cat, [review]))[0]
+
+    return await idempotently(request, session, caller, idempotency_key, 201, run,
+                              status_of=lambda: 201 if created else 200)
 
 
 async def _transition(request: Request, session: Any, catalogs: Any, caller: Any, review_id: int, action: Action,
-                      comment: str | None) -> ReviewRead:
-    cat = await catalogs.snapshot(session)
-    review = await service.transition(session, cat, review_id, action, comment=comment, by=_actor(request, caller))
-    return (await _read(session, cat, [review]))[0]
+                      comment: str | None, key: str | None) -> Response:
+    async def run() -> ReviewRead:
+        cat = await catalogs.snapshot(session)
+        review = await service.transition(session, cat, review_id, action, comment=comment,
+                                          by=_actor(request, caller))
+        return (await _read(session, cat, [review]))[0]
+
+    return await idempotently(request, session, caller, key, 200, run)
 
 
 @router.post("/reviews/{review_id}/approve", response_model=ReviewRead, responses=_ERRORS)
 async def approve(review_id: Id, request: Request, session: WriteSessionDep, catalogs: Catalogs, caller: Reader,
-                  body: ReviewNote | None = None) -> ReviewRead:
+                  body: ReviewNote | None = None, idempotency_key: IdemKey = None) -> Response:
     """Approve a submitted dataset (reviewer or admin): its values, and those below it, are locked."""
     return await _transition(request, session, catalogs, caller, review_id, Action.APPROVE,
-                             body.comment if body else None)
+                             body.comment if body else None, idempotency_key)
 
 
 @router.post("/reviews/{review_id}/return", response_model=ReviewRead, responses=_ERRORS)
 async def return_(review_id: Id, body: ReturnBody, request: Request, session: WriteSessionDep, catalogs: Catalogs,
-                  caller: Reader) -> ReviewRead:
+                  caller: Reader, idempotency_key: IdemKey = None) -> Response:
     """Return a submitted dataset to its district with a comment (reviewer or admin)."""
-    return await _transition(request, session, catalogs, caller, review_id, Action.RETURN, body.comment)
+    return await _transition(request, session, catalogs, caller, review_id, Action.RETURN, body.comment,
+                             idempotency_key)
 
 
 @router.post("/reviews/{review_id}/unlock", response_model=ReviewRead, responses=_ERRORS)
 async def unlock(review_id: Id, body: UnlockBody, request: Request, session: WriteSessionDep, catalogs: Catalogs,
-                 caller: Reader) -> ReviewRead:
+                 caller: Reader, idempotency_key: IdemKey = None) -> Response:
     """Unlock an approved dataset (admin): it becomes `open` and may be changed and submitted again."""
-    return await _transition(request, session, catalogs, caller, review_id, Action.UNLOCK, body.reason)
+    return await _transition(request, session, catalogs, caller, review_id, Action.UNLOCK, body.reason,
+                             idempotency_key)
 
 
 @router.get("/reviews", response_model=list[ReviewRead])

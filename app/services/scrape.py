@@ -74,7 +74,8 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
         if r.unit_code not in exported:
             continue
         iunit = catalog.indicators[r.indicator].unit
-        labels = [r.indicator, r.unit_code, r.kind.value, str(r.target_year) if r.target_year else "open"]
+        # An open-ended (长期) target is labelled target_year="none" (ATTAINMENT.md).
+        labels = [r.indicator, r.unit_code, r.kind.value, str(r.target_year) if r.target_year else "none"]
         targets[_family(iunit)].add_metric(labels, _scale(iunit, r.target_value))
         j = r.judgement
         if j.attainment_ratio is not None:

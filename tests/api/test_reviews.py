@@ -186,3 +186,27 @@ async def test_a_concurrent_approve_and_write_never_leave_a_change_in_an_approve
         again = await _post(client, keys.admin, f"/reviews/{rid}/approve")
         assert again.json()["history"][-1]["digest"] == approved_digest, f"round {n}: a change slipped in"
         assert (await _post(client, keys.admin, f"/reviews/{rid}/unlock", {"reason": "next round"})).status_code == 200
+
+
+async def test_idempotency_keys_replay_review_actions(client: httpx.AsyncClient, keys: Keys) -> None:
+    def h(token: str, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+
+    body = {"unit": HUANGDAO, "year": 2020}
+    first = await client.post(f"{API}/reviews", json=body, headers=h(keys.huangdao, "hd-2020"))
+    again = await client.post(f"{API}/reviews", json=body, headers=h(keys.huangdao, "hd-2020"))
+    assert first.status_code == again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = await client.post(f"{API}/reviews", json={"unit": HUANGDAO, "year": 2021},
+                              headers=h(keys.huangdao, "hd-2020"))
+    assert other.status_code == 422
+    rid = first.json()["id"]
+    a1 = await client.post(f"{API}/reviews/{rid}/approve", headers=h(keys.reviewer, "ok-1"))
+    a2 = await client.post(f"{API}/reviews/{rid}/approve", headers=h(keys.reviewer, "ok-1"))
+    assert a1.status_code == a2.status_code == 200 and a2.headers["Idempotent-Replayed"] == "true"
+    a3 = await client.post(f"{API}/reviews/{rid}/approve", headers=h(keys.reviewer, "ok-2"))
+    assert a3.status_code == 409  # a new key is a new request: approving an approved dataset
+    replayed_409 = await client.post(f"{API}/reviews/{rid}/approve", headers=h(keys.reviewer, "ok-2"))
+    assert replayed_409.status_code == 409 and replayed_409.headers["Idempotent-Replayed"] == "true"
+    history = (await client.get(f"{API}/reviews/{rid}", headers=keys.auth(keys.bureau))).json()["history"]
+    assert [e["action"] for e in history] == ["submit", "approve"]
