@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow system-packages lint simulate bench-ingest bench-attainment bench-load bench-slow-clients clean
+.PHONY: run test test-slow system-packages lint simulate bench-ingest bench-attainment bench-load bench-slow-clients bench-export clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ bench-load: $(STAMP)
 
 bench-slow-clients: $(STAMP)
 	$(BIN)/python bench/slow_clients.py
+
+bench-export: $(STAMP)
+	$(BIN)/python bench/archive.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
