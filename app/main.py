@@ -26,6 +26,7 @@ from app.errors import install_error_handlers
 from app.guards import InputGuard
 from app.middleware import ETags, RequestContext
 from app.settings import Settings, get_settings
+from app.web.install import install as install_web
 
 API = "/api/v1"
 
@@ -53,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Targets, district submissions and attainment of Qingdao's Ten Action Plans",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by app.web.docs with local assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     openapi.install(app)
@@ -71,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router, prefix=API)
     app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
+    install_web(app)
     return app

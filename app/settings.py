@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     key_rotation_grace_hours: float = 24.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
+    # Signs the leaders' page session cookies; unset, one is generated and kept in the database (all workers agree).
+    session_secret: str | None = None
+    session_hours: float = 8.0
 
 
 @lru_cache

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Path, Query, Request
 
-from app.api.attainment import _day, _instant, _row_read
+from app.api.attainment import _day, _instant
 from app.api.deliverables import deliverable_read
 from app.api.deps import Catalogs, Reader, SessionDep
 from app.domain.attainment import most_severe
@@ -10,6 +10,7 @@ from app.domain.deliverables import worst
 from app.errors import NotFound
 from app.schemas.deliverables import Scorecard, Worst
 from app.services import attainment as attainment_service
+from app.services import attainment_reads as reads
 from app.services import deliverables as service
 
 router = APIRouter(tags=["deliverables"])
@@ -40,6 +41,6 @@ async def scorecard(
         date=on.isoformat(), as_of=when.isoformat() if when else "now",
         worst=Worst(targets=most_severe(r.judgement.status for r in rows).value if rows else None,
                     deliverables=(w.value if (w := worst(j.status for j in listing.items)) else None)),
-        targets=[_row_read(cat, r) for r in rows],
+        targets=[reads.row_read(cat, r) for r in rows],
         deliverables=[deliverable_read(cat, j.deliverable, j.status, j.actions) for j in listing.items],
     )

@@ -155,6 +155,20 @@ async def authenticate_and_record(engine: AsyncEngine, token: str) -> Principal 
     return principal
 
 
+async def principal_by_id(conn: AsyncConnection, key_id: int, *, now: datetime | None = None) -> Principal | None:
+    """The principal of a signed-in web session's key, or None once the key is revoked, expired or rotated out
+    (the same keys.is_active as bearer calls: a session ends at the next request)."""
+    K = ApiKey.__table__  # type: ignore[attr-defined]
+    row = (await conn.execute(
+        select(K.c.id, K.c.name, K.c.role, K.c.unit_code, K.c.revoked_at, K.c.expires_at, K.c.department_code)
+        .where(K.c.id == key_id)
+    )).first()
+    if row is None or not keys.is_active(revoked_at=row.revoked_at, expires_at=row.expires_at, now=now or utcnow()):
+        return None
+    return Principal(key_id=row.id, name=row.name, role=Role(row.role), unit_code=row.unit_code,
+                     department_code=row.department_code)
+
+
 async def list_keys(session: AsyncSession) -> list[ApiKey]:
     """Every key, newest last."""
     return list((await session.execute(select(ApiKey).order_by(col(ApiKey.id)))).scalars())

@@ -25,6 +25,7 @@ class Report:
     on: date
     as_of: datetime | None
     source: str  # "kept" (yearly totals), "values" (recomputed for the judged year) or "revisions" (as_of)
+    series: Series  # the yearly values A(u, y) the rows were judged on
 
 
 def indicator_infos(catalog: Catalog) -> dict[str, IndicatorInfo]:
@@ -106,4 +107,4 @@ async def report(
             source = "values"
     series = _marked(series, rules, trees)
     rows_out = build_rows(indicators=infos, targets=found, children=catalog.children, values=series, on=on)
-    return Report(rows=rows_out, on=on, as_of=as_of, source=source)
+    return Report(rows=rows_out, on=on, as_of=as_of, source=source, series=series)

@@ -65,6 +65,7 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "DELETE /api/v1/measurements": ((422,), "unknown unit or unparseable period is 422"),
     "GET /api/v1/attainment": ((422,), "unparseable date/as_of or an unknown unit is 422"),
     "GET /api/v1/attainment/summary": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/indicators/{code}/yearly": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/completeness": ((422,), "unparseable date/as_of, an unknown unit or indicator is 422"),
     "POST /api/v1/measurements": (
         (400, 413, 422), "rows are judged by the catalog (unknown indicator, future period, period too fine, bounds, "
@@ -84,6 +85,7 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "POST /api/v1/reviews/{review_id}/unlock": ((422,), "a reason with control characters is 422"),
     "POST /api/v1/quality/{flag_id}/confirm": ((422,), "a note with control characters is 422"),
     "PUT /api/v1/indicators/{code}/reporters": ((422,), "an unknown unit among the reporters is 422"),
+    "POST /api/v1/keys/{key_id}/rotate": ((422,), "an unparseable or past expiry is 422; it is free text"),
     "GET /api/v1/deliverables": ((422,), "unparseable date/as_of or an unknown department is 422"),
     "GET /api/v1/deliverables/{code}": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/plan/summary": ((422,), "unparseable date/as_of is 422"),
