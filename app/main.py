@@ -15,6 +15,8 @@ from app.api import (
     health,
     keys,
     measurements,
+    quality,
+    reviews,
     scorecard,
     templates,
 )
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(completeness.router, prefix=API)
     app.include_router(deliverables.router, prefix=API)
     app.include_router(scorecard.router, prefix=API)
+    app.include_router(reviews.router, prefix=API)
+    app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
     install_web(app)
     return app

@@ -111,6 +111,7 @@ class Keys:
     city: str
     huangdao: str
     shinan: str
+    reviewer: str = ""
 
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -136,6 +137,7 @@ async def keys(app_ctx: object) -> Keys:
     specs = {
         "admin": (Role.ADMIN, None), "bureau": (Role.BUREAU, None), "scraper": (Role.SCRAPER, None),
         "city": (Role.DISTRICT, "370200"), "huangdao": (Role.DISTRICT, "370211"), "shinan": (Role.DISTRICT, "370202"),
+        "reviewer": (Role.REVIEWER, None),
     }
     async with app_ctx.state.sessions() as s, s.begin():  # type: ignore[attr-defined]
         for name, (role, unit) in specs.items():

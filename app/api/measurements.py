@@ -5,8 +5,9 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
 from app import metrics
 from app.api.csvout import csv_response, values_csv, wants_csv
@@ -42,7 +43,7 @@ from app.schemas.measurements import (
     ValueRead,
     inline_schema,
 )
-from app.services import submissions
+from app.services import quality, submissions
 from app.services.catalog import indicator_or_404
 from app.services.values import delete_value as withdraw
 
@@ -166,7 +167,12 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
         return _json(exc.status, problem_body(exc, instance=request.url.path), PROBLEM)
     metrics.count_ingested(outcome.tallies)
     if outcome.status_code == 200:
-        return _json(200, outcome.body())
+        response = _json(200, outcome.body())
+        if outcome.changed:
+            # Quality flags are kept once this request's transaction has committed, outside its locks.
+            response.background = BackgroundTask(quality.keep_after_commit, request.app.state.write_sessions,
+                                                 catalogs, outcome.changed)
+        return response
     rejected = outcome.counts["rejected"]
     detail = (_("No value was accepted: {count} rejected (atomic: one bad row rejects all).", count=rejected)
               if atomic and outcome.conflicts else _("No value was accepted: {count} rejected.", count=rejected))
@@ -298,6 +304,7 @@ async def delete_value(
     session: WriteSessionDep,
     catalogs: Catalogs,
     caller: Writer,
+    background: BackgroundTasks,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
@@ -307,6 +314,8 @@ async def delete_value(
     key = _key(catalog, indicator, unit, period)
     now = utcnow()
     row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None))
+    background.add_task(quality.keep_after_commit, request.app.state.write_sessions, catalogs,
+                        {(row.indicator_code, row.unit_code, row.year)})
     return DeletedRead(deleted=ValueRead(
         indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
         period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,

@@ -28,6 +28,7 @@ class Code(StrEnum):
     COMMENT_TOO_LONG = "comment_too_long"
     DUPLICATE_IN_REQUEST = "duplicate_in_request"
     PERIOD_OVERLAP = "period_overlap"
+    LOCKED = "locked"
 
 
 # What each conflict code means, for people: the README's table and the 说明 sheet read it; a test walks it.
@@ -51,6 +52,7 @@ CODE_TEXT: dict[Code, Message] = {
     Code.COMMENT_TOO_LONG: _("The comment is too long."),
     Code.DUPLICATE_IN_REQUEST: _("The same indicator, unit and period appear twice in the request."),
     Code.PERIOD_OVERLAP: _("A flow's period overlaps another period of the same flow."),
+    Code.LOCKED: _("The value belongs to an approved dataset and cannot change until it is unlocked."),
 }
 
 

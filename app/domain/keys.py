@@ -21,9 +21,10 @@ class Role(StrEnum):
     DISTRICT = "district"
     DEPARTMENT = "department"
     SCRAPER = "scraper"
+    REVIEWER = "reviewer"  # the city bureau's statistics desk: approves or returns district submissions
 
 
-READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.DEPARTMENT})
+READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.DEPARTMENT, Role.REVIEWER})
 METRICS_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.SCRAPER})
 WRITE_ROLES = frozenset({Role.ADMIN, Role.DISTRICT})
 # Reports on plan deliverables: admin any, a department key its own department's.

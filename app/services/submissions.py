@@ -26,6 +26,8 @@ from app.domain.submission import (
 )
 from app.errors import Forbidden
 from app.i18n import _
+from app.services import quality
+from app.services.locking import refuse_locked
 
 
 @dataclass
@@ -37,9 +39,11 @@ class Outcome:
     counts: dict[str, int]
     conflicts: list[dict[str, Any]]
     tallies: Counter[tuple[str, str]] = field(default_factory=Counter)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    changed: set[tuple[str, str, int]] = field(default_factory=set)  # yearly cells whose values moved
 
     def body(self) -> dict[str, Any]:
-        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts}
+        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts, "warnings": self.warnings}
 
 
 def indicator_rule(i: IndicatorRow) -> IndicatorRule:
@@ -112,6 +116,12 @@ async def submit(
     await measurements.lock(session, {(r.indicator, r.period.year) for r in clean})
     before = await measurements.current(session, [r.key for r in clean])
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
+    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not).
+    changed, locked = await refuse_locked(session, catalog, changed)
+    if locked:
+        refused = {c.index for c in locked}
+        clean = [r for r in clean if r.index not in refused]
+        conflicts = sorted([*conflicts, *locked], key=lambda c: c.index)
     created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
     counts = {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
               "rejected": len(conflicts)}
@@ -124,9 +134,12 @@ async def submit(
     if dry_run:
         return Outcome(200, "dry_run", counts, listed)
     await measurements.write(session, changed, before=before, key_name=caller.name, request_id=request_id, now=now)
-    await yearly.refresh(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed})
+    cells = {(r.indicator, r.unit, r.period.year) for r in changed}
+    await yearly.refresh(session, catalog, cells)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
-    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies)
+    # Read-only, on this transaction's fresh yearly values; the flags themselves are kept after the commit.
+    found = await quality.warnings(session, catalog, changed)
+    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, cells)
 
 
 def _tally(

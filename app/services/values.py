@@ -8,8 +8,10 @@ from app.db import measurements, yearly
 from app.db.models import Measurement
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal
+from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
 from app.i18n import _
+from app.services.locking import refuse_locked_delete
 from app.services.submissions import authorise, resolve_unit
 
 
@@ -27,6 +29,9 @@ async def delete_value(
         authorise(catalog, caller, [resolve_unit(catalog, key[1])])
     except Forbidden:
         raise Forbidden(_("This key cannot delete values of unit {unit}.", unit=key[1])) from None
+    period = parse_period(key[2])
+    if key[1] in catalog.units:
+        await refuse_locked_delete(session, catalog, key[1], period.year)
     row = await measurements.delete(session, key=key, key_name=caller.name, request_id=request_id, now=now)
     if row is None:
         raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],

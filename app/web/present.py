@@ -113,8 +113,10 @@ def why(r: AttainmentRow) -> str:
     if r.complete:
         parts.append(f"{r.complete.reported}/{r.complete.expected} 个下级已报送")
     if r.status == "insufficient_data":
-        parts.append("数据不完整或年份不足，无法判断")
+        parts.append("下级报送不完整，无法判断" if r.reason == "incomplete" else "完整年份不足两年，无法预测")
     elif not r.deadline_passed and r.projection is not None:
         parts.append(f"预测{r.target_year}年 {with_unit(r.projection, unit)}，进度速度 {ratio(r.pace)}")
     parts.append(goal + (f"（{r.target_year}年）" if r.target_year else ""))
+    if r.trend in TREND:
+        parts.append(f"趋势{TREND[r.trend]}")
     return "；".join(parts) + "。"

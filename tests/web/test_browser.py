@@ -219,7 +219,7 @@ def test_numbers_on_the_pages_equal_the_json_api(browser: Any, site: Site) -> No
         assert compared == 33, yearly  # 2018–2020 for the city and its ten districts
         for r in _api_rows(site, indicator=code):
             row = page.locator(f"table.rows tr[data-target='{r['target_id']}'][data-unit='{r['unit_code']}']")
-            assert row.locator(".tag").get_attribute("data-status") == r["status"]
+            assert row.locator("td.status .tag").get_attribute("data-status") == r["status"]
             actual = r["actual"]["value"] if r["actual"] else None
             assert row.locator("[data-field=actual]").inner_text().split("\n")[0] == _shown(actual, "percent")
             assert row.locator("[data-field=pace]").inner_text() == ("—" if r["pace"] is None else f"{r['pace']:.2f}")
@@ -234,7 +234,7 @@ def test_numbers_on_the_pages_equal_the_json_api(browser: Any, site: Site) -> No
         page = w.open("/districts/370283")
         mine = site.get("/attainment/summary", unit="370283")
         assert page.locator("#summary [data-count=total]").inner_text() == str(mine["total"]["total"])
-        statuses = sorted(t.get_attribute("data-status") for t in page.locator("table.rows .tag").all())
+        statuses = sorted(t.get_attribute("data-status") for t in page.locator("table.rows td.status .tag").all())
         assert statuses == sorted(r["status"] for r in _api_rows(site, unit="370283"))
     finally:
         w.close()
