@@ -340,6 +340,7 @@ class ReviewEvent(SQLModel, table=True):
     action: str = Field(max_length=12)
     state: str = Field(max_length=12)
     comment: str | None = None
+    digest: str | None = Field(default=None, max_length=64)  # approvals: the values they saw
     key_name: str
     request_id: str | None = None
     # Who, exactly: names may repeat over time; the id does not. The client's own X-Request-ID, kept beside ours.

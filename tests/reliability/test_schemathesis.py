@@ -67,6 +67,8 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "GET /api/v1/attainment/summary": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/indicators/{code}/yearly": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/completeness": ((422,), "unparseable date/as_of, an unknown unit or indicator is 422"),
+    "GET /api/v1/templates": ((422,), "an unknown unit or unparseable period is 422, as is no unit from a key "
+                                      "bound to none"),
     "POST /api/v1/measurements": (
         (400, 413, 422), "rows are judged by the catalog (unknown indicator, future period, period too fine, bounds, "
                          "rate mismatch, ...): no row accepted is 422; a text/csv body is any string in the schema, "
@@ -78,7 +80,15 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "POST /api/v1/units": ((422,), "an unknown parent unit is 422"),
     "POST /api/v1/keys": ((422,), "a district key without a unit, or an unknown unit, or an unreadable or past "
                                   "expiry is 422; a name an active key has is 409"),
-    "POST /api/v1/keys/{key_id}/rotate": ((422,), "an unreadable or past expiry is 422"),
+    "GET /api/v1/quality": ((422,), "an unknown unit is 422"),
+    "GET /api/v1/reviews": ((422,), "an unknown unit is 422"),
+    "POST /api/v1/reviews": ((422,), "an unknown unit is 422"),
+    "POST /api/v1/reviews/{review_id}/approve": ((422,), "a comment with control characters is 422"),
+    "POST /api/v1/reviews/{review_id}/return": ((422,), "a comment with control characters is 422"),
+    "POST /api/v1/reviews/{review_id}/unlock": ((422,), "a reason with control characters is 422"),
+    "POST /api/v1/quality/{flag_id}/confirm": ((422,), "a note with control characters is 422"),
+    "PUT /api/v1/indicators/{code}/reporters": ((422,), "an unknown unit among the reporters is 422"),
+    "POST /api/v1/keys/{key_id}/rotate": ((422,), "an unparseable or past expiry is 422; it is free text"),
     "GET /api/v1/deliverables": ((422,), "unparseable date/as_of or an unknown department is 422"),
     "GET /api/v1/deliverables/{code}": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/plan/summary": ((422,), "unparseable date/as_of is 422"),
