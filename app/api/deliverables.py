@@ -119,13 +119,13 @@ async def report(request: Request, body: ReportWrite, session: WriteSessionDep, 
                  caller: Annotated[Principal, Depends(principal)], code: str = Code) -> ReportAnswer:
     """A department's report on its deliverable (admin: any). A change is kept as a revision; a resend of the
     current report changes nothing."""
+    cat = await catalogs.snapshot(session)
     done = await service.report_deliverable(
-        session, caller=caller, code=code, request_id=getattr(request.state, "request_id", None),
+        session, caller=caller, code=code, request_id=getattr(request.state, "request_id", None), catalog=cat,
         client_request_id=getattr(request.state, "client_request_id", None),
         report=ReportInput(state=body.state, done_on=body.done_on, document_no=body.document_no, url=body.url,
                            note=body.note),
     )
-    cat = await catalogs.snapshot(session)
     j = await service.get_deliverable(session, cat, code, on=_day(None), as_of=None)
     return ReportAnswer(changed=done.revision is not None,
                         revision_id=done.revision.id if done.revision else None,
