@@ -18,13 +18,14 @@ from app.api import (
     quality,
     reviews,
     scorecard,
+    templates,
 )
 from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
 from app.guards import InputGuard
-from app.middleware import ETags, RequestContext
+from app.middleware import ETags, Language, RequestContext
 from app.settings import Settings, get_settings
 from app.web.install import install as install_web
 
@@ -62,12 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     app.add_middleware(ETags)
     app.add_middleware(InputGuard, body_timeout=settings.body_timeout_seconds)
+    # Outside the guard, so that its refusals are worded in the request's language too.
+    app.add_middleware(Language, default=settings.default_lang)
     app.add_middleware(RequestContext, api_prefix=API)
     app.include_router(health.router)
     app.include_router(metrics_api.router)
     app.include_router(catalog.router, prefix=API)
     app.include_router(admin.router, prefix=API)
     app.include_router(measurements.router, prefix=API)
+    app.include_router(templates.router, prefix=API)
     app.include_router(attainment.router, prefix=API)
     app.include_router(completeness.router, prefix=API)
     app.include_router(deliverables.router, prefix=API)

@@ -149,7 +149,10 @@ async def keys(app_ctx: object) -> Keys:
 @pytest.fixture
 async def client(app_ctx: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app_ctx)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://attain.test") as c:
+    # The suite's checks of wording read English; the Chinese default has its own tests (tests/test_i18n.py),
+    # and a request may still override the header.
+    async with httpx.AsyncClient(transport=transport, base_url="http://attain.test",
+                                 headers={"Accept-Language": "en"}) as c:
         yield c
 
 

@@ -46,7 +46,7 @@ def _read(cat: Catalog, f: QualityFlag) -> FlagRead:
 
 @router.get("/quality", response_model=list[FlagRead], responses={404: {}, 422: {}})
 async def listing(
-    session: SessionDep, catalogs: Catalogs, _: Reader,
+    session: SessionDep, catalogs: Catalogs, _caller: Reader,
     indicator: str | None = Query(default=None, max_length=64),
     unit: str | None = Query(default=None, max_length=64, description="This unit and the units below it"),
     year: int | None = Query(default=None, ge=1900, le=2100),

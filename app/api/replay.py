@@ -12,6 +12,7 @@ from app.db import idempotency
 from app.db.idempotency import ClaimState
 from app.domain.keys import Principal
 from app.errors import PROBLEM, AppError, Conflict, Unprocessable, problem_body
+from app.i18n import _
 
 
 async def idempotently(request: Request, session: AsyncSession, caller: Principal, key: str | None, status: int,
@@ -31,9 +32,9 @@ async def idempotently(request: Request, session: AsyncSession, caller: Principa
         return Response(claim.body or "", status_code=claim.status_code or 200, media_type=claim.media_type,
                         headers={"Idempotent-Replayed": "true"})
     if claim.state == ClaimState.MISMATCH:
-        raise Unprocessable("This Idempotency-Key was used with a different request; use a new key.")
+        raise Unprocessable(_("This Idempotency-Key was used with a different request; use a new key."))
     if claim.state == ClaimState.IN_FLIGHT:
-        raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+        raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
     try:
         try:
             model = await run()

@@ -11,6 +11,7 @@ from app.db.models import Review
 from app.domain.catalog import Catalog
 from app.domain.review import Action
 from app.errors import NotFound
+from app.i18n import _
 from app.schemas.reviews import EventRead, ReturnBody, ReviewCreate, ReviewNote, ReviewRead, UnlockBody
 from app.services import reviews as service
 from app.services.catalog import unit_code_or_422
@@ -21,7 +22,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {403: {}, 404: {}, 409: {"description
 
 
 def _actor(request: Request, caller: Any) -> service.Actor:
-    return service.Actor(principal=caller, request_id=getattr(request.state, "request_id", None))
+    return service.Actor(principal=caller, request_id=getattr(request.state, "request_id", None),
+                         client_request_id=getattr(request.state, "client_request_id", None))
 
 
 async def _read(session: Any, cat: Catalog, found: list[Review]) -> list[ReviewRead]:
@@ -95,7 +97,7 @@ async def unlock(review_id: Id, body: UnlockBody, request: Request, session: Wri
 
 @router.get("/reviews", response_model=list[ReviewRead])
 async def listing(
-    session: SessionDep, catalogs: Catalogs, _: Reader,
+    session: SessionDep, catalogs: Catalogs, _caller: Reader,
     unit: str | None = Query(default=None, max_length=64, description="This unit and the units below it"),
     year: int | None = Query(default=None, ge=1900, le=2100),
     state: Literal["submitted", "approved", "returned", "open"] | None = None,
@@ -107,10 +109,10 @@ async def listing(
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewRead, responses={404: {}})
-async def one(review_id: Id, session: SessionDep, catalogs: Catalogs, _: Reader) -> ReviewRead:
+async def one(review_id: Id, session: SessionDep, catalogs: Catalogs, _caller: Reader) -> ReviewRead:
     cat = await catalogs.snapshot(session)
     found = await store.get(session, review_id)
     if found is None:
-        raise NotFound(f"No review {review_id}.")
+        raise NotFound(_("No review {id}.", id=review_id))
     return (await _read(session, cat, [found]))[0]
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.i18n import Text, _
+
 OUTLIER_YOY = "outlier_yoy"
 OUTLIER_PEERS = "outlier_peers"
 PEER_SIGMAS = 3.0
@@ -18,7 +20,7 @@ class Finding:
     code: str
     value: float
     figures: dict[str, Any] = field(default_factory=dict)
-    detail: str = ""
+    detail: Text = ""
 
 
 def yoy(*, rate: bool, previous: float | None, current: float, max_change: float, max_points: float
@@ -32,12 +34,14 @@ def yoy(*, rate: bool, previous: float | None, current: float, max_change: float
         if abs(points) > max_points:
             return Finding(OUTLIER_YOY, current, {"previous": previous, "change_points": points,
                                                   "max_points": max_points},
-                           f"{previous:g}% → {current:g}%: {points:+.1f} points in a year (limit {max_points:g}).")
+                           _("{previous:g}% → {current:g}%: {points:+.1f} points in a year (limit {most:g}).",
+                             previous=previous, current=current, points=points, most=max_points))
         return None
     change = (current - previous) / abs(previous)
     if abs(change) > max_change:
         return Finding(OUTLIER_YOY, current, {"previous": previous, "change": change, "max_change": max_change},
-                       f"{previous:g} → {current:g}: {change:+.0%} in a year (limit ±{max_change:.0%}).")
+                       _("{previous:g} → {current:g}: {change:+.0%} in a year (limit ±{most:.0%}).",
+                         previous=previous, current=current, change=change, most=max_change))
     return None
 
 
@@ -66,7 +70,8 @@ def _far(current: float, mean: float, sd: float, count: int) -> Finding | None:
     z = (current - mean) / sd
     if abs(z) > PEER_SIGMAS:
         return Finding(OUTLIER_PEERS, current, {"mean": mean, "sd": sd, "z": z, "siblings": count},
-                       f"{current:g} is {z:+.1f} standard deviations from its {count} siblings' mean {mean:g}.")
+                       _("{current:g} is {z:+.1f} standard deviations from its {count} siblings' mean {mean:g}.",
+                         current=current, z=z, count=count, mean=mean))
     return None
 
 

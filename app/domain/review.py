@@ -4,6 +4,8 @@ and a year, covering every period ending in that year for the unit and every uni
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
+from app.i18n import _
+
 
 class ReviewState(StrEnum):
     SUBMITTED = "submitted"
@@ -37,12 +39,12 @@ def move(state: ReviewState, action: Action) -> ReviewState:
     """The state after `action`, or NotAllowed."""
     allowed, target = _MOVES[action]
     if state not in allowed:
-        raise NotAllowed(f"A {state.value} dataset cannot be {_PAST[action]}.")
+        raise NotAllowed(_("A {state} dataset cannot be {done}.", state=state.value, done=_PAST[action]))
     return target
 
 
-_PAST = {Action.RESUBMIT: "submitted again", Action.APPROVE: "approved", Action.RETURN: "returned",
-         Action.UNLOCK: "unlocked", Action.SUBMIT: "submitted"}
+_PAST = {Action.RESUBMIT: _("submitted again"), Action.APPROVE: _("approved"), Action.RETURN: _("returned"),
+         Action.UNLOCK: _("unlocked"), Action.SUBMIT: _("submitted")}
 
 
 def locking(unit: str, ancestors: Iterable[str], year: int,

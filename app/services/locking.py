@@ -11,6 +11,7 @@ from app.domain.catalog import Catalog
 from app.domain.review import locking
 from app.domain.submission import Clean, Code, Conflict
 from app.errors import Conflict as ConflictError
+from app.i18n import _
 
 
 def _datasets(catalog: Catalog, cells: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
@@ -34,7 +35,8 @@ async def refuse_locked(session: AsyncSession, catalog: Catalog, changing: Seque
         else:
             refused.append(Conflict(
                 r.index, r.line, r.indicator, r.unit, r.period.label, Code.LOCKED,
-                f"The dataset {held[0]}/{held[1]} is approved: its values cannot change until an admin unlocks it.",
+                _("The dataset {unit}/{year} is approved: its values cannot change until an admin unlocks it.",
+                  unit=held[0], year=held[1]),
             ))
     return allowed, refused
 
@@ -44,5 +46,5 @@ async def refuse_locked_delete(session: AsyncSession, catalog: Catalog, unit: st
     approved = await reviews.approved_for_write(session, _datasets(catalog, [(unit, year)]))
     held = locking(unit, catalog.ancestors(unit), year, approved)
     if held is not None:
-        raise ConflictError(f"The dataset {held[0]}/{held[1]} is approved: this value cannot be deleted until an "
-                            "admin unlocks it.", code="locked")
+        raise ConflictError(_("The dataset {unit}/{year} is approved: this value cannot be deleted until an admin "
+                              "unlocks it.", unit=held[0], year=held[1]), code="locked")

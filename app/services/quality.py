@@ -17,6 +17,7 @@ from app.domain.keys import Principal, Role
 from app.domain.quality import Finding, peers_of_all, yoy
 from app.domain.submission import Clean
 from app.errors import Conflict, Forbidden, NotFound
+from app.i18n import _, render
 
 Cell = tuple[str, str, int]
 log = structlog.get_logger(__name__)
@@ -104,7 +105,7 @@ async def warnings(session: AsyncSession, catalog: Catalog, rows: Sequence[Clean
     for r in rows:
         by_cell[(r.indicator, r.unit, r.period.year)].append(r.index)
     found, _ = await evaluate(session, catalog, _groups(catalog, by_cell, upward=False))
-    return [{"index": i, "code": f.finding.code, "detail": f.finding.detail}
+    return [{"index": i, "code": f.finding.code, "detail": render(f.finding.detail)}
             for f in found if f.cell in by_cell for i in by_cell[f.cell]]
 
 
@@ -113,14 +114,15 @@ async def confirm(session: AsyncSession, catalog: Catalog, flag_id: int, note: s
     """The unit's district, a reviewer or admin confirms a flag with a note (the value is right)."""
     flag = await session.get(QualityFlag, flag_id)
     if flag is None:
-        raise NotFound(f"No quality flag {flag_id}.")
+        raise NotFound(_("No quality flag {id}.", id=flag_id))
     if caller.role == Role.DISTRICT:
         if flag.unit_code not in catalog.subtree(caller.unit_code or ""):
-            raise Forbidden("This key confirms only flags of its own district and the units under it.")
+            raise Forbidden(_("This key confirms only flags of its own district and the units under it."))
     elif caller.role not in (Role.ADMIN, Role.REVIEWER):
-        raise Forbidden("Only the unit's district, a reviewer or an admin confirms a quality flag.")
+        raise Forbidden(_("Only the unit's district, a reviewer or an admin confirms a quality flag."))
     if flag.state != "open":
-        raise Conflict(f"This flag is {flag.state}; only an open flag is confirmed.", code="flag_state")
+        raise Conflict(_("This flag is {state}; only an open flag is confirmed.", state=flag.state),
+                       code="flag_state")
     flag.state, flag.note, flag.confirmed_by = "confirmed", note, caller.name
     await session.flush()
     return flag

@@ -11,6 +11,7 @@ from app.domain.catalog import Catalog
 from app.domain.keys import Principal, Role
 from app.domain.review import Action, NotAllowed, ReviewState, move
 from app.errors import Conflict, Forbidden, NotFound
+from app.i18n import _, message_of
 
 APPROVERS = frozenset({Role.ADMIN, Role.REVIEWER})
 SUBMITTERS = frozenset({Role.ADMIN, Role.DISTRICT})
@@ -20,13 +21,14 @@ SUBMITTERS = frozenset({Role.ADMIN, Role.DISTRICT})
 class Actor:
     principal: Principal
     request_id: str | None
+    client_request_id: str | None = None
 
 
 def _may_submit(catalog: Catalog, caller: Principal, unit: str) -> None:
     if caller.role not in SUBMITTERS:
-        raise Forbidden("Only a district key (for its own subtree) or an admin submits a dataset for review.")
+        raise Forbidden(_("Only a district key (for its own subtree) or an admin submits a dataset for review."))
     if caller.role == Role.DISTRICT and unit not in catalog.subtree(caller.unit_code or ""):
-        raise Forbidden(f"This key submits only datasets of {caller.unit_code} and the units under it.")
+        raise Forbidden(_("This key submits only datasets of {unit} and the units under it.", unit=caller.unit_code))
 
 
 async def submit(session: AsyncSession, catalog: Catalog, unit: str, year: int, *, by: Actor) -> tuple[Review, bool]:
@@ -40,10 +42,11 @@ async def submit(session: AsyncSession, catalog: Catalog, unit: str, year: int, 
                 session.add(review)
                 await session.flush()
         except IntegrityError:
-            raise Conflict(f"The dataset {unit}/{year} was just submitted by another request.",
+            raise Conflict(_("The dataset {unit}/{year} was just submitted by another request.", unit=unit,
+                             year=year),
                            code="review_state") from None
         reviews.record(session, review, action=Action.SUBMIT.value, comment=None, key_name=by.principal.name,
-                       request_id=by.request_id)
+                       request_id=by.request_id, key_id=by.principal.key_id, client_request_id=by.client_request_id)
         await session.flush()
         return review, True
     await _move(session, found, Action.RESUBMIT, comment=None, by=by)
@@ -55,18 +58,19 @@ async def transition(session: AsyncSession, catalog: Catalog, review_id: int, ac
     """Approve, return or unlock; the row is held exclusively, so no write of the dataset interleaves."""
     role = by.principal.role
     if action is Action.UNLOCK and role != Role.ADMIN:
-        raise Forbidden("Only an admin unlocks an approved dataset.")
+        raise Forbidden(_("Only an admin unlocks an approved dataset."))
     if action in (Action.APPROVE, Action.RETURN) and role not in APPROVERS:
-        raise Forbidden("Only a reviewer or an admin approves or returns a dataset.")
+        raise Forbidden(_("Only a reviewer or an admin approves or returns a dataset."))
     review = await reviews.get(session, review_id, exclusive=True)
     if review is None:
-        raise NotFound(f"No review {review_id}.")
+        raise NotFound(_("No review {id}.", id=review_id))
     if action is Action.UNLOCK:
         above = await reviews.approved_for_write(
             session, [(a, review.year) for a in catalog.ancestors(review.unit_code)])
         if above:
             unit, year = min(above)
-            raise Conflict(f"The dataset {unit}/{year} above it is still approved; unlock that one first.",
+            raise Conflict(_("The dataset {unit}/{year} above it is still approved; unlock that one first.",
+                             unit=unit, year=year),
                            code="locked")
     digest = None
     if action is Action.APPROVE:
@@ -80,7 +84,8 @@ async def _move(session: AsyncSession, review: Review, action: Action, *, commen
     try:
         review.state = move(ReviewState(review.state), action).value
     except NotAllowed as exc:
-        raise Conflict(str(exc), code="review_state", state=review.state) from None
+        raise Conflict(message_of(exc), code="review_state", state=review.state) from None
     reviews.record(session, review, action=action.value, comment=comment, key_name=by.principal.name,
-                   request_id=by.request_id, digest=digest)
+                   request_id=by.request_id, digest=digest, key_id=by.principal.key_id,
+                   client_request_id=by.client_request_id)
     await session.flush()

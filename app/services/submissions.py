@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
+from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
 from app.domain.payload import RawRow
@@ -25,6 +26,7 @@ from app.domain.submission import (
     reject_overlaps,
 )
 from app.errors import Forbidden
+from app.i18n import _
 from app.services import quality
 from app.services.locking import refuse_locked
 
@@ -72,8 +74,8 @@ def authorise(catalog: Catalog, caller: Principal, units: Sequence[UnitRef | Uni
         own = catalog.units.get(caller.unit_code or "")
         names = ", ".join(f"{c} ({catalog.units[c].name})" for c in foreign[:5])
         raise Forbidden(
-            f"This key writes only for {caller.unit_code} ({own.name if own else '?'}) and the units under it; "
-            f"the request names {names}. Nothing was stored.",
+            _("This key writes only for {unit} ({name}) and the units under it; the request names {names}. "
+              "Nothing was stored.", unit=caller.unit_code, name=own.name if own else "?", names=names),
             foreign_units=foreign,
         )
 
@@ -97,6 +99,7 @@ async def submit(
     today: date,
     now: datetime,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Outcome:
     """Run one submission; raises Forbidden before looking at any row if a foreign unit is named."""
     units = [resolve_unit(catalog, r.unit) for r in rows]
@@ -132,7 +135,8 @@ async def submit(
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
     if dry_run:
         return Outcome(200, "dry_run", counts, listed)
-    await measurements.write(session, changed, before=before, key_name=caller.name, request_id=request_id, now=now)
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    await measurements.write(session, changed, before=before, by=by, now=now)
     cells = {(r.indicator, r.unit, r.period.year) for r in changed}
     await yearly.refresh(session, catalog, cells)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
