@@ -3,15 +3,18 @@
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request
 
+from app.api.csvout import csv_response, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep
 from app.domain.attainment import SEVERITY, Status
 from app.domain.catalog import CITY, Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
+from app.domain.vocabulary import GROUP_NAMES, KIND_NAMES, STATUS_NAMES
 from app.errors import Unprocessable
+from app.i18n import message_of
 from app.schemas.attainment import AttainmentReport, AttainmentRow, SummaryReport, YearlyReport
 from app.services import attainment as service
 from app.services import attainment_reads as reads
@@ -34,7 +37,10 @@ CSV_COLUMNS = (
 )
 SUMMARY_COLUMNS = (("group", "group", "分组"), ("key", "key", "代码"), ("name_zh", "name", "名称"),
                    ("total", "total", "合计"),
-                   *((s.value, s.value, s.value) for s in SEVERITY))
+                   *((s.value, s.value, STATUS_NAMES[s.value].render("zh")) for s in SEVERITY))
+# Coded values a Chinese CSV shows as words (SPEC: "lang=zh CSV is Chinese throughout").
+ROW_WORDS = {"status": STATUS_NAMES, "kind": KIND_NAMES}
+SUMMARY_WORDS = {"group": GROUP_NAMES, "key": {"all": GROUP_NAMES["all"]}}
 
 
 def _day(text: str | None) -> date:
@@ -43,7 +49,7 @@ def _day(text: str | None) -> date:
     try:
         return parse_day(text)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.date", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.date", "message": str(exc)}]) from None
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -52,16 +58,7 @@ def _instant(text: str | None) -> datetime | None:
     try:
         return parse_as_of(text)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
-
-
-def _wants_csv(request: Request, fmt: str | None) -> bool:
-    return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
-
-
-def _csv_response(body: bytes, name: str) -> Response:
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
 
 
 async def _report(
@@ -77,7 +74,7 @@ async def attainment(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     date: str | None = Query(default=None, max_length=10, description="The day judged (default today, Asia/Shanghai)"),
     as_of: str | None = Query(default=None, max_length=40, description="What was known then (RFC 3339 or a date)"),
     unit: str | None = Query(default=None, max_length=64, description="Unit code, name or alias"),
@@ -102,15 +99,17 @@ async def attainment(
         and (action is None or r.action == action) and (dept is None or dept in r.departments)
         and (indicator is None or r.indicator == indicator) and (status is None or r.status == status.value)
     ]
-    if _wants_csv(request, fmt):
-        flat = [_flat(r) for r in rows]
-        return _csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh"), f"attainment-{report.on}")
+    if wants_csv(request, fmt):
+        flat = [_flat(cat, r, chinese=lang == "zh") for r in rows]
+        return csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh", words=ROW_WORDS),
+                            f"attainment-{report.on}")
     return AttainmentReport(date=report.on.isoformat(), as_of=reads.as_of_text(report), rows=rows)
 
 
-def _flat(r: AttainmentRow) -> dict[str, Any]:
+def _flat(cat: Catalog, r: AttainmentRow, *, chinese: bool) -> dict[str, Any]:
     d = r.model_dump()
-    d["departments"] = " ".join(r.departments)
+    d["departments"] = ("、".join(cat.departments[c].name_zh if c in cat.departments else c for c in r.departments)
+                        if chinese else " ".join(r.departments))
     d["actual_value"] = r.actual.value if r.actual else None
     d["actual_period"] = r.actual.period if r.actual else None
     d["baseline_value"] = r.baseline.value if r.baseline else None
@@ -126,7 +125,7 @@ async def summary(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
     unit: str | None = Query(default=None, max_length=64, description="Any unit (default the city)"),
@@ -140,11 +139,12 @@ async def summary(
     code = unit_code_or_422(cat, unit) if unit else CITY
     dept = department_or_422(cat, department) if department else None
     out = await reads.summarize(session, cat, report, unit=code, department=dept)
-    if _wants_csv(request, fmt):
+    if wants_csv(request, fmt):
         flat = [{"group": g, "key": c.key, "name_zh": c.name_zh, "total": c.total, **c.counts}
                 for g, group in (("all", [out.total]), ("action", out.by_action), ("department", out.by_department))
                 for c in group]
-        return _csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh"), f"attainment-summary-{report.on}")
+        return csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh", words=SUMMARY_WORDS),
+                            f"attainment-summary-{report.on}")
     return out
 
 
@@ -153,7 +153,7 @@ async def yearly(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     code: str = Path(max_length=64),
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),

@@ -1,19 +1,19 @@
 """Admin edits of the catalog: indicators, targets and units. Every change leaves a revision."""
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import revisions, yearly
-from app.db.catalog import CatalogCache
+from app.db.catalog import CatalogCache, unit_names_locked
 from app.db.models import Indicator, Target, Unit
 from app.db.seed import REPORTING_FIELDS
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.text import echo
 from app.domain.units import Existing, new_unit_problems
 from app.errors import Conflict, NotFound, Unprocessable
+from app.i18n import _
 from app.schemas.catalog import (
     IndicatorCreate,
     IndicatorUpdate,
@@ -24,21 +24,17 @@ from app.schemas.catalog import (
 )
 from app.services.catalog import indicator_or_404
 
-
-@dataclass(frozen=True, slots=True)
-class Editor:
-    """Who makes a change, as its revision records it."""
-
-    key_name: str
-    request_id: str | None
+# Who makes a change, as its revision records it.
+Editor = Author
 
 
 async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorCreate, *, by: Editor) -> Indicator:
     """Add an indicator (e.g. for the next five-year plan)."""
     if body.code in cat.indicators:
-        raise Conflict(f"Indicator {body.code} exists; PATCH it instead.")
+        raise Conflict(_("Indicator {code} exists; PATCH it instead.", code=body.code))
     if body.task not in cat.tasks:
-        raise Unprocessable(f"No task {body.task}.", errors=[{"location": "body.task", "message": "unknown task"}])
+        raise Unprocessable(_("No task {task}.", task=body.task),
+                            errors=[{"location": "body.task", "message": "unknown task"}])
     ind = Indicator(
         code=body.code, task_number=body.task, name_zh=body.name_zh, name_en=body.name_en, unit=body.unit,
         measure=body.measure, direction=body.direction, level=body.level, frequency=body.frequency,
@@ -47,7 +43,7 @@ async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorC
     )
     session.add(ind)
     revisions.record(session, entity="indicator", key=ind.code, action="create",
-                     data=revisions.indicator_state(ind), old=None, key_name=by.key_name, request_id=by.request_id)
+                     data=revisions.indicator_state(ind), old=None, **by.columns())
     await session.flush()
     return ind
 
@@ -59,7 +55,7 @@ async def update_indicator(
     # The row itself, not the (shared, cached) catalog snapshot's copy.
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(f"No indicator '{echo(code)}'. The list is at /api/v1/indicators.")
+        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=echo(code)))
     old = revisions.indicator_state(ind)
     changes = body.model_dump(exclude_unset=True)
     renames = {"min": "min_value", "max": "max_value"}
@@ -68,11 +64,11 @@ async def update_indicator(
             continue
         setattr(ind, renames.get(name, name), value)
     if ind.min_value is not None and ind.max_value is not None and ind.min_value > ind.max_value:
-        raise Unprocessable("min must not exceed max.", errors=[{"location": "body.min", "message": "min > max"}])
+        raise Unprocessable(_("min must not exceed max."), errors=[{"location": "body.min", "message": "min > max"}])
     new = revisions.indicator_state(ind)
     if new != old:
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     if new["measure"] != old["measure"]:
         # A rate, a stock and a flow make different yearly values of the same stored periods.
@@ -86,7 +82,7 @@ async def set_reporters(
     """Set who must report an indicator (units by code, name or alias); None restores its level's default."""
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=code))
     codes: list[str] | None = None
     if body.units is not None:
         errors = []
@@ -98,14 +94,14 @@ async def set_reporters(
             else:
                 found.add(unit.code)
         if errors:
-            raise Unprocessable("Some reporters are not known units.", errors=errors)
+            raise Unprocessable(_("Some reporters are not known units."), errors=errors)
         codes = sorted(found)
     old = revisions.indicator_state(ind)
     ind.reporters = codes
     new = revisions.indicator_state(ind)
     if new != old:
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     return ind
 
@@ -118,9 +114,8 @@ async def _ensure_unique(session: AsyncSession, t: Target) -> None:
     if t.id is not None:
         stmt = stmt.where(col(Target.id) != t.id)
     if (await session.execute(stmt)).first() is not None:
-        raise Conflict(
-            f"A {t.kind} target for {t.indicator_code} at unit {t.unit_code} for year {t.year} exists already."
-        )
+        raise Conflict(_("A {kind} target for {indicator} at unit {unit} for year {year} exists already.",
+                         kind=t.kind, indicator=t.indicator_code, unit=t.unit_code, year=t.year))
 
 
 async def create_target(session: AsyncSession, cat: Catalog, code: str, body: TargetCreate, *, by: Editor) -> Target:
@@ -128,8 +123,9 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     indicator_or_404(cat, code)
     unit = cat.resolve_unit(body.unit)
     if unit is None or unit.code not in cat.units:
-        detail = cat.retired_message(cat.retired[unit.code]) if unit else f"Unknown unit '{echo(body.unit)}'."
-        raise Unprocessable(detail, errors=[{"location": "body.unit", "message": detail}])
+        detail = (cat.retired_message(cat.retired[unit.code]) if unit
+                  else _("Unknown unit '{text}'.", text=echo(body.unit)))
+        raise Unprocessable(detail, errors=[{"location": "body.unit", "message": str(detail)}])
     t = Target(
         indicator_code=code, unit_code=unit.code, kind=body.kind, op=body.op, value=body.value, year=body.year,
         year_from=body.year_from, baseline_value=body.baseline.value if body.baseline else None,
@@ -141,14 +137,14 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     session.add(t)
     await session.flush()
     revisions.record(session, entity="target", key=str(t.id), action="create", data=revisions.target_state(t),
-                     old=None, key_name=by.key_name, request_id=by.request_id)
+                     old=None, **by.columns())
     return t
 
 
 async def _target_or_404(session: AsyncSession, target_id: int) -> Target:
     t = await session.get(Target, target_id)
     if t is None:
-        raise NotFound(f"No target {target_id}.")
+        raise NotFound(_("No target {id}.", id=target_id))
     return t
 
 
@@ -170,16 +166,16 @@ async def update_target(session: AsyncSession, target_id: int, body: TargetUpdat
         t.threshold_on_track = body.thresholds.on_track if body.thresholds else None
         t.threshold_at_risk = body.thresholds.at_risk if body.thresholds else None
     if t.year is not None and t.year_from is not None and t.year_from > t.year:
-        raise Unprocessable("year_from must not be after year.", errors=[{"location": "body.year_from",
+        raise Unprocessable(_("year_from must not be after year."), errors=[{"location": "body.year_from",
                                                                           "message": "after year"}])
     if t.kind == "each_unit" and t.year is None:
-        raise Unprocessable("An each_unit target needs a year.", errors=[{"location": "body.year",
+        raise Unprocessable(_("An each_unit target needs a year."), errors=[{"location": "body.year",
                                                                           "message": "required"}])
     await _ensure_unique(session, t)
     new = revisions.target_state(t)
     if new != old:
         revisions.record(session, entity="target", key=str(target_id), action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     return t
 
@@ -188,7 +184,7 @@ async def delete_target(session: AsyncSession, target_id: int, *, by: Editor) ->
     """Remove a target; its revisions remain, so past reports still show it."""
     t = await _target_or_404(session, target_id)
     revisions.record(session, entity="target", key=str(target_id), action="delete", data=None,
-                     old=revisions.target_state(t), key_name=by.key_name, request_id=by.request_id)
+                     old=revisions.target_state(t), **by.columns())
     await session.delete(t)
     await session.flush()
 
@@ -196,22 +192,25 @@ async def delete_target(session: AsyncSession, target_id: int, *, by: Editor) ->
 async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, by: Editor) -> Unit:
     """Add a unit (a school, usually) under an existing unit."""
     if body.code in cat.units or body.code in cat.retired:
-        raise Conflict(f"Unit code {body.code} is taken.")
+        raise Conflict(_("Unit code {code} is taken.", code=body.code))
     parent = cat.resolve_unit(body.parent)
     if parent is None or parent.code not in cat.units:
-        raise Unprocessable(f"Unknown parent unit '{echo(body.parent)}'.",
+        raise Unprocessable(_("Unknown parent unit '{text}'.", text=echo(body.parent)),
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
-    existing = [Existing(u.code, (u.name, *(u.aliases or []))) for u in cat.units.values()]
-    existing += [Existing(r.code, (r.name,)) for r in cat.retired.values()]
+    # Read after taking the unit lock, not from the request's snapshot: two admins adding one name at once
+    # cannot both succeed.
+    existing = [Existing(code, names) for code, names in await unit_names_locked(session)]
     problems = new_unit_problems(code=body.code, name=body.name, aliases=body.aliases, level=body.level,
                                  parent_level=cat.units[parent.code].level, existing=existing)
     if problems:
         error = Conflict if all(p["code"] == "name_taken" for p in problems) else Unprocessable
-        raise error("; ".join(p["message"] for p in problems) + ".", errors=problems)
+        shown = [{**p, "message": str(p["message"])} for p in problems]
+        raise error(_("The unit cannot be added: {problems}.", problems="; ".join(p["message"] for p in shown)),
+                    errors=shown)
     u = Unit(code=body.code, name=body.name, name_en=body.name_en, parent_code=parent.code, level=body.level,
              aliases=body.aliases)
     session.add(u)
     revisions.record(session, entity="unit", key=u.code, action="create", data=revisions.unit_state(u), old=None,
-                     key_name=by.key_name, request_id=by.request_id)
+                     **by.columns())
     await session.flush()
     return u

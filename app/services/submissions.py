@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
+from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
 from app.domain.payload import RawRow
@@ -25,6 +26,9 @@ from app.domain.submission import (
     reject_overlaps,
 )
 from app.errors import Forbidden
+from app.i18n import _
+from app.services import quality
+from app.services.locking import refuse_locked
 
 
 @dataclass
@@ -36,9 +40,11 @@ class Outcome:
     counts: dict[str, int]
     conflicts: list[dict[str, Any]]
     tallies: Counter[tuple[str, str]] = field(default_factory=Counter)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    changed: set[tuple[str, str, int]] = field(default_factory=set)  # yearly cells whose values moved
 
     def body(self) -> dict[str, Any]:
-        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts}
+        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts, "warnings": self.warnings}
 
 
 def indicator_rule(i: IndicatorRow) -> IndicatorRule:
@@ -68,8 +74,8 @@ def authorise(catalog: Catalog, caller: Principal, units: Sequence[UnitRef | Uni
         own = catalog.units.get(caller.unit_code or "")
         names = ", ".join(f"{c} ({catalog.units[c].name})" for c in foreign[:5])
         raise Forbidden(
-            f"This key writes only for {caller.unit_code} ({own.name if own else '?'}) and the units under it; "
-            f"the request names {names}. Nothing was stored.",
+            _("This key writes only for {unit} ({name}) and the units under it; the request names {names}. "
+              "Nothing was stored.", unit=caller.unit_code, name=own.name if own else "?", names=names),
             foreign_units=foreign,
         )
 
@@ -93,6 +99,7 @@ async def submit(
     today: date,
     now: datetime,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Outcome:
     """Run one submission; raises Forbidden before looking at any row if a foreign unit is named."""
     units = [resolve_unit(catalog, r.unit) for r in rows]
@@ -111,6 +118,12 @@ async def submit(
     await measurements.lock(session, {(r.indicator, r.period.year) for r in clean})
     before = await measurements.current(session, [r.key for r in clean])
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
+    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not).
+    changed, locked = await refuse_locked(session, catalog, changed)
+    if locked:
+        refused = {c.index for c in locked}
+        clean = [r for r in clean if r.index not in refused]
+        conflicts = sorted([*conflicts, *locked], key=lambda c: c.index)
     created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
     counts = {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
               "rejected": len(conflicts)}
@@ -122,10 +135,14 @@ async def submit(
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
     if dry_run:
         return Outcome(200, "dry_run", counts, listed)
-    await measurements.write(session, changed, before=before, key_name=caller.name, request_id=request_id, now=now)
-    await yearly.refresh(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed})
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    await measurements.write(session, changed, before=before, by=by, now=now)
+    cells = {(r.indicator, r.unit, r.period.year) for r in changed}
+    await yearly.refresh(session, catalog, cells)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
-    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies)
+    # Read-only, on this transaction's fresh yearly values; the flags themselves are kept after the commit.
+    found = await quality.warnings(session, catalog, changed)
+    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, cells)
 
 
 def _tally(

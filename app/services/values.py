@@ -6,9 +6,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
 from app.db.models import Measurement
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal
+from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
+from app.i18n import _
+from app.services.locking import refuse_locked_delete
 from app.services.submissions import authorise, resolve_unit
 
 
@@ -20,14 +24,20 @@ async def delete_value(
     *,
     now: datetime,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Measurement:
     """Withdraw the live value at (indicator, unit, period); 403 outside the key's subtree, 404 if none."""
     try:
         authorise(catalog, caller, [resolve_unit(catalog, key[1])])
     except Forbidden:
-        raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
-    row = await measurements.delete(session, key=key, key_name=caller.name, request_id=request_id, now=now)
+        raise Forbidden(_("This key cannot delete values of unit {unit}.", unit=key[1])) from None
+    period = parse_period(key[2])
+    if key[1] in catalog.units:
+        await refuse_locked_delete(session, catalog, key[1], period.year)
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    row = await measurements.delete(session, key=key, by=by, now=now)
     if row is None:
-        raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
+        raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
+                         period=key[2]))
     await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
     return row

@@ -61,12 +61,13 @@ async def test_a_resend_adds_no_revision(client: httpx.AsyncClient, keys: Keys) 
     assert len(await history(client, keys.admin, R03)) == 1
 
 
-ROLES = ("admin", "bureau", "city", "scraper", "jijiao", "jiaokeyuan")
+ROLES = ("admin", "bureau", "reviewer", "city", "scraper", "jijiao", "jiaokeyuan")
 
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_authorization_matrix(client: httpx.AsyncClient, keys: Keys, app_ctx: object, role: str) -> None:
-    tokens = {"admin": keys.admin, "bureau": keys.bureau, "city": keys.city, "scraper": keys.scraper,
+    tokens = {"admin": keys.admin, "bureau": keys.bureau, "reviewer": keys.reviewer, "city": keys.city,
+              "scraper": keys.scraper,
               "jijiao": await department_key(app_ctx, "基教处"), "jiaokeyuan": await department_key(app_ctx, "教科院")}
     token = tokens[role]
     body = {"state": "in_progress"}
@@ -85,6 +86,15 @@ async def test_authorization_matrix(client: httpx.AsyncClient, keys: Keys, app_c
     assert read.status_code == (403 if role == "scraper" else 200)
     summary = await client.get(f"{API}/plan/summary", headers=auth(token))
     assert summary.status_code == (403 if role == "scraper" else 200)
+
+
+async def test_a_refusal_names_the_departments(client: httpx.AsyncClient, app_ctx: object) -> None:
+    token = await department_key(app_ctx, "基教处")
+    r = await client.put(f"{API}/deliverables/r02-1/report", json={"state": "in_progress"},
+                         headers={**auth(token), "Accept-Language": "zh"})
+    doc = assert_problem(r, 403)
+    assert doc["code"] == "other_department"
+    assert "教育装备与信息中心、教科院" in doc["detail"] and "基教处" in doc["detail"]
 
 
 async def test_no_key_is_401(client: httpx.AsyncClient) -> None:
