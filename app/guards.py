@@ -62,14 +62,18 @@ class InputGuard:
         if refused is not None:
             await refused(scope, receive, send)
             return
-        deadline = time.monotonic() + self.body_timeout
+        # From the route's first read, not the request's start: time the server itself spends first (auth, a
+        # lock) is not the client's slowness.
+        deadline: float | None = None
         body_done = False
         started = answered = False
 
         async def _receive() -> Message:
-            nonlocal body_done, answered
+            nonlocal body_done, answered, deadline
             if body_done or answered:
                 return await receive()  # after the body: waiting for a disconnect is not reading slowly
+            if deadline is None:
+                deadline = time.monotonic() + self.body_timeout
             try:
                 async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
                     message = await receive()

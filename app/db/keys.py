@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlmodel import col
 
@@ -152,8 +153,19 @@ async def authenticate_and_record(engine: AsyncEngine, token: str) -> Principal 
         stmt = (update(K).where(K.c.id == principal.key_id)
                 .where((K.c.last_used_at.is_(None)) | (K.c.last_used_at <= now - keys.LAST_USED_RESOLUTION))
                 .values(last_used_at=now))
-        async with engine.begin() as conn:
-            await conn.execute(stmt)
+        async with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:  # never wait behind a writer for this: a last use a minute late is no harm
+                await conn.exec_driver_sql("PRAGMA busy_timeout=50")
+            try:
+                await conn.execute(stmt)
+                await conn.commit()
+            except OperationalError:
+                await conn.rollback()  # SQLite busy: the next request of this key writes it
+            finally:
+                if sqlite:
+                    await conn.exec_driver_sql("PRAGMA busy_timeout=10000")
+                    await conn.commit()
     return principal
 
 
