@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import keys as key_store
+from app.db import yearly
+from app.db.catalog import read_catalog
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade
-from app.db.models import Action
+from app.db.models import Action, Measurement, YearlyValue
 from app.db.seed import seed as load_seed
+from app.db.types import utcnow
 from app.domain.keys import Role
 from app.settings import Settings, get_settings
 
@@ -50,10 +53,27 @@ def write_secret(path: Path, token: str) -> None:
     os.chmod(path, 0o600)
 
 
+async def _rebuild_kept_rows(session: AsyncSession) -> int:
+    # Kept rows are derived data: a migration that changes their layout empties them, and they are rebuilt here.
+    if (await session.execute(select(col(YearlyValue.year)).limit(1))).first() is not None:
+        return 0
+    if (await session.execute(select(col(Measurement.id)).limit(1))).first() is None:
+        return 0
+    await yearly.hold_tables(session)
+    return await yearly.rebuild(session, await read_catalog(session), now=utcnow())
+
+
+def _migrate(settings: Settings) -> None:
+    upgrade(settings.database_url)
+    rebuilt = _in_session(settings, _rebuild_kept_rows)
+    if rebuilt:
+        typer.echo(f"kept yearly rows rebuilt from the stored values ({rebuilt} rows)")
+
+
 @cli.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
-    upgrade(get_settings().database_url)
+    _migrate(get_settings())
     typer.echo("database migrated")
 
 
@@ -68,7 +88,7 @@ def seed() -> None:
 
 def bootstrap(settings: Settings) -> None:
     """Migrate, seed an empty catalog, and create the first admin key if there is none."""
-    upgrade(settings.database_url)
+    _migrate(settings)
 
     async def work(session: AsyncSession) -> str | None:
         if (await session.execute(select(col(Action.number)).limit(1))).first() is None:

@@ -1,7 +1,6 @@
-"""Reads that feed the attainment rules: targets (current or as of), kept yearly totals, and values as they
-stood at an instant — a bounded number of set-based queries whatever the data size."""
+"""Reads that feed the attainment rules besides the kept rows (db.yearly): targets (current or as of), and values
+as they stood at an instant — a bounded number of set-based queries whatever the data size."""
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -9,12 +8,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements
-from app.db.bulk import chunks
+from app.db import measurements, yearly
 from app.db.dialect import is_postgres
-from app.db.models import CatalogRevision, Target, YearlyValue
+from app.db.models import CatalogRevision, MeasurementRevision, Target
 from app.domain.attainment import Kind, TargetSpec
-from app.domain.catalog import Catalog
 from app.domain.report import TargetInfo
 from app.domain.yearly import YearValue
 
@@ -43,24 +40,13 @@ async def targets(session: AsyncSession, *, as_of: datetime | None) -> list[Targ
     return [_target_info(data) for (data,) in states if data]
 
 
-async def kept(
-    session: AsyncSession, catalog: Catalog, units: set[str], indicators: set[str], last_year: int
-) -> Series:
-    """Kept yearly totals of the given units and indicators, for years up to `last_year`."""
-    Y = YearlyValue.__table__  # type: ignore[attr-defined]
-    series: Series = defaultdict(dict)
-    for part in chunks(sorted(units)):
-        rows = await session.execute(
-            select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.numerator, Y.c.denominator,
-                   Y.c.period, Y.c.period_end, Y.c.own, Y.c.reported, Y.c.total)
-            .where(Y.c.unit_code.in_(list(part)), Y.c.indicator_code.in_(sorted(indicators)), Y.c.year <= last_year)
-        )
-        for ind, unit, year, value, num, den, period, end, own, reported, total in rows:
-            if not own:
-                # Units added since the total was kept count as not reporting.
-                total = len(catalog.children.get(unit, ()))
-            series[(ind, unit)][year] = YearValue(year, value, num, den, period, end, own, reported, total)
-    return series
+async def before_kept_history(session: AsyncSession, as_of: datetime) -> bool:
+    """Whether values were recorded at or before `as_of` but the kept rows' history starts after it."""
+    since = await yearly.history_since(session)
+    if since is None or as_of >= since:
+        return False
+    R = MeasurementRevision.__table__  # type: ignore[attr-defined]
+    return (await session.execute(select(R.c.id).where(R.c.recorded_at <= as_of).limit(1))).first() is not None
 
 
 async def values_as_of(

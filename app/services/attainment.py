@@ -2,13 +2,13 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import attainment as reads
-from app.db import measurements
+from app.db import measurements, yearly
 from app.db.attainment import Series
 from app.domain.attainment import Bounds
 from app.domain.catalog import CITY, Catalog
@@ -22,7 +22,9 @@ class Report:
     rows: list[Row]
     on: date
     as_of: datetime | None
-    source: str  # "kept" (yearly totals), "values" (recomputed for the judged year) or "revisions" (as_of)
+    # "kept" (kept rows, now or as of), "values" (the judged year recomputed from values) or "revisions" (an as_of
+    # older than the kept rows' history)
+    source: str
 
 
 def indicator_infos(catalog: Catalog) -> dict[str, IndicatorInfo]:
@@ -59,23 +61,37 @@ def _rolled(catalog: Catalog, rows: Iterable[measurements.ValueRow], on: date) -
     return series
 
 
+async def _kept(
+    session: AsyncSession, catalog: Catalog, units: set[str], indicators: set[str], on: date, as_of: datetime | None
+) -> Series:
+    rows = await yearly.kept_rows(session, indicators=indicators, units=units, as_of=as_of)
+    series = yearly.as_series(rows.values(), last_year=on.year)
+    for (_, unit), years in series.items():
+        for year, v in years.items():
+            if not v.own:
+                # Units added since the total was kept count as not reporting.
+                years[year] = replace(v, total=len(catalog.children.get(unit, ())))
+    return series
+
+
 async def report(
     session: AsyncSession, catalog: Catalog, *, on: date, as_of: datetime | None, report_timeout: float = 120.0
 ) -> Report:
     """Every target judged on `on` with what was known at `as_of` (None: now)."""
     found = [t for t in await reads.targets(session, as_of=as_of) if t.indicator in catalog.indicators]
     infos = indicator_infos(catalog)
-    if as_of is not None:
+    units = _needed_units(catalog, found)
+    if as_of is not None and await reads.before_kept_history(session, as_of):
+        # Older than the kept rows' history (a database migrated from the first layout): rebuilt from revisions.
         rows = await reads.values_as_of(session, as_of=as_of, end=on, timeout=report_timeout)
         series = _rolled(catalog, rows, on)
         source = "revisions"
     else:
-        units = _needed_units(catalog, found)
-        series = await reads.kept(session, catalog, units, {t.indicator for t in found}, on.year)
+        series = await _kept(session, catalog, units, {t.indicator for t in found}, on, as_of)
         source = "kept"
         # Kept totals cover whole years; a day inside a year sees only the periods ended by then.
         if any(y.period_end > on for years in series.values() for y in years.values()):
-            this_year = await measurements.values(session, start=date(on.year, 1, 1), end=on)
+            this_year = await measurements.values(session, start=date(on.year, 1, 1), end=on, as_of=as_of)
             fresh = _rolled(catalog, this_year, on)
             for key in list(series):
                 series[key].pop(on.year, None)

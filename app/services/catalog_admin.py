@@ -6,9 +6,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import revisions, yearly
+from app.db import measurements, revisions, yearly
 from app.db.catalog import CatalogCache
 from app.db.models import Indicator, Target, Unit
+from app.db.types import utcnow
 from app.domain.catalog import Catalog
 from app.errors import Conflict, NotFound, Unprocessable
 from app.schemas.catalog import IndicatorCreate, IndicatorUpdate, TargetCreate, TargetUpdate, UnitCreate
@@ -65,7 +66,13 @@ async def update_indicator(
     await session.flush()
     if new["measure"] != old["measure"]:
         # A rate, a stock and a flow make different yearly values of the same stored periods.
-        await yearly.refresh_indicator(session, await catalogs.snapshot(session, fresh=True), code)
+        await yearly.hold_tables(session)
+        try:
+            await measurements.set_flow(session, code, flow=new["measure"] == "flow")
+        except measurements.PeriodsOverlap:
+            raise Conflict(f"Stored periods of {code} overlap, which a flow's may not; delete the overlapping "
+                           "periods first.") from None
+        await yearly.rebuild(session, await catalogs.snapshot(session, fresh=True), now=utcnow(), indicator=code)
     return ind
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
+from app.db.types import utcnow
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
 from app.domain.payload import RawRow
@@ -108,24 +109,88 @@ async def submit(
     clean, overlapping = reject_overlaps(clean, flow_indicators=flows, stored=stored)
     conflicts = sorted([*conflicts, *dupes, *overlapping], key=lambda c: c.index)
 
-    await measurements.lock(session, {(r.indicator, r.period.year) for r in clean})
+    if not dry_run:
+        await measurements.lock_keys(session, [r.key for r in clean])
     before = await measurements.current(session, [r.key for r in clean])
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
-    created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
-    counts = {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
-              "rejected": len(conflicts)}
-    listed = [c.as_dict() for c in conflicts]
-    if atomic and conflicts:
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
+    if atomic and conflicts or not clean or dry_run:
+        counts = _counts(clean, changed, before, conflicts)
+        listed = [c.as_dict() for c in conflicts]
+        if dry_run and not (atomic and conflicts) and clean:
+            return Outcome(200, "dry_run", counts, listed)
+        if atomic and conflicts:
+            counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
+
+    await lock_reviews(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed})
+    for _attempt in range(_WRITE_ATTEMPTS):
+        try:
+            await measurements.write(session, changed, flows=flows, now=now)
+            break
+        except measurements.PeriodsOverlap:
+            # A concurrent submission stored an overlapping flow period first: it is now visible, so the same
+            # check as above finds it and refuses these rows as `period_overlap`.
+            pairs = {(r.indicator, r.unit) for r in changed if r.indicator in flows}
+            changed, raced = reject_overlaps(changed, flow_indicators=flows,
+                                             stored=await measurements.stored_periods(session, pairs))
+            if raced and atomic:
+                counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
+                refused = sorted([*conflicts, *raced], key=lambda c: c.index)
+                return Outcome(422, "rejected", counts, [c.as_dict() for c in refused],
+                               _tally(catalog, rows, units, [], len(rows)))
+            lost = {c.index for c in raced}
+            clean = [r for r in clean if r.index not in lost]
+            conflicts = sorted([*conflicts, *raced], key=lambda c: c.index)
+    else:
+        raise measurements.PeriodsOverlap("flow periods kept overlapping concurrent submissions")
+    counts = _counts(clean, changed, before, conflicts)
+    listed = [c.as_dict() for c in conflicts]
     if not clean:
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
-    if dry_run:
-        return Outcome(200, "dry_run", counts, listed)
-    await measurements.write(session, changed, before=before, key_name=caller.name, request_id=request_id, now=now)
-    await yearly.refresh(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed})
+    await keep_totals(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed},
+                      measurements.revisions(changed, before), key_name=caller.name, request_id=request_id, now=now)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
     return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies)
+
+
+_WRITE_ATTEMPTS = 5
+
+
+def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measurements.Key, measurements.Stored],
+            conflicts: Sequence[Conflict]) -> dict[str, int]:
+    created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
+    return {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
+            "rejected": len(conflicts)}
+
+
+async def lock_reviews(session: AsyncSession, catalog: Catalog, cells: set[tuple[str, str, int]]) -> None:
+    """The review-lock step of a write: runs in the write's transaction just before its values are stored.
+
+    The reporting issue's review locks go here: take a shared lock (FOR SHARE) on the review rows of every
+    (indicator, ancestor unit, year) of `cells` — `catalog.ancestors(unit)` — so that a review being closed
+    waits for this write, and refuse the write if a review already closed them. Until reviews exist it does
+    nothing.
+    """
+    return None
+
+
+async def keep_totals(
+    session: AsyncSession,
+    catalog: Catalog,
+    cells: set[tuple[str, str, int]],
+    revisions: Sequence[dict[str, Any]],
+    *,
+    key_name: str,
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    """A write's last statements: the kept yearly rows of the changed cells and their ancestors, then the value
+    revisions and the kept rows' revisions, all stamped once every lock is held (so stamps follow the order in
+    which conflicting writes commit, and a past as_of sees whole writes)."""
+    states = await yearly.apply(session, catalog, cells, now=now)
+    stamp = max(utcnow(), now)
+    await measurements.record(session, revisions, key_name=key_name, request_id=request_id, recorded_at=stamp)
+    await yearly.record(session, states, recorded_at=stamp)
 
 
 def _tally(

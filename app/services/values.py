@@ -4,12 +4,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements, yearly
+from app.db import measurements
 from app.db.models import Measurement
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal
+from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
-from app.services.submissions import authorise, resolve_unit
+from app.services.submissions import authorise, keep_totals, lock_reviews, resolve_unit
 
 
 async def delete_value(
@@ -26,8 +27,11 @@ async def delete_value(
         authorise(catalog, caller, [resolve_unit(catalog, key[1])])
     except Forbidden:
         raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
-    row = await measurements.delete(session, key=key, key_name=caller.name, request_id=request_id, now=now)
-    if row is None:
+    await lock_reviews(session, catalog, {(key[0], key[1], parse_period(key[2]).end.year)})
+    found = await measurements.delete(session, key=key, now=now)
+    if found is None:
         raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
-    await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
+    row, revision = found
+    await keep_totals(session, catalog, {(row.indicator_code, row.unit_code, row.year)}, [revision],
+                      key_name=caller.name, request_id=request_id, now=now)
     return row
