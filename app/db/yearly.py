@@ -64,8 +64,10 @@ def _kept_row(r: Any) -> KeptRow:
                 r["kids_period_start"], r["kids_period_end"])
     value = None
     if r["value"] is not None:
+        # An own value is no aggregate: it carries no completeness (reported/total 0), as own_yearly makes it.
         value = YearValue(year, r["value"], r["numerator"], r["denominator"], r["period"], r["period_end"], r["own"],
-                          r["reported"], r["total"], period_start=r["period_start"],
+                          0 if r["own"] else r["reported"], 0 if r["own"] else r["total"],
+                          period_start=r["period_start"],
                           covers=bool(r["own"] and r["own_covers"]))
     return KeptRow(r["indicator_code"], r["unit_code"], year, own, sums, value)
 

@@ -45,7 +45,7 @@ def _needed_units(catalog: Catalog, found: Iterable[TargetInfo]) -> set[str]:
     return units
 
 
-def _rolled(catalog: Catalog, rows: Iterable[measurements.ValueRow], on: date) -> Series:
+def rolled_up(catalog: Catalog, rows: Iterable[measurements.ValueRow], on: date) -> Series:
     """Own yearly values of every unit from raw values, rolled up the tree per indicator."""
     obs: dict[str, dict[str, list[Observation]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -84,7 +84,7 @@ async def report(
     if as_of is not None and await reads.before_kept_history(session, as_of):
         # Older than the kept rows' history (a database migrated from the first layout): rebuilt from revisions.
         rows = await reads.values_as_of(session, as_of=as_of, end=on, timeout=report_timeout)
-        series = _rolled(catalog, rows, on)
+        series = rolled_up(catalog, rows, on)
         source = "revisions"
     else:
         series = await _kept(session, catalog, units, {t.indicator for t in found}, on, as_of)
@@ -92,7 +92,7 @@ async def report(
         # Kept totals cover whole years; a day inside a year sees only the periods ended by then.
         if any(y.period_end > on for years in series.values() for y in years.values()):
             this_year = await measurements.values(session, start=date(on.year, 1, 1), end=on, as_of=as_of)
-            fresh = _rolled(catalog, this_year, on)
+            fresh = rolled_up(catalog, this_year, on)
             for key in list(series):
                 series[key].pop(on.year, None)
             for key, years in fresh.items():
