@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import keys as key_store
-from app.db import yearly
+from app.db import yearly_rebuild
 from app.db.catalog import read_catalog
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade
@@ -59,8 +59,8 @@ async def _rebuild_kept_rows(session: AsyncSession) -> int:
         return 0
     if (await session.execute(select(col(Measurement.id)).limit(1))).first() is None:
         return 0
-    await yearly.hold_tables(session)
-    return await yearly.rebuild(session, await read_catalog(session), now=utcnow())
+    await yearly_rebuild.hold_tables(session)
+    return await yearly_rebuild.rebuild(session, await read_catalog(session), now=utcnow())
 
 
 def _migrate(settings: Settings) -> None:

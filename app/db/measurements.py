@@ -61,30 +61,76 @@ SET value = excluded.value, numerator = excluded.numerator, denominator = exclud
     comment = excluded.comment, is_flow = excluded.is_flow, deleted = false, updated_at = excluded.updated_at
 """
 
-_REVISIONS = """
-INSERT INTO measurement_revisions (indicator_code, unit_code, period, period_type, period_start, period_end, year,
-                                   action, value, numerator, denominator, comment, old_value, key_name, request_id,
-                                   recorded_at)
-SELECT *, $14::text, $15::text, $16::timestamptz
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[], $8::text[],
-            $9::float8[], $10::float8[], $11::float8[], $12::text[], $13::float8[])
-"""
+_REVISION_TYPES = ("text", "text", "text", "text", "date", "date", "int", "text", "float8", "float8", "float8", "text",
+                   "float8")
+
+
+def revisions_insert(first: int) -> str:
+    """The revisions INSERT for PostgreSQL with its arrays numbered from $first (to sit in a larger statement):
+    the 13 columns of _REVISION_COLS, then key_name, request_id, recorded_at."""
+    arrays = ", ".join(f"${first + k}::{t}[]" for k, t in enumerate(_REVISION_TYPES))
+    n = first + len(_REVISION_TYPES)
+    return (f"INSERT INTO measurement_revisions ({', '.join(_REVISION_COLS)}, key_name, request_id, recorded_at) "
+            f"SELECT *, ${n}::text, ${n + 1}::text, ${n + 2}::timestamptz FROM unnest({arrays})")
+
+
+def revisions_args(revs: Sequence[dict[str, Any]], *, key_name: str, request_id: str | None,
+                   recorded_at: datetime) -> list[Any]:
+    """The arguments of revisions_insert."""
+    return [*([r[c] for r in revs] for c in _REVISION_COLS), key_name, request_id, recorded_at]
+
+
 _REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
                   "action", "value", "numerator", "denominator", "comment", "old_value")
 _OVERLAP_STATES = frozenset({"23P01", "40P01"})  # exclusion_violation, deadlock_detected
 
 
-async def lock_keys(session: AsyncSession, keys: Iterable[Key]) -> None:
-    """Serialise writers of the same (indicator, unit, period) until commit — nothing wider — so a value's history
-    and its before/after are exact. PostgreSQL: transaction advisory locks, taken in one order; SQLite writers
-    already hold the database's single write lock from BEGIN IMMEDIATE."""
+async def lock_cells(session: AsyncSession, cells: Iterable[tuple[str, str, int]]) -> None:
+    """Serialise writers of the same unit's values of one indicator and year until commit — nothing wider — so a
+    value's revision knows its old value and the unit's own yearly value is computed from what is stored.
+    PostgreSQL: transaction advisory locks, taken in one order; SQLite writers already hold the database's single
+    write lock from BEGIN IMMEDIATE."""
     if not is_postgres(session):
         return
-    names = sorted({f"{i}\x1f{u}\x1f{p}" for i, u, p in keys})
+    names = sorted({f"{i}\x1f{u}\x1f{y}" for i, u, y in cells})
     if names:
         apg = await driver(session)
         await apg.execute("SELECT pg_advisory_xact_lock(hashtextextended(n, 0)) FROM unnest($1::text[]) AS n "
                           "ORDER BY n", names)
+
+
+@dataclass(frozen=True, slots=True)
+class CellValue:
+    """A stored value of a locked cell, live or deleted."""
+
+    period: Period
+    stored: Stored
+
+
+_IN_CELLS = """
+SELECT m.indicator_code, m.unit_code, m.period, m.period_type, m.period_start, m.period_end, m.value, m.numerator,
+       m.denominator, m.comment, m.deleted
+FROM measurements m JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(i, u, y)
+  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y
+"""
+
+
+async def in_cells(session: AsyncSession, cells: Iterable[tuple[str, str, int]]) -> dict[Key, CellValue]:
+    """Every stored value (deleted ones too) of the given (indicator, unit, year) cells."""
+    wanted = sorted(set(cells))
+    rows: list[Any] = []
+    if is_postgres(session):
+        apg = await driver(session)
+        rows = list(await apg.fetch(_IN_CELLS, [c[0] for c in wanted], [c[1] for c in wanted],
+                                    [c[2] for c in wanted]))
+    else:
+        for part in chunks(wanted, 500):
+            rows.extend(await session.execute(
+                select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
+                       M.c.period_end, M.c.value, M.c.numerator, M.c.denominator, M.c.comment, M.c.deleted)
+                .where(tuple_(M.c.indicator_code, M.c.unit_code, M.c.year).in_(list(part)))))
+    return {(r[0], r[1], r[2]): CellValue(Period(PeriodType(r[3]), r[2], r[4], r[5]),
+                                          Stored(r[6], r[7], r[8], r[9], r[10])) for r in rows}
 
 
 async def current(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Stored]:
@@ -186,16 +232,16 @@ async def record(session: AsyncSession, revs: Sequence[dict[str, Any]], *, key_n
         return
     if is_postgres(session):
         apg = await driver(session)
-        await apg.execute(_REVISIONS, *([r[c] for r in revs] for c in _REVISION_COLS), key_name, request_id,
-                          recorded_at)
+        await apg.execute(revisions_insert(1), *revisions_args(revs, key_name=key_name, request_id=request_id,
+                                                                 recorded_at=recorded_at))
         return
     await session.execute(R.insert(), [{**r, "key_name": key_name, "request_id": request_id,
                                         "recorded_at": recorded_at} for r in revs])
 
 
 async def delete(session: AsyncSession, *, key: Key, now: datetime) -> tuple[Measurement, dict[str, Any]] | None:
-    """Flag a live value deleted; the value and its revision (for `record`), or None if there was nothing."""
-    await lock_keys(session, [key])
+    """Flag a live value deleted (its cell locked by the caller); the value and its revision (for `record`), or
+    None if there was nothing."""
     row = (await session.execute(
         select(Measurement).where(
             col(Measurement.indicator_code) == key[0], col(Measurement.unit_code) == key[1],

@@ -10,7 +10,7 @@ yearly_value_revisions, stamped by the caller once all locks are held, so a past
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.bulk import chunks
 from app.db.dialect import driver, is_postgres
+from app.db.measurements import record as measurements_record
+from app.db.measurements import revisions_args, revisions_insert
 from app.db.models import KeptState, Measurement, Unit, YearlyValue, YearlyValueRevision
 from app.domain.catalog import Catalog
-from app.domain.periods import Period, PeriodType
-from app.domain.yearly import Measure, Observation, Sums, YearValue, effective, own_yearly, period_key, share, total_of
+from app.domain.yearly import Measure, Sums, YearValue, effective, period_key, share, total_of
 
 M = Measurement.__table__  # type: ignore[attr-defined]
 Y = YearlyValue.__table__  # type: ignore[attr-defined]
@@ -97,20 +98,23 @@ def _unnest(names: Sequence[str], first: int = 1) -> str:
 _LOCK_PG = f"""
 INSERT INTO yearly_values AS y ({', '.join(KEY)}, total, own, reported, own_covers, kids_value, kids_numerator,
                                 kids_denominator, kids_count, updated_at)
-SELECT indicator_code, unit_code, year, total, false, 0, false, 0, 0, 0, 0, $5
-FROM {_unnest((*KEY, "total"))} ORDER BY indicator_code, unit_code, year
+SELECT indicator_code, unit_code, year, total, false, 0, false, 0, 0, 0, 0, $6
+FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[]) AS t(indicator_code, unit_code, year, total, depth)
+ORDER BY depth DESC, indicator_code, unit_code, year
 ON CONFLICT (indicator_code, unit_code, year) DO UPDATE SET total = excluded.total
 RETURNING y.*
 """
 
 
-async def _lock(session: AsyncSession, cells: Sequence[Cell], totals: Sequence[int], now: datetime) -> dict[
+async def _lock(session: AsyncSession, catalog: Catalog, cells: Sequence[Cell], now: datetime) -> dict[
         Cell, KeptRow]:
-    """Create the missing rows and lock all of them, in the given (sorted) order; their current state."""
+    """Create the missing rows and lock all of them in the one global order (deepest units first, then indicator,
+    unit, year) that every writer follows, so none waits for another in a cycle; their current state."""
+    totals = [len(catalog.children.get(c[1], ())) for c in cells]
     if is_postgres(session):
         apg = await driver(session)
         found = await apg.fetch(_LOCK_PG, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells],
-                                list(totals), now)
+                                totals, [len(catalog.ancestors(c[1])) for c in cells], now)
         return {(r["indicator_code"], r["unit_code"], r["year"]): _kept_row(r) for r in found}
     # SQLite: the request already holds the database's only write lock (BEGIN IMMEDIATE).
     from sqlalchemy.dialects.sqlite import insert
@@ -126,40 +130,6 @@ async def _lock(session: AsyncSession, cells: Sequence[Cell], totals: Sequence[i
                                                        .in_(list(keys)))):
             row = _kept_row(r._mapping)
             out[(row.indicator, row.unit, row.year)] = row
-    return out
-
-
-async def _observations(session: AsyncSession, cells: Sequence[Cell]) -> list[tuple[Any, ...]]:
-    """Live periods of the given cells: (indicator, unit, label, type, start, end, value, numerator, denominator)."""
-    cols = (M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start, M.c.period_end,
-            M.c.value, M.c.numerator, M.c.denominator)
-    if is_postgres(session):
-        apg = await driver(session)
-        found = await apg.fetch(
-            "SELECT m.indicator_code, m.unit_code, m.period, m.period_type, m.period_start, m.period_end, m.value, "
-            "m.numerator, m.denominator FROM measurements m JOIN unnest($1::text[], $2::text[], $3::int[]) "
-            "AS k(i, u, y) ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y WHERE NOT m.deleted",
-            [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells])
-        return [tuple(r) for r in found]
-    rows: list[tuple[Any, ...]] = []
-    for part in chunks(list(cells), 500):
-        found = await session.execute(select(*cols).where(
-            M.c.deleted.is_(False), tuple_(M.c.indicator_code, M.c.unit_code, M.c.year).in_(list(part))))
-        rows.extend(tuple(r) for r in found)
-    return rows
-
-
-async def _own(session: AsyncSession, catalog: Catalog, cells: Sequence[Cell]) -> dict[Cell, YearValue]:
-    """Each cell's own yearly value, from its unit's live periods of that year (domain.yearly.own_yearly)."""
-    groups: dict[Cell, list[Observation]] = defaultdict(list)
-    for ind, unit, label, ptype, start, end, value, num, den in await _observations(session, cells):
-        groups[(ind, unit, end.year)].append(Observation(Period(PeriodType(ptype), label, start, end), value, num,
-                                                         den))
-    out = {}
-    for cell, group in groups.items():
-        found = own_yearly(measure=Measure(catalog.indicators[cell[0]].measure), observations=group).get(cell[2])
-        if found is not None:
-            out[cell] = found
     return out
 
 
@@ -212,38 +182,46 @@ async def _store(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
                                  for r in rows])
 
 
-async def apply(session: AsyncSession, catalog: Catalog, touched: Iterable[Cell], *, now: datetime) -> list[
-        dict[str, Any]]:
-    """Bring the kept rows of the touched cells and of all their ancestors up to date, locking each row once, in
-    one global order; to be the transaction's last statements. Returns the changed states, for `record`."""
-    own_cells = set(touched)
-    depth = {u: len(catalog.ancestors(u)) for u in {c[1] for c in own_cells}}
-    pending: dict[int, set[Cell]] = defaultdict(set)
-    for cell in own_cells:
-        pending[depth[cell[1]]].add(cell)
+@dataclass
+class Changes:
+    """The kept rows a write changed: all their new states (for their revisions), and those not yet stored."""
+
+    states: list[dict[str, Any]]
+    unstored: list[dict[str, Any]]
+
+
+async def apply(session: AsyncSession, catalog: Catalog, owns: Mapping[Cell, YearValue | None], *,
+                now: datetime) -> Changes:
+    """Set the touched cells' own values and bring their ancestors' sums up to date — to be the transaction's last
+    statements: one locks every row concerned (in the global order); `finish` writes the changed ones. The caller
+    holds the touched cells still (their own values cannot change)."""
+    cells = set(owns)
+    for ind, unit, year in owns:
+        cells.update((ind, a, year) for a in catalog.ancestors(unit))
+    depth = {c: len(catalog.ancestors(c[1])) for c in cells}
+    rows = await _lock(session, catalog, sorted(cells), now)
     deltas: dict[Cell, list[tuple[Sums, Sums]]] = defaultdict(list)
     changed: list[dict[str, Any]] = []
-    while pending:
-        level = max(pending)
-        cells = sorted(pending.pop(level))
-        rows = await _lock(session, cells, [len(catalog.children.get(c[1], ())) for c in cells], now)
-        owns = await _own(session, catalog, [c for c in cells if c in own_cells])
+    written = 0
+    for level in sorted({*depth.values()}, reverse=True):
+        here = sorted(c for c in cells if depth[c] == level and (c in owns or c in deltas))
         states: dict[Cell, tuple[YearValue | None, Sums]] = {}
         again = []
-        for cell in cells:
+        for cell in here:
             row = rows[cell]
-            own = owns.get(cell) if cell in own_cells else row.own
             sums = row.sums
             for old, new in deltas.pop(cell, []):
                 sums, lost = _apply(sums, old, new)
                 if lost:
                     again.append(cell)
-            states[cell] = (own, sums)
+            states[cell] = (owns[cell] if cell in owns else row.own, sums)
         if again:
+            # Rare (a child's latest period went away): the children's rows are read, so write theirs first.
+            await _store(session, changed[written:])
+            written = len(changed)
             for cell, sums in (await _children_shares(session, catalog, sorted(set(again)))).items():
                 states[cell] = (states[cell][0], sums)
-        store = []
-        for cell in cells:
+        for cell in here:
             ind, unit, year = cell
             own, sums = states[cell]
             measure = Measure(catalog.indicators[ind].measure)
@@ -253,16 +231,41 @@ async def apply(session: AsyncSession, catalog: Catalog, touched: Iterable[Cell]
             old_row = rows[cell]
             if state == _state(old_row.own, old_row.sums, old_row.value, total):
                 continue
-            keyed = {"indicator_code": ind, "unit_code": unit, "year": year, **state, "updated_at": now}
-            store.append(keyed)
-            changed.append(keyed)
+            changed.append({"indicator_code": ind, "unit_code": unit, "year": year, **state, "updated_at": now})
             before, after = share(measure, old_row.value), share(measure, value)
             parent = catalog.units[unit].parent_code if unit in catalog.units else None
             if parent is not None and before != after:
                 deltas[(ind, parent, year)].append((before, after))
-                pending[level - 1].add((ind, parent, year))
-        await _store(session, store)
-    return changed
+    return Changes(changed, changed[written:])
+
+
+async def finish(session: AsyncSession, changes: Changes, *, revisions: Sequence[dict[str, Any]], key_name: str,
+                 request_id: str | None, recorded_at: datetime) -> None:
+    """A write's last statement: the changed kept rows, their revisions and the values' revisions, all stamped
+    `recorded_at` — one round trip on PostgreSQL, so the rows locked by `apply` are held as briefly as can be."""
+    if not is_postgres(session):
+        await _store(session, changes.unstored)
+        await measurements_record(session, revisions, key_name=key_name, request_id=request_id,
+                                  recorded_at=recorded_at)
+        await record(session, changes.states, recorded_at=recorded_at)
+        return
+    stored = (*KEY, *STATE, "updated_at")
+    kept = (*KEY, *STATE)
+    sets = ", ".join(f"{n} = t.{n}" for n in (*STATE, "updated_at"))
+    first_kept = len(stored) + 1
+    first_rev = first_kept + len(kept) + 1
+    sql = (
+        f"WITH s AS (UPDATE yearly_values y SET {sets} FROM {_unnest(stored)} "
+        "WHERE y.indicator_code = t.indicator_code AND y.unit_code = t.unit_code AND y.year = t.year), "
+        f"h AS (INSERT INTO yearly_value_revisions ({', '.join(kept)}, recorded_at) SELECT t.*, "
+        f"${first_kept + len(kept)}::timestamptz FROM {_unnest(kept, first_kept)}) "
+        + revisions_insert(first_rev)
+    )
+    args = [*([r[n] for r in changes.unstored] for n in stored), *([r[n] for r in changes.states] for n in kept),
+            recorded_at, *revisions_args(revisions, key_name=key_name, request_id=request_id,
+                                         recorded_at=recorded_at)]
+    apg = await driver(session)
+    await apg.execute(sql, *args)
 
 
 async def record(session: AsyncSession, states: Sequence[dict[str, Any]], *, recorded_at: datetime) -> None:
@@ -327,35 +330,6 @@ async def kept_rows(
 async def history_since(session: AsyncSession) -> datetime | None:
     """When the kept rows' revisions begin (a database migrated from an older layout starts them at its rebuild)."""
     return (await session.execute(select(H.c.recorded_at).order_by(H.c.id).limit(1))).scalar_one_or_none()
-
-
-async def hold_tables(session: AsyncSession) -> None:
-    """Keep writers out of values and kept rows until commit (a rebuild); taken in the writers' own table order."""
-    if is_postgres(session):
-        from sqlalchemy import text
-
-        await session.execute(text("LOCK TABLE measurements, yearly_values IN SHARE ROW EXCLUSIVE MODE"))
-
-
-async def rebuild(session: AsyncSession, catalog: Catalog, *, now: datetime, indicator: str | None = None) -> int:
-    """Recompute kept rows from the stored values (all, or one indicator's after its measure changed); the caller
-    holds the tables still. Returns the number of rows written."""
-    stmt = select(M.c.indicator_code, M.c.unit_code, M.c.year).where(M.c.deleted.is_(False)).distinct()
-    if indicator is not None:
-        stmt = stmt.where(M.c.indicator_code == indicator)
-    cells = {(i, u, y) for i, u, y in await session.execute(stmt) if i in catalog.indicators}
-    existing = select(Y.c.indicator_code, Y.c.unit_code, Y.c.year)
-    if indicator is not None:
-        existing = existing.where(Y.c.indicator_code == indicator)
-    stale = {tuple(r) for r in await session.execute(existing)}
-    # Start every row over from nothing, then replay each cell as if it had just been written.
-    blank = _state(None, Sums(), None, 0)
-    rows = [{"indicator_code": i, "unit_code": u, "year": y, **blank,
-             "total": len(catalog.children.get(u, ())), "updated_at": now} for i, u, y in sorted(stale)]
-    await _store(session, rows)
-    changed = await apply(session, catalog, cells, now=now)
-    await record(session, [*rows, *changed], recorded_at=now)
-    return len(changed)
 
 
 def as_series(rows: Iterable[KeptRow], *, last_year: int | None = None) -> dict[tuple[str, str], dict[int, YearValue]]:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import measurements, revisions, yearly
+from app.db import measurements, revisions, yearly_rebuild
 from app.db.catalog import CatalogCache
 from app.db.models import Indicator, Target, Unit
 from app.db.types import utcnow
@@ -66,13 +66,14 @@ async def update_indicator(
     await session.flush()
     if new["measure"] != old["measure"]:
         # A rate, a stock and a flow make different yearly values of the same stored periods.
-        await yearly.hold_tables(session)
+        await yearly_rebuild.hold_tables(session)
         try:
             await measurements.set_flow(session, code, flow=new["measure"] == "flow")
         except measurements.PeriodsOverlap:
             raise Conflict(f"Stored periods of {code} overlap, which a flow's may not; delete the overlapping "
                            "periods first.") from None
-        await yearly.rebuild(session, await catalogs.snapshot(session, fresh=True), now=utcnow(), indicator=code)
+        fresh = await catalogs.snapshot(session, fresh=True)
+        await yearly_rebuild.rebuild(session, fresh, now=utcnow(), indicator=code)
     return ind
 
 

@@ -1,6 +1,6 @@
 """The district submission use case: resolve, authorise, check, classify, write — set-based throughout."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,6 +25,7 @@ from app.domain.submission import (
     reject_duplicates,
     reject_overlaps,
 )
+from app.domain.yearly import Measure, Observation, YearValue, own_yearly
 from app.errors import Forbidden
 
 
@@ -109,9 +110,14 @@ async def submit(
     clean, overlapping = reject_overlaps(clean, flow_indicators=flows, stored=stored)
     conflicts = sorted([*conflicts, *dupes, *overlapping], key=lambda c: c.index)
 
-    if not dry_run:
-        await measurements.lock_keys(session, [r.key for r in clean])
-    before = await measurements.current(session, [r.key for r in clean])
+    cells = {(r.indicator, r.unit, r.period.year) for r in clean}
+    stored_cells: dict[measurements.Key, measurements.CellValue] = {}
+    if dry_run:
+        before = await measurements.current(session, [r.key for r in clean])
+    else:
+        await measurements.lock_cells(session, cells)
+        stored_cells = await measurements.in_cells(session, cells)
+        before = {k: v.stored for k, v in stored_cells.items()}
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
     if atomic and conflicts or not clean or dry_run:
         counts = _counts(clean, changed, before, conflicts)
@@ -147,13 +153,15 @@ async def submit(
     listed = [c.as_dict() for c in conflicts]
     if not clean:
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
-    await keep_totals(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed},
-                      measurements.revisions(changed, before), key_name=caller.name, request_id=request_id, now=now)
+    owns = owns_after(catalog, stored_cells, changed=changed)
+    await keep_totals(session, catalog, owns, measurements.revisions(changed, before), key_name=caller.name,
+                      request_id=request_id, now=now)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
     return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies)
 
 
 _WRITE_ATTEMPTS = 5
+Cell = tuple[str, str, int]  # indicator, unit, year
 
 
 def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measurements.Key, measurements.Stored],
@@ -163,7 +171,7 @@ def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measu
             "rejected": len(conflicts)}
 
 
-async def lock_reviews(session: AsyncSession, catalog: Catalog, cells: set[tuple[str, str, int]]) -> None:
+async def lock_reviews(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> None:
     """The review-lock step of a write: runs in the write's transaction just before its values are stored.
 
     The reporting issue's review locks go here: take a shared lock (FOR SHARE) on the review rows of every
@@ -174,10 +182,34 @@ async def lock_reviews(session: AsyncSession, catalog: Catalog, cells: set[tuple
     return None
 
 
+def owns_after(
+    catalog: Catalog,
+    stored: dict[measurements.Key, measurements.CellValue],
+    *,
+    changed: Sequence[Clean] = (),
+    deleted: Sequence[measurements.Key] = (),
+) -> dict[Cell, YearValue | None]:
+    """The own yearly value of every changed cell once the write is done, from its stored periods (read under the
+    cell's lock) with the write's changes in place."""
+    periods: dict[Cell, dict[measurements.Key, Observation]] = defaultdict(dict)
+    cells = {(r.indicator, r.unit, r.period.year) for r in changed} | {
+        (k[0], k[1], stored[k].period.year) for k in deleted if k in stored}
+    for key, found in stored.items():
+        cell = (key[0], key[1], found.period.year)
+        if cell in cells and not found.stored.deleted and found.stored.value is not None and key not in deleted:
+            periods[cell][key] = Observation(found.period, found.stored.value, found.stored.numerator,
+                                             found.stored.denominator)
+    for r in changed:
+        periods[(r.indicator, r.unit, r.period.year)][r.key] = Observation(r.period, r.value, r.numerator,
+                                                                           r.denominator)
+    return {cell: own_yearly(measure=Measure(catalog.indicators[cell[0]].measure),
+                             observations=periods[cell].values()).get(cell[2]) for cell in cells}
+
+
 async def keep_totals(
     session: AsyncSession,
     catalog: Catalog,
-    cells: set[tuple[str, str, int]],
+    owns: dict[Cell, YearValue | None],
     revisions: Sequence[dict[str, Any]],
     *,
     key_name: str,
@@ -187,10 +219,9 @@ async def keep_totals(
     """A write's last statements: the kept yearly rows of the changed cells and their ancestors, then the value
     revisions and the kept rows' revisions, all stamped once every lock is held (so stamps follow the order in
     which conflicting writes commit, and a past as_of sees whole writes)."""
-    states = await yearly.apply(session, catalog, cells, now=now)
-    stamp = max(utcnow(), now)
-    await measurements.record(session, revisions, key_name=key_name, request_id=request_id, recorded_at=stamp)
-    await yearly.record(session, states, recorded_at=stamp)
+    changes = await yearly.apply(session, catalog, owns, now=now)
+    await yearly.finish(session, changes, revisions=revisions, key_name=key_name, request_id=request_id,
+                        recorded_at=max(utcnow(), now))
 
 
 def _tally(

@@ -10,7 +10,7 @@ from app.domain.catalog import Catalog
 from app.domain.keys import Principal
 from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
-from app.services.submissions import authorise, keep_totals, lock_reviews, resolve_unit
+from app.services.submissions import authorise, keep_totals, lock_reviews, owns_after, resolve_unit
 
 
 async def delete_value(
@@ -27,11 +27,14 @@ async def delete_value(
         authorise(catalog, caller, [resolve_unit(catalog, key[1])])
     except Forbidden:
         raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
-    await lock_reviews(session, catalog, {(key[0], key[1], parse_period(key[2]).end.year)})
+    cell = (key[0], key[1], parse_period(key[2]).end.year)
+    await lock_reviews(session, catalog, {cell})
+    await measurements.lock_cells(session, [cell])
+    stored = await measurements.in_cells(session, [cell])
     found = await measurements.delete(session, key=key, now=now)
     if found is None:
         raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
     row, revision = found
-    await keep_totals(session, catalog, {(row.indicator_code, row.unit_code, row.year)}, [revision],
+    await keep_totals(session, catalog, owns_after(catalog, stored, deleted=[key]), [revision],
                       key_name=caller.name, request_id=request_id, now=now)
     return row
