@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow system-packages lint simulate bench-ingest bench-attainment bench-load clean
+.PHONY: run test test-slow system-packages lint simulate bench-ingest bench-attainment bench-load bench-slow-clients clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench-attainment: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py
+
+bench-slow-clients: $(STAMP)
+	$(BIN)/python bench/slow_clients.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,7 @@ from app.db import yearly_rebuild
 from app.db.catalog import read_catalog
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade
-from app.db.models import Action, Measurement, YearlyValue
+from app.db.models import Action, Deliverable, Measurement, YearlyValue
 from app.db.seed import seed as load_seed
 from app.db.types import utcnow
 from app.domain.keys import Role
@@ -91,7 +91,9 @@ def bootstrap(settings: Settings) -> None:
     _migrate(settings)
 
     async def work(session: AsyncSession) -> str | None:
-        if (await session.execute(select(col(Action.number)).limit(1))).first() is None:
+        # An upgraded store gets what is new in seeds/ (deliverables) without waiting for `attain seed`.
+        if ((await session.execute(select(col(Action.number)).limit(1))).first() is None
+                or (await session.execute(select(col(Deliverable.code)).limit(1))).first() is None):
             report = await load_seed(session, settings.seeds_dir)
             typer.echo(f"catalog seeded ({report.total} rows)")
         if await key_store.count_keys(session):
@@ -116,7 +118,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
 ) -> None:
     """Migrate, seed if empty, and serve the HTTP API."""
-    import uvicorn
+    from app import server
 
     settings = get_settings()
     bootstrap(settings)
@@ -128,23 +130,23 @@ def serve(
     typer.echo(f"serving on http://{host or settings.host}:{port or settings.port}")
     # uvicorn re-raises SIGTERM once its graceful shutdown is done; a finished shutdown is a clean exit.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "app.main:create_app", factory=True, host=host or settings.host, port=port or settings.port, workers=n,
-        log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=30,
-    )
+    server.run(settings, host=host or settings.host, port=port or settings.port, workers=n)
 
 
 @keys_cli.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, bureau, district or scraper")],
+    role: Annotated[Role, typer.Option(help="admin, bureau, district, department or scraper")],
     name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局")],
     unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
+    department: Annotated[str | None, typer.Option(help="Department (code, name or alias) a department key is "
+                                                        "bound to, e.g. 基教处")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the key to this file (mode 0600)")] = None,
 ) -> None:
     """Create a key; it is shown (or written) once and only its hash is stored."""
     settings = get_settings()
     try:
-        row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit))
+        row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit,
+                                                                          department=department))
     except key_store.KeyError_ as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -161,7 +163,7 @@ def keys_list() -> None:
     rows = _in_session(get_settings(), key_store.list_keys)
     for r in rows:
         state = f"revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "active"
-        typer.echo(f"{r.id}\t{r.role}\t{r.unit_code or '-'}\t{r.prefix}\t{state}\t{r.name}")
+        typer.echo(f"{r.id}\t{r.role}\t{r.unit_code or r.department_code or '-'}\t{r.prefix}\t{state}\t{r.name}")
 
 
 @keys_cli.command("revoke")
@@ -198,7 +200,7 @@ def simulate(
     summary = asyncio.run(sim.run(url, key, first=first, last=last, seed=seed))
     for unit, counts in summary.items():
         typer.echo(f"{unit}\t{counts}")
-    typer.echo("posted synthetic values (comment: 'synthetic (attain simulate)')")
+    typer.echo("posted synthetic values and deliverable reports (comment/note: 'synthetic (attain simulate)')")
 
 
 def main() -> None:

@@ -10,9 +10,27 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.domain.text import echo
+
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://attain.qingdao.example/problems/"
 log = structlog.get_logger()
+
+
+# No message of ours is this long: a longer string can only carry echoed input, which is cut here whatever the
+# message that quoted it (each echo is already cut to 200 characters where the message is built).
+MAX_PROBLEM_STRING = 1000
+
+
+def cap_strings(content: Any) -> Any:
+    """The document with every string cut to MAX_PROBLEM_STRING characters."""
+    if isinstance(content, str):
+        return content if len(content) <= MAX_PROBLEM_STRING else content[:MAX_PROBLEM_STRING] + "…"
+    if isinstance(content, dict):
+        return {cap_strings(k): cap_strings(v) for k, v in content.items()}
+    if isinstance(content, list | tuple):
+        return [cap_strings(v) for v in content]
+    return content
 
 
 class ProblemResponse(Response):
@@ -21,7 +39,7 @@ class ProblemResponse(Response):
     media_type = PROBLEM
 
     def render(self, content: object) -> bytes:
-        return orjson.dumps(content)
+        return orjson.dumps(cap_strings(content))
 
 
 class AppError(Exception):
@@ -122,7 +140,8 @@ def _app_error(request: Request, exc: Exception) -> ProblemResponse:
 def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"location": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+        {"location": echo(".".join(str(p) for p in e.get("loc", ()))), "message": echo(e.get("msg", "")),
+         "type": e.get("type")}
         for e in exc.errors()
     ]
     return problem(
@@ -175,6 +194,13 @@ def install_error_handlers(app: FastAPI) -> None:
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     def _db_down(request: Request, exc: Exception) -> ProblemResponse:
+        if is_bad_data(exc):
+            # Input the database cannot hold (NUL in text on PostgreSQL, a number out of range) that no check
+            # before it caught: the client's fault, and the transaction was rolled back.
+            log.warning("input_refused_by_database", path=request.url.path, error=type(exc).__name__)
+            return problem(400, slug="bad-request", title="Unreadable request", code="invalid_input",
+                           detail="A value in the request cannot be stored or compared (e.g. a NUL character).",
+                           instance=request.url.path)
         if not is_outage(exc):
             return _unexpected(request, exc)
         log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
@@ -236,6 +262,19 @@ def is_outage(exc: BaseException) -> bool:
             return True
         chain = getattr(chain, "orig", None) or chain.__cause__
     return _looks_like_outage(exc)
+
+
+def is_bad_data(exc: BaseException) -> bool:
+    """Whether the database refused a value itself (SQLSTATE class 22, data exception), not the connection."""
+    chain: BaseException | None = exc
+    for _ in range(4):
+        if chain is None:
+            break
+        state = getattr(chain, "sqlstate", None) or getattr(chain, "pgcode", None)
+        if isinstance(state, str) and state.startswith("22"):
+            return True
+        chain = getattr(chain, "orig", None) or chain.__cause__
+    return False
 
 
 def _looks_like_outage(exc: BaseException) -> bool:

@@ -6,11 +6,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import logs, openapi
-from app.api import admin, attainment, catalog, health, keys, measurements
+from app.api import admin, attainment, catalog, completeness, deliverables, health, keys, measurements, scorecard
 from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
+from app.guards import InputGuard
 from app.middleware import ETags, RequestContext
 from app.settings import Settings, get_settings
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     openapi.install(app)
     app.add_middleware(ETags)
+    app.add_middleware(InputGuard, body_timeout=settings.body_timeout_seconds)
     app.add_middleware(RequestContext, api_prefix=API)
     app.include_router(health.router)
     app.include_router(metrics_api.router)
@@ -51,5 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin.router, prefix=API)
     app.include_router(measurements.router, prefix=API)
     app.include_router(attainment.router, prefix=API)
+    app.include_router(completeness.router, prefix=API)
+    app.include_router(deliverables.router, prefix=API)
+    app.include_router(scorecard.router, prefix=API)
     app.include_router(keys.router, prefix=API)
     return app

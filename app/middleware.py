@@ -5,11 +5,14 @@ import time
 import uuid
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
 
 log = structlog.get_logger("attain.access")
+# nginx's "client closed request": counted apart from every status the server chose to answer.
+CLIENT_CLOSED = 499
 
 
 class RequestContext:
@@ -32,29 +35,46 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # The id in logs and revisions is always the server's own; a client's X-Request-ID is kept beside it.
+        request_id = uuid.uuid4().hex
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        client_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else None
+        state = scope.setdefault("state", {})
+        state["request_id"], state["client_request_id"] = request_id, client_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        if client_id:
+            structlog.contextvars.bind_contextvars(client_request_id=client_id)
         started = time.perf_counter()
         status = 500
+        responded = gone = False
+
+        async def _receive() -> Message:
+            nonlocal gone
+            message = await receive()
+            if message["type"] == "http.disconnect" and not responded:
+                gone = True
+            return message
 
         async def _send(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
-            await self.app(scope, receive, _send)
+            await self.app(scope, _receive, _send)
+        except ClientDisconnect:
+            gone = True  # the client left mid-body: not a server error, nothing to answer
         finally:
+            if gone and status not in (408,):
+                status = CLIENT_CLOSED
             seconds = time.perf_counter() - started
             metrics.observe_request(method=scope["method"], route=self._template(scope), status=status,
                                     seconds=seconds)
-            log.info("request", method=scope["method"], path=scope["path"], status=status,
-                     ms=round(seconds * 1000, 1))
-            structlog.contextvars.unbind_contextvars("request_id")
+            event = "client_disconnected" if status == CLIENT_CLOSED else "request"
+            log.info(event, method=scope["method"], path=scope["path"], status=status, ms=round(seconds * 1000, 1))
+            structlog.contextvars.unbind_contextvars("request_id", "client_request_id")
 
 
 class ETags:

@@ -29,6 +29,22 @@ COMMON = {
     "503": "Database unavailable; retry",
 }
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"}
+# What app.guards refuses for every operation with a body.
+BODY = {
+    "408": "The body did not arrive within the body read timeout",
+    "415": "Unsupported content type or Content-Encoding (bodies are sent uncompressed)",
+}
+# app.guards answers 400 for a control character in any path or query parameter: the schema says so.
+NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+
+
+def _no_control_characters(parameter: dict[str, Any]) -> None:
+    if parameter.get("in") not in ("query", "path"):
+        return
+    schema = parameter.get("schema", {})
+    for option in [schema, *schema.get("anyOf", [])]:
+        if option.get("type") == "string" and "pattern" not in option and "enum" not in option:
+            option["pattern"] = NO_CONTROL
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -58,6 +74,11 @@ def install(app: FastAPI) -> None:
                 if path not in PUBLIC:
                     for code, description in COMMON.items():
                         responses.setdefault(code, _problem(description))
+                if "requestBody" in operation:
+                    for code, description in BODY.items():
+                        responses.setdefault(code, _problem(description))
+                for parameter in operation.get("parameters", []):
+                    _no_control_characters(parameter)
         app.openapi_schema = schema
         return schema
 

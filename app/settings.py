@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     db_timeout_seconds: float = 5.0
     db_statement_timeout_seconds: float = 5.0
     report_timeout_seconds: float = 120.0
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    limit_concurrency: int = 1000
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
 

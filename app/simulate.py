@@ -1,11 +1,15 @@
-"""`attain simulate`: plays the ten districts' systems with SYNTHETIC values, over HTTP like real clients.
+"""`attain simulate`: plays the ten districts' systems with SYNTHETIC values, over HTTP like real clients,
+and the bureau's departments reporting on their plan deliverables.
 
-Every value it posts carries the comment "synthetic (attain simulate)". A few districts lag: they report
-less progress and stop after LAG_LAST_YEAR, so dashboards and the "silent district" alert show something.
+Every value it posts carries the comment "synthetic (attain simulate)", every report that note. A few districts
+lag: they report less progress and stop after LAG_LAST_YEAR, so dashboards and the "silent district" alert show
+something. Most deliverables are done on time, a few late, a few left overdue (the "overdue" alert fires).
 """
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -99,6 +103,61 @@ def _one(out: Plan, rng: random.Random, s: Spec, unit: str, year: int, *, lag: b
         out.add(unit, {"indicator": s.code, "period": str(year), "value": round(value)})
 
 
+# Of the deliverables whose deadline has passed, in code order: every LATE_EVERY-th one (from LATE_AT) is
+# reported done late, every OVERDUE_EVERY-th one (from OVERDUE_AT) stays in progress; the rest are on time.
+LATE_EVERY, LATE_AT, OVERDUE_EVERY, OVERDUE_AT = 8, 3, 8, 6
+FIRST_DAY = date(2019, 1, 1)
+
+
+Planned = tuple[str, str, dict[str, Any]]
+
+
+def plan_reports(deliverables: list[dict[str, Any]], today: date, *, seed: int = 2019) -> list[Planned]:
+    """(code, lead department, report body) for each deliverable (pure; deterministic for a seed)."""
+    rng = random.Random(seed)
+    out: list[Planned] = []
+    due = 0
+    for i, d in enumerate(sorted(deliverables, key=lambda d: (d["row"], d["n"]))):
+        lead = d["departments"][0]
+        deadline = date.fromisoformat(d["deadline"]) if d["deadline"] else None
+        body: dict[str, Any] = {"state": "in_progress", "note": COMMENT}
+        if deadline is not None and deadline < today:
+            k, due = due, due + 1
+            if k % OVERDUE_EVERY == OVERDUE_AT:
+                pass  # still in progress after its deadline: overdue
+            elif k % LATE_EVERY == LATE_AT:
+                body = _done(deadline + timedelta(days=rng.randint(10, 200)), today, i, note=COMMENT)
+            else:
+                body = _done(deadline - timedelta(days=rng.randint(0, 90)), today, i, note=COMMENT)
+        elif deadline is None and i % 3 == 0:
+            body = _done(FIRST_DAY + timedelta(days=rng.randint(0, 1000)), today, i, note=COMMENT)
+        out.append((d["code"], lead, body))
+    return out
+
+
+def _done(on: date, today: date, i: int, *, note: str) -> dict[str, Any]:
+    on = min(on, today)
+    return {"state": "done", "done_on": on.isoformat(), "document_no": f"青教发〔{on.year}〕{i + 1}号", "note": note}
+
+
+async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, seed: int) -> dict[str, int]:
+    """One key per lead department; each reports on its deliverables. Returns the statuses today."""
+    listed = (await client.get("/api/v1/deliverables", headers=admin)).raise_for_status().json()["items"]
+    today = date.fromisoformat((await client.get("/api/v1/deliverables", headers=admin, params={"row": 1}))
+                               .raise_for_status().json()["date"])
+    tokens: dict[str, str] = {}
+    for code, lead, body in plan_reports(listed, today, seed=seed):
+        if lead not in tokens:
+            made = (await client.post("/api/v1/keys", headers=admin, json={
+                "role": "department", "department": lead, "name": f"{lead} (simulated)",
+            })).raise_for_status().json()
+            tokens[lead] = made["key"]
+        (await client.put(f"/api/v1/deliverables/{code}/report", json=body,
+                          headers={"Authorization": f"Bearer {tokens[lead]}"})).raise_for_status()
+    after = (await client.get("/api/v1/deliverables", headers=admin)).raise_for_status().json()["items"]
+    return dict(Counter(d["status"] for d in after))
+
+
 async def specs_from(client: httpx.AsyncClient, headers: dict[str, str]) -> list[Spec]:
     """Indicators and their first target, read from the API."""
     listed = (await client.get("/api/v1/indicators", headers=headers)).raise_for_status().json()
@@ -131,4 +190,5 @@ async def run(url: str, admin_key: str, *, first: int = 2018, last: int = 2025, 
                 headers={"Authorization": f"Bearer {made['key']}", "Idempotency-Key": f"simulate-{seed}-{unit}"},
             )
             summary[unit] = {"status": answer.status_code, **answer.json().get("counts", {})}
+        summary["deliverables"] = await play_departments(client, admin, seed=seed)
         return summary

@@ -11,6 +11,7 @@ from app.schemas.catalog import (
     IndicatorCreate,
     IndicatorDetail,
     IndicatorUpdate,
+    ReportersUpdate,
     RevisionRead,
     TargetCreate,
     TargetRead,
@@ -44,6 +45,19 @@ async def update_indicator(
     """Change an indicator's names, unit, measure, bounds or frequency."""
     cat = await catalogs.snapshot(session)
     ind = await edits.update_indicator(session, catalogs, code, body, by=_by(request, caller))
+    return IndicatorDetail(
+        **indicator_read(cat, ind).model_dump(),
+        targets=[target_read(t) for t in await q.targets(session, indicator=code)],
+    )
+
+
+@router.put("/indicators/{code}/reporters", responses={404: {}, 422: {}})
+async def put_reporters(
+    code: str, body: ReportersUpdate, request: Request, session: WriteSessionDep, catalogs: Catalogs, caller: Admin
+) -> IndicatorDetail:
+    """Set who must report an indicator (units by code, name or alias); `null` restores its level's default."""
+    cat = await catalogs.snapshot(session)
+    ind = await edits.set_reporters(session, cat, code, body, by=_by(request, caller))
     return IndicatorDetail(
         **indicator_read(cat, ind).model_dump(),
         targets=[target_read(t) for t in await q.targets(session, indicator=code)],

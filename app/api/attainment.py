@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
 from app.domain.attainment import SEVERITY, Status
-from app.domain.catalog import Catalog
+from app.domain.catalog import CITY, Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.report import Row
+from app.domain.reporting import latest_due_year, rates
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
 from app.errors import Unprocessable
@@ -21,11 +22,14 @@ from app.schemas.attainment import (
     AttainmentRow,
     BaselineRead,
     Completeness,
+    Partial,
     StatusCounts,
     SummaryReport,
+    UnitCompleteness,
     YearRead,
 )
 from app.services import attainment as service
+from app.services import completeness
 from app.services.catalog import department_or_422, indicator_or_404, unit_code_or_422
 
 router = APIRouter(tags=["attainment"])
@@ -40,7 +44,8 @@ CSV_COLUMNS = (
     ("projection", "projection", "预测"), ("pace", "pace", "进度速度"), ("progress", "progress", "完成进度"),
     ("attainment_ratio", "attainment_ratio", "达成率"), ("units_met", "units_met", "达标单位数"),
     ("units_total", "units_total", "单位总数"), ("reported", "reported", "已报送下级"),
-    ("total", "children", "下级总数"),
+    ("total", "expected", "应报下级数"), ("reason", "reason", "原因"), ("trend", "trend", "趋势"),
+    ("partial_value", "partial_value", "未完整年份值"),
 )
 SUMMARY_COLUMNS = (("group", "group", "分组"), ("key", "key", "代码"), ("name_zh", "name", "名称"),
                    ("total", "total", "合计"),
@@ -81,9 +86,12 @@ def _row_read(cat: Catalog, r: Row) -> AttainmentRow:
         target_year=r.target_year, year_from=r.year_from, inherited=r.inherited, parent_unit=r.parent_unit,
         status=j.status.value, met=j.met, actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
         progress=j.progress, attainment_ratio=j.attainment_ratio, deadline_passed=j.deadline_passed,
-        years=[YearRead(year=y.year, value=y.value, met=y.met, missing=y.missing, pending=y.pending) for y in j.years],
+        years=[YearRead(year=y.year, value=y.value, met=y.met, missing=y.missing, pending=y.pending,
+                        incomplete=y.incomplete) for y in j.years],
         units_met=j.units_met, units_total=j.units_total,
-        complete=Completeness(reported=j.reported, total=j.total) if j.total else None,
+        complete=Completeness(reported=j.reported, expected=j.total) if j.total else None,
+        reason=j.reason, trend=j.trend,
+        partial=Partial(value=j.partial.value, year=j.partial.year, period=j.partial.period) if j.partial else None,
     )
 
 
@@ -151,7 +159,8 @@ def _flat(r: AttainmentRow) -> dict[str, Any]:
     d["actual_period"] = r.actual.period if r.actual else None
     d["baseline_value"] = r.baseline.value if r.baseline else None
     d["reported"] = r.complete.reported if r.complete else None
-    d["total"] = r.complete.total if r.complete else None
+    d["total"] = r.complete.expected if r.complete else None
+    d["partial_value"] = r.partial.value if r.partial else None
     return d
 
 
@@ -161,7 +170,8 @@ def _counts(key: str, name_zh: str, name_en: str, statuses: list[str]) -> Status
                         counts={s.value: c.get(s.value, 0) for s in SEVERITY})
 
 
-@router.get("/attainment/summary", response_model=SummaryReport, responses={200: {"content": {"text/csv": {}}}})
+@router.get("/attainment/summary", response_model=SummaryReport, responses={200: {"content": {"text/csv": {}}},
+                                                                           422: {}})
 async def summary(
     request: Request,
     session: SessionDep,
@@ -169,27 +179,41 @@ async def summary(
     _: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
+    unit: str | None = Query(default=None, max_length=64, description="Any unit (default the city)"),
+    department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
     fmt: Literal["json", "csv"] | None = Query(default=None, alias="format"),
     lang: Literal["en", "zh"] = Query(default="en"),
 ) -> Any:
-    """Status counts of the city-level target rows, per action and per responsible department (责任处室)."""
+    """Status counts of one unit's target rows (its inherited and each_unit child rows included), per action and
+    per responsible department (责任处室), with the unit's reporting completeness for the latest year due."""
     cat, report = await _report(request, session, catalogs, date, as_of)
-    city = [r for r in report.rows if not r.inherited and r.parent_unit is None]
+    code = unit_code_or_422(cat, unit) if unit else CITY
+    dept = department_or_422(cat, department) if department else None
+    mine = [r for r in report.rows if r.unit_code == code
+            and (dept is None or dept in cat.task_departments.get(cat.indicators[r.indicator].task_number, []))]
     by_action: dict[int, list[str]] = {n: [] for n in sorted({t.action_number for t in cat.tasks.values()})}
-    by_dept: dict[str, list[str]] = {code: [] for code in sorted(cat.departments)}
-    for r in city:
+    by_dept: dict[str, list[str]] = {c: [] for c in sorted(cat.departments)}
+    for r in mine:
         task = cat.indicators[r.indicator].task_number
         by_action[cat.tasks[task].action_number].append(r.judgement.status.value)
-        for dept in cat.task_departments.get(task, []):
-            by_dept[dept].append(r.judgement.status.value)
+        for d in cat.task_departments.get(task, []):
+            if dept is None or d == dept:
+                by_dept[d].append(r.judgement.status.value)
     actions = {a.number: a for a in await q.actions(session)}
+    due_year = latest_due_year(report.on, (i.due_days for i in cat.indicators.values()))
+    items = await completeness.items(session, cat, year=due_year, on=report.on, as_of=report.as_of,
+                                     within=cat.subtree(code))
+    done = rates(i.state for i in items)
     out = SummaryReport(
-        date=report.on.isoformat(), as_of=_as_of_text(report),
-        total=_counts("all", "全部", "All", [r.judgement.status.value for r in city]),
+        date=report.on.isoformat(), as_of=_as_of_text(report), unit=code, department=dept,
+        completeness=UnitCompleteness(year=due_year, expected=done.expected, reported=done.reported,
+                                      on_time=done.on_time, reporting_rate=done.reporting_rate,
+                                      on_time_rate=done.on_time_rate),
+        total=_counts("all", "全部", "All", [r.judgement.status.value for r in mine]),
         by_action=[_counts(str(n), actions[n].title_zh if n in actions else "", actions[n].title_en if n in actions
                            else "", s) for n, s in by_action.items()],
-        by_department=[_counts(code, cat.departments[code].name_zh, cat.departments[code].name_en, s)
-                       for code, s in by_dept.items() if s],
+        by_department=[_counts(c, cat.departments[c].name_zh, cat.departments[c].name_en, s)
+                       for c, s in by_dept.items() if s],
     )
     if _wants_csv(request, fmt):
         flat = [{"group": g, "key": c.key, "name_zh": c.name_zh, "total": c.total, **c.counts}

@@ -6,6 +6,9 @@ from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
 from app.db.models import Indicator, Target
 from app.domain.catalog import Catalog, IndicatorRow
+from app.domain.completeness import reporter_codes
+from app.domain.judgement import AT_RISK_PACE, ON_TRACK_PACE
+from app.domain.text import echo
 from app.errors import NotFound
 from app.schemas.catalog import (
     ActionRead,
@@ -18,6 +21,7 @@ from app.schemas.catalog import (
     TargetRead,
     TaskDetail,
     TaskRead,
+    Thresholds,
     UnitRead,
 )
 from app.services.catalog import department_or_422, indicator_or_404
@@ -53,6 +57,12 @@ def indicator_read(cat: Catalog, ind: IndicatorRow | Indicator) -> IndicatorRead
         frequency=ind.frequency,  # type: ignore[arg-type]
         min=ind.min_value,
         max=ind.max_value,
+        reporters=reporter_codes(cat, ind.reporters, ind.level),
+        reporters_set=ind.reporters is not None,
+        min_completeness=ind.min_completeness,
+        due_days=ind.due_days,
+        max_yoy_change=ind.max_yoy_change,
+        max_yoy_points=ind.max_yoy_points,
         source=ind.source,
         departments=cat.task_departments.get(ind.task_number, []),
     )
@@ -73,6 +83,10 @@ def target_read(t: Target) -> TargetRead:
         year=t.year,
         year_from=t.year_from,
         baseline=baseline,
+        thresholds=Thresholds(
+            on_track=ON_TRACK_PACE if t.threshold_on_track is None else t.threshold_on_track,
+            at_risk=AT_RISK_PACE if t.threshold_at_risk is None else t.threshold_at_risk,
+        ),
         note=t.note,
     )
 
@@ -193,7 +207,7 @@ async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _: Reader
     cat = await catalogs.snapshot(session)
     found = cat.resolve_unit(code)
     if found is None:
-        raise NotFound(f"No unit '{code}'. The list is at /api/v1/units.")
+        raise NotFound(f"No unit '{echo(code)}'. The list is at /api/v1/units.")
     if found.code in cat.retired:
         r = cat.retired[found.code]
         raise NotFound(cat.retired_message(r), current=r.current_code)

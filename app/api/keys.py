@@ -16,7 +16,9 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
     name: Text = Field(min_length=1, max_length=100)
-    unit: str | None = Field(default=None, min_length=1, max_length=32)
+    unit: Text | None = Field(default=None, min_length=1, max_length=32)
+    department: Text | None = Field(default=None, min_length=1, max_length=100,
+                                    description="A department key's 处室: code, name or alias")
 
 
 class KeyRead(BaseModel):
@@ -24,6 +26,7 @@ class KeyRead(BaseModel):
     name: str
     role: str
     unit: str | None
+    department: str | None = None
     prefix: str
     revoked: bool
 
@@ -36,18 +39,20 @@ class KeyCreated(KeyRead):
 async def create_key(body: KeyCreate, session: WriteSessionDep, _: Admin) -> KeyCreated:
     """Create a key; the answer is the only time it is shown."""
     try:
-        row, token = await key_store.create_key(session, name=body.name, role=body.role, unit_code=body.unit)
+        row, token = await key_store.create_key(session, name=body.name, role=body.role, unit_code=body.unit,
+                                                department=body.department)
     except key_store.KeyError_ as exc:
         raise Unprocessable(str(exc)) from None
     assert row.id is not None
-    return KeyCreated(id=row.id, name=row.name, role=row.role, unit=row.unit_code, prefix=row.prefix, revoked=False,
-                      key=token)
+    return KeyCreated(id=row.id, name=row.name, role=row.role, unit=row.unit_code, department=row.department_code,
+                      prefix=row.prefix, revoked=False, key=token)
 
 
 @router.get("/keys")
 async def list_keys(session: WriteSessionDep, _: Admin) -> list[KeyRead]:
     """Every key (never the key itself)."""
-    return [KeyRead(id=r.id or 0, name=r.name, role=r.role, unit=r.unit_code, prefix=r.prefix,
+    return [KeyRead(id=r.id or 0, name=r.name, role=r.role, unit=r.unit_code, department=r.department_code,
+                    prefix=r.prefix,
                     revoked=r.revoked_at is not None) for r in await key_store.list_keys(session)]
 
 

@@ -17,6 +17,7 @@ from app.domain.catalog import Catalog
 from app.domain.keys import Principal
 from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, parse
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
+from app.domain.text import echo, valid_idempotency_key
 from app.domain.times import parse_as_of
 from app.errors import (
     PROBLEM,
@@ -26,6 +27,7 @@ from app.errors import (
     PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
+    cap_strings,
     problem_body,
 )
 from app.schemas.measurements import (
@@ -76,7 +78,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def _json(status: int, body: dict[str, object], media: str = "application/json") -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type=media)
+    return Response(orjson.dumps(cap_strings(body) if media == PROBLEM else body), status_code=status,
+                    media_type=media)
 
 
 @router.post("/measurements", openapi_extra=_BODY_DOC, response_model=SubmissionResult, responses=_PROBLEMS)
@@ -87,11 +90,14 @@ async def submit(
     caller: Writer,
     dry_run: bool = Query(default=False, description="Validate and answer, store nothing"),
     atomic: bool = Query(default=False, description="All rows or none"),
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(description="1–255 visible ASCII characters")] = None,
 ) -> Response:
     """Submit values for your district (JSON or CSV). Upserts on (indicator, unit, period)."""
     settings = request.app.state.settings
     body = await _read_body(request, settings.max_body_bytes)
+    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
+        raise BadRequest("Idempotency-Key must be 1–255 visible ASCII characters (no spaces).",
+                         code="bad_idempotency_key")
     content_type = request.headers.get("content-type", "")
     claimed = False
     if idempotency_key is not None:
@@ -194,7 +200,7 @@ def _period_bound(text: str | None, name: str, *, end: bool) -> date | None:
 def _unit_code(catalog: Catalog, text: str) -> str:
     found = catalog.resolve_unit(text)
     if found is None:
-        raise Unprocessable(f"Unknown unit '{text}'.", errors=[{"location": "query.unit", "message": "unknown"}])
+        raise Unprocessable(f"Unknown unit '{echo(text)}'.", errors=[{"location": "query.unit", "message": "unknown"}])
     if found.code in catalog.retired:
         msg = catalog.retired_message(catalog.retired[found.code])
         raise Unprocessable(msg, errors=[{"location": "query.unit", "message": msg}])

@@ -148,5 +148,7 @@ def indicator_row(i: Indicator) -> IndicatorRow:
     return IndicatorRow(
         code=i.code, task_number=i.task_number, name_zh=i.name_zh, name_en=i.name_en, unit=i.unit, measure=i.measure,
         direction=i.direction, level=i.level, frequency=i.frequency, min_value=i.min_value, max_value=i.max_value,
-        source=i.source,
+        source=i.source, reporters=list(i.reporters) if i.reporters is not None else None,
+        min_completeness=i.min_completeness, due_days=i.due_days, max_yoy_change=i.max_yoy_change,
+        max_yoy_points=i.max_yoy_points,
     )

@@ -81,6 +81,52 @@ class PlanRowDepartment(SQLModel, table=True):
     position: int
 
 
+class Deliverable(SQLModel, table=True):
+    """An item of an Annex 2 row's policies column, with its current report (the latest revision)."""
+
+    __tablename__ = "deliverables"
+    code: str = Field(primary_key=True, max_length=16)
+    plan_row_seq: int = Field(foreign_key="plan_rows.seq", index=True)
+    n: int
+    source: str = Field(max_length=16)
+    title: str
+    deadline: date | None = None
+    note: str = ""
+    state: str = Field(default="planned", max_length=16)
+    done_on: date | None = None
+    document_no: str | None = None
+    url: str | None = None
+    report_note: str | None = None
+    reported_at: datetime | None = _ts(nullable=True)
+    reported_by: str | None = None
+
+
+class DeliverableDepartment(SQLModel, table=True):
+    __tablename__ = "deliverable_departments"
+    deliverable_code: str = Field(foreign_key="deliverables.code", primary_key=True, max_length=16)
+    department_code: str = Field(foreign_key="departments.code", primary_key=True, max_length=40)
+    position: int
+
+
+class DeliverableRevision(SQLModel, table=True):
+    """Append-only: one row per report on a deliverable."""
+
+    __tablename__ = "deliverable_revisions"
+    __table_args__ = (Index("ix_deliverable_revisions_key", "deliverable_code", "id"),)
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    deliverable_code: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    done_on: date | None = None
+    document_no: str | None = None
+    url: str | None = None
+    note: str | None = None
+    old_state: str | None = Field(default=None, max_length=16)
+    key_name: str
+    department_code: str | None = Field(default=None, max_length=40)
+    request_id: str | None = None
+    recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+
 class Unit(SQLModel, table=True):
     __tablename__ = "units"
     code: str = Field(primary_key=True, max_length=32)
@@ -112,6 +158,13 @@ class Indicator(SQLModel, table=True):
     min_value: float | None = None
     max_value: float | None = None
     source: str = ""
+    # Reporting discipline (SPEC.md "Reporting"): who must report (null: every unit at `level`), by when,
+    # how complete a parent must be to be judged, and when a yearly change is implausible.
+    reporters: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    min_completeness: float = 1.0
+    due_days: int = 31
+    max_yoy_change: float = 0.5
+    max_yoy_points: float = 10.0
 
 
 class Target(SQLModel, table=True):
@@ -127,6 +180,8 @@ class Target(SQLModel, table=True):
     year_from: int | None = None
     baseline_value: float | None = None
     baseline_year: int | None = None
+    threshold_on_track: float | None = None
+    threshold_at_risk: float | None = None
     note: str = ""
     seed_key: str | None = Field(default=None, max_length=200)
 
@@ -153,6 +208,7 @@ class ApiKey(SQLModel, table=True):
     name: str
     role: str = Field(max_length=16)
     unit_code: str | None = Field(default=None, foreign_key="units.code", max_length=32)
+    department_code: str | None = Field(default=None, foreign_key="departments.code", max_length=40)
     prefix: str = Field(index=True, max_length=16)
     key_hash: str = Field(max_length=64)
     created_at: datetime = _ts(nullable=False, default=utcnow)
@@ -280,3 +336,48 @@ class IdempotencyRecord(SQLModel, table=True):
     media_type: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
     lease_until: datetime = _ts(nullable=False)
+
+
+class Review(SQLModel, table=True):
+    """One dataset (a unit and a year, everything below included) and where it stands in review."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("unit_code", "year", name="uq_reviews_dataset"),)
+    id: int | None = Field(default=None, primary_key=True)
+    unit_code: str = Field(foreign_key="units.code", max_length=32)
+    year: int
+    state: str = Field(max_length=12)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class ReviewEvent(SQLModel, table=True):
+    """Append-only: every transition of a review, with who and when."""
+
+    __tablename__ = "review_events"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    review_id: int = Field(foreign_key="reviews.id", index=True)
+    action: str = Field(max_length=12)
+    state: str = Field(max_length=12)
+    comment: str | None = None
+    key_name: str
+    request_id: str | None = None
+    recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class QualityFlag(SQLModel, table=True):
+    """A yearly value that looks implausible (never blocking); re-evaluated when a value it compares changes."""
+
+    __tablename__ = "quality_flags"
+    __table_args__ = (UniqueConstraint("indicator_code", "unit_code", "year", "code", name="uq_quality_flags_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_code: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32, index=True)
+    year: int
+    code: str = Field(max_length=16)
+    state: str = Field(max_length=12)
+    value: float
+    figures: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: str | None = None
+    confirmed_by: str | None = None
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    updated_at: datetime = _ts(nullable=False, default=utcnow)

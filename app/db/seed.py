@@ -14,6 +14,8 @@ from app.db import revisions
 from app.db.models import (
     Action,
     CatalogRevision,
+    Deliverable,
+    DeliverableDepartment,
     Department,
     Indicator,
     PlanRow,
@@ -63,6 +65,7 @@ async def seed(session: AsyncSession, folder: Path) -> SeedReport:
     await _seed_structure(session, folder, report)
     await _seed_units(session, folder, report)
     await _seed_indicators(session, folder, report)
+    await _seed_deliverables(session, folder, report)
     await session.flush()
     return report
 
@@ -144,6 +147,10 @@ async def _seen_keys(session: AsyncSession) -> tuple[set[str], set[str]]:
     return indicators, targets
 
 
+# Optional in indicators.yaml; the model's defaults (SPEC.md "Reporting") apply where a seed is silent.
+REPORTING_FIELDS = ("reporters", "min_completeness", "due_days", "max_yoy_change", "max_yoy_points")
+
+
 async def _seed_indicators(session: AsyncSession, folder: Path, report: SeedReport) -> None:
     seen_indicators, seen_targets = await _seen_keys(session)
     seen_indicators |= await _existing(session, Indicator.code)
@@ -154,6 +161,7 @@ async def _seed_indicators(session: AsyncSession, folder: Path, report: SeedRepo
                 code=i["code"], task_number=i["task"], name_zh=i["name_zh"], name_en=i["name_en"], unit=i["unit"],
                 measure=i["measure"], direction=i["direction"], level=i["level"], frequency=i["frequency"],
                 min_value=i.get("min"), max_value=i.get("max"), source=i.get("source") or "",
+                **{k: i[k] for k in REPORTING_FIELDS if k in i},
             )
             session.add(ind)
             revisions.record(session, entity="indicator", key=ind.code, action="create",
@@ -169,10 +177,30 @@ async def _seed_indicators(session: AsyncSession, folder: Path, report: SeedRepo
                 indicator_code=i["code"], unit_code=t.get("unit") or "370200", kind=t["kind"], op=t["op"],
                 value=float(t["value"]), year=t.get("year"), year_from=t.get("year_from"),
                 baseline_value=baseline.get("value"), baseline_year=baseline.get("year"), note=t.get("note") or "",
-                seed_key=key,
+                threshold_on_track=(t.get("thresholds") or {}).get("on_track"),
+                threshold_at_risk=(t.get("thresholds") or {}).get("at_risk"), seed_key=key,
             )
             session.add(row)
             await session.flush()
             revisions.record(session, entity="target", key=str(row.id), action="create",
                              data=revisions.target_state(row), old=None, key_name=SEED_KEY_NAME, request_id=None)
             report.add("targets")
+
+
+async def _seed_deliverables(session: AsyncSession, folder: Path, report: SeedReport) -> None:
+    """Deliverables not yet in the store; an existing one (and its reports) is never touched."""
+    if not (folder / "deliverables.yaml").exists():
+        return
+    have = await _existing(session, Deliverable.code)
+    for d in _load(folder, "deliverables.yaml"):
+        if d["code"] in have:
+            continue
+        deadline = d.get("deadline")
+        session.add(Deliverable(
+            code=d["code"], plan_row_seq=d["row"], n=d["n"], source=d.get("source") or "policies", title=d["title"],
+            deadline=deadline if isinstance(deadline, date) else None, note=d.get("note") or "",
+        ))
+        await session.flush()
+        for pos, code in enumerate(d["departments"]):
+            session.add(DeliverableDepartment(deliverable_code=d["code"], department_code=code, position=pos))
+        report.add("deliverables")

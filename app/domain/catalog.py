@@ -58,6 +58,11 @@ class IndicatorRow:
     min_value: float | None
     max_value: float | None
     source: str
+    reporters: list[str] | None = None
+    min_completeness: float = 1.0
+    due_days: int = 31
+    max_yoy_change: float = 0.5
+    max_yoy_points: float = 10.0
 
 
 @dataclass
@@ -74,6 +79,11 @@ class Catalog:
     task_departments: dict[int, list[str]]
     indicators: dict[str, IndicatorRow]
     department_tasks: dict[str, list[int]] = field(default_factory=dict)
+    parents: dict[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.parents:
+            self.parents = {code: u.parent_code for code, u in self.units.items()}
 
     def resolve_unit(self, text: str) -> UnitRow | RetiredUnitRow | None:
         """A unit by code, name or alias; a retired code gives its RetiredUnitRow."""

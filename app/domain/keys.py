@@ -13,12 +13,15 @@ class Role(StrEnum):
     ADMIN = "admin"
     BUREAU = "bureau"
     DISTRICT = "district"
+    DEPARTMENT = "department"
     SCRAPER = "scraper"
 
 
-READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT})
+READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.DEPARTMENT})
 METRICS_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.SCRAPER})
 WRITE_ROLES = frozenset({Role.ADMIN, Role.DISTRICT})
+# Reports on plan deliverables: admin any, a department key its own department's.
+REPORT_ROLES = frozenset({Role.ADMIN, Role.DEPARTMENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +37,20 @@ class NewKey:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: the key's id, name, role and, for district keys, its unit."""
+    """Who is calling: the key's id, name, role and, for district keys, its unit; for department keys, the
+    department."""
 
     key_id: int
     name: str
     role: Role
     unit_code: str | None
+    department_code: str | None = None
+
+    def may_report_for(self, departments: "tuple[str, ...] | list[str]") -> bool:
+        """Whether this key may report on a deliverable listing these departments."""
+        if self.role == Role.ADMIN:
+            return True
+        return self.role == Role.DEPARTMENT and self.department_code in departments
 
 
 def hash_token(token: str) -> str:

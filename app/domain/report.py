@@ -86,11 +86,13 @@ def _each_unit_rows(
     kids: Sequence[str],
     values: Mapping[tuple[str, str], Mapping[int, YearValue]],
     on: date,
+    flow: bool,
 ) -> list[Row]:
     # The threshold applies to each child, so a declared baseline reads per child as well.
     per_child = replace(target.spec, kind=Kind.REACH)
     judged = [
-        judge(spec=per_child, series=_series(values, target.indicator, kid), on=on, bounds=bounds) for kid in kids
+        judge(spec=per_child, series=_series(values, target.indicator, kid), on=on, bounds=bounds, flow=flow)
+        for kid in kids
     ]
     parent = judge_each_unit(spec=target.spec, children=judged, units_total=len(kids), on=on)
     rows = [_row(target, unit=target.unit_code, judgement=parent, inherited=False, parent=None)]
@@ -108,6 +110,7 @@ def _inherited_rows(
     kids: Sequence[str],
     values: Mapping[tuple[str, str], Mapping[int, YearValue]],
     on: date,
+    flow: bool,
 ) -> list[Row]:
     # A declared baseline describes the city's own figure, not any one district's.
     per_district = replace(target.spec, baseline_value=None, baseline_year=None)
@@ -115,7 +118,8 @@ def _inherited_rows(
         _row(
             target,
             unit=kid,
-            judgement=judge(spec=per_district, series=_series(values, target.indicator, kid), on=on, bounds=bounds),
+            judgement=judge(spec=per_district, series=_series(values, target.indicator, kid), on=on, bounds=bounds,
+                            flow=flow),
             inherited=True,
             parent=target.unit_code,
         )
@@ -138,11 +142,13 @@ def build_rows(
         indicator = indicators[target.indicator]
         unit = target.unit_code
         kids = sorted(set(children.get(unit, ())))
+        flow = indicator.measure is Measure.FLOW
         if target.spec.kind is Kind.EACH_UNIT:
-            rows.extend(_each_unit_rows(target, bounds=indicator.bounds, kids=kids, values=values, on=on))
+            rows.extend(_each_unit_rows(target, bounds=indicator.bounds, kids=kids, values=values, on=on, flow=flow))
             continue
-        own = judge(spec=target.spec, series=_series(values, target.indicator, unit), on=on, bounds=indicator.bounds)
+        own = judge(spec=target.spec, series=_series(values, target.indicator, unit), on=on, bounds=indicator.bounds,
+                    flow=flow)
         rows.append(_row(target, unit=unit, judgement=own, inherited=False, parent=None))
         if _inherits(indicator, target, is_child=unit in child_units):
-            rows.extend(_inherited_rows(target, bounds=indicator.bounds, kids=kids, values=values, on=on))
+            rows.extend(_inherited_rows(target, bounds=indicator.bounds, kids=kids, values=values, on=on, flow=flow))
     return rows

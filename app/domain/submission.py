@@ -11,6 +11,7 @@ from typing import Any
 
 from app.domain.payload import RawRow
 from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
+from app.domain.text import echo
 
 RATE_TOLERANCE = 0.005
 MAX_COMMENT = 1000
@@ -98,9 +99,13 @@ class Conflict:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "index": self.index, "line": self.line, "indicator": self.indicator, "unit": self.unit,
-            "period": self.period, "code": self.code.value, "detail": self.detail,
+            "index": self.index, "line": self.line, "indicator": _echo(self.indicator),
+            "unit": _echo(self.unit), "period": _echo(self.period), "code": self.code.value, "detail": self.detail,
         }
+
+
+def _echo(text: str | None) -> str | None:
+    return None if text is None else echo(text)
 
 
 class _Reject(Exception):
@@ -164,8 +169,9 @@ def check_row(
     unit_text: str | None = None
     try:
         if raw.extra:
-            raise _Reject(Code.INVALID_ROW, f"Unexpected field(s) {', '.join(raw.extra)}; allowed: indicator, unit, "
-                                            "period, value, numerator, denominator, comment.")
+            fields = echo(", ".join(raw.extra))
+            raise _Reject(Code.INVALID_ROW, f"Unexpected field(s) {fields}; allowed: indicator, unit, period, value, "
+                                            "numerator, denominator, comment.")
         ind_code, unit_text, period_text = (_text(raw.indicator, "indicator"), _text(raw.unit, "unit"),
                                             _text(raw.period, "period"))
         missing = [n for n, v in (("indicator", ind_code), ("unit", unit_text), ("period", period_text)) if not v]
@@ -174,9 +180,9 @@ def check_row(
         assert ind_code and period_text
         rule = indicators.get(ind_code)
         if rule is None:
-            raise _Reject(Code.UNKNOWN_INDICATOR, f"No indicator '{ind_code}'; see /api/v1/indicators for codes.")
+            raise _Reject(Code.UNKNOWN_INDICATOR, f"No indicator '{echo(ind_code)}'; see /api/v1/indicators for codes.")
         if unit is None:
-            raise _Reject(Code.UNKNOWN_UNIT, f"No unit '{unit_text}'; use a code or name from /api/v1/units.")
+            raise _Reject(Code.UNKNOWN_UNIT, f"No unit '{echo(unit_text)}'; use a code or name from /api/v1/units.")
         if isinstance(unit, UnitProblem):
             raise _Reject(unit.code, unit.detail)
         unit_text = unit.code

@@ -19,9 +19,20 @@ def to_csv(columns: Sequence[tuple[str, str, str]], rows: Iterable[dict[str, Any
     return out.getvalue().encode("utf-8")
 
 
+# A text cell a spreadsheet would read as a formula (CSV injection): shown as text once prefixed with '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Text a spreadsheet will not evaluate."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return neutralise(str(value))

@@ -2,10 +2,10 @@
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
-from app.domain.periods import Period, fineness
+from app.domain.periods import Period, PeriodType, fineness
 
 
 class Measure(StrEnum):
@@ -32,11 +32,11 @@ class YearValue:
     period_end: date
     own: bool
     reported: int = 0
-    total: int = 0
-    # Where the chosen period starts (ties between periods ending the same day) and, for an own value, whether the
-    # unit's periods cover the year (ATTAINMENT.md "covers"). Neither is part of the value itself.
+    total: int = 0  # expected direct children (docs/ATTAINMENT.md "Completeness")
+    covers: bool = True  # own values cover the whole year (always, for a stock or a rate)
+    complete: bool = True  # set by app.domain.completeness from the unit tree and the indicator's reporters
+    # Where the chosen period starts: ties between periods ending the same day (not part of the value).
     period_start: date | None = field(default=None, compare=False)
-    covers: bool = field(default=False, compare=False)
 
 
 def _latest_key(period: Period) -> tuple[date, int, int]:
@@ -44,20 +44,17 @@ def _latest_key(period: Period) -> tuple[date, int, int]:
     return period.end, fineness(period.type), -period.start.toordinal()
 
 
-def covers(*, measure: Measure, year: int, periods: Iterable[Period]) -> bool:
-    """Whether a unit's own periods ending in `year` cover it: any one for a stock or a rate; for a flow, periods
-    that together span 1 January to 31 December (the year, four quarters, two halves, twelve months)."""
-    spans = sorted((p.start, p.end) for p in periods if p.end.year == year)
-    if not spans:
-        return False
-    if measure is not Measure.FLOW:
-        return True
-    reached = date(year, 1, 1) - timedelta(days=1)
-    for start, end in spans:
-        if start > reached + timedelta(days=1):
-            return False
-        reached = max(reached, end)
-    return spans[0][0] <= date(year, 1, 1) and reached >= date(year, 12, 31)
+_WHOLE_YEAR = {PeriodType.QUARTER: 4, PeriodType.SEMESTER: 2, PeriodType.MONTH: 12}
+
+
+def flow_covers(periods: Iterable[Period]) -> bool:
+    """Whether a flow's periods of one year cover it: the year itself, or all its quarters, halves or months."""
+    kinds: dict[PeriodType, set[str]] = {}
+    for p in periods:
+        if p.type is PeriodType.YEAR:
+            return True
+        kinds.setdefault(p.type, set()).add(p.label)
+    return any(len(kinds.get(t, ())) >= n for t, n in _WHOLE_YEAR.items())
 
 
 def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict[int, YearValue]:
@@ -79,7 +76,7 @@ def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict
                 period_end=latest.period.end,
                 own=True,
                 period_start=latest.period.start,
-                covers=covers(measure=measure, year=year, periods=(o.period for o in group)),
+                covers=flow_covers(o.period for o in group),
             )
         else:
             result[year] = YearValue(
@@ -91,7 +88,6 @@ def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict
                 period_end=latest.period.end,
                 own=True,
                 period_start=latest.period.start,
-                covers=True,
             )
     return result
 

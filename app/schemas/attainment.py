@@ -20,11 +20,20 @@ class YearRead(BaseModel):
     met: bool | None
     missing: bool
     pending: bool
+    incomplete: bool = Field(description="shown, never judged: not every expected unit reported")
 
 
 class Completeness(BaseModel):
-    reported: int = Field(description="direct child units with a value for the actual's year")
-    total: int
+    reported: int = Field(description="expected direct children whose value for the year shown is complete")
+    expected: int = Field(description="direct children that report the indicator or have reporters below")
+
+
+class Partial(BaseModel):
+    """The latest year shown but not judged (incomplete)."""
+
+    value: float
+    year: int
+    period: str
 
 
 class AttainmentRow(BaseModel):
@@ -57,7 +66,10 @@ class AttainmentRow(BaseModel):
     years: list[YearRead]
     units_met: int | None
     units_total: int | None
-    complete: Completeness | None
+    complete: Completeness | None = Field(description="of the year shown (partial, else actual); aggregated rows")
+    reason: str | None = Field(description="why insufficient_data: 'incomplete' when the judged year is")
+    trend: str | None = Field(description="improving, worsening or flat, with two complete years")
+    partial: Partial | None
 
 
 class AttainmentReport(BaseModel):
@@ -74,9 +86,23 @@ class StatusCounts(BaseModel):
     counts: dict[str, int]
 
 
+class UnitCompleteness(BaseModel):
+    """A unit's reporting for the latest year already due (SPEC.md "Completeness")."""
+
+    year: int | None
+    expected: int
+    reported: int
+    on_time: int
+    reporting_rate: float | None
+    on_time_rate: float | None
+
+
 class SummaryReport(BaseModel):
     date: str
     as_of: str
+    unit: str
+    department: str | None
+    completeness: UnitCompleteness
     total: StatusCounts
     by_action: list[StatusCounts]
     by_department: list[StatusCounts]

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from app.domain.text import clean_name
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -17,6 +19,8 @@ def _printable(value: str) -> str:
 
 # Free text an admin types: no NUL or other control characters (PostgreSQL cannot even store NUL).
 Text = Annotated[str, AfterValidator(_printable)]
+# A name people and submissions refer to a unit by: NFKC, trimmed, no control, format or bidi characters.
+Name = Annotated[str, AfterValidator(clean_name)]
 # Numbers as JSON numbers: true/false are not 1/0.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
@@ -91,6 +95,20 @@ class Baseline(BaseModel):
     year: int = Field(ge=1990, le=2100, strict=True)
 
 
+class Thresholds(BaseModel):
+    """Pace cut-offs of one target (docs/ATTAINMENT.md); default {0.95, 0.6}."""
+
+    model_config = ConfigDict(extra="forbid")
+    on_track: Number = Field(gt=0, le=10)
+    at_risk: Number = Field(ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _order(self) -> "Thresholds":
+        if self.at_risk > self.on_track:
+            raise ValueError("at_risk must not exceed on_track")
+        return self
+
+
 class TargetRead(BaseModel):
     id: int
     indicator: str
@@ -101,6 +119,7 @@ class TargetRead(BaseModel):
     year: int | None
     year_from: int | None
     baseline: Baseline | None
+    thresholds: Thresholds
     note: str
 
 
@@ -119,6 +138,12 @@ class IndicatorRead(BaseModel):
     max: float | None
     source: str
     departments: list[str]
+    reporters: list[str] = Field(description="Units that must report it (every unit at its level unless set)")
+    reporters_set: bool = Field(description="Whether an admin set the list (else the level's default)")
+    min_completeness: float
+    due_days: int
+    max_yoy_change: float
+    max_yoy_points: float
 
 
 class IndicatorDetail(IndicatorRead):
@@ -139,6 +164,10 @@ class IndicatorUpdate(BaseModel):
     min: Number | None = None
     max: Number | None = None
     source: Text | None = Field(default=None, max_length=2000)
+    min_completeness: Number | None = Field(default=None, ge=0, le=1)
+    due_days: int | None = Field(default=None, ge=0, le=3660, strict=True)
+    max_yoy_change: Number | None = Field(default=None, gt=0, le=1e6)
+    max_yoy_points: Number | None = Field(default=None, gt=0, le=100)
 
 
 class IndicatorCreate(BaseModel):
@@ -155,6 +184,10 @@ class IndicatorCreate(BaseModel):
     min: Number | None = 0
     max: Number | None = None
     source: Text = Field(default="", max_length=2000)
+    min_completeness: Number | None = Field(default=None, ge=0, le=1)
+    due_days: int | None = Field(default=None, ge=0, le=3660, strict=True)
+    max_yoy_change: Number | None = Field(default=None, gt=0, le=1e6)
+    max_yoy_points: Number | None = Field(default=None, gt=0, le=100)
 
     @model_validator(mode="after")
     def _bounds(self) -> "IndicatorCreate":
@@ -172,6 +205,7 @@ class TargetCreate(BaseModel):
     year: int | None = Field(default=None, ge=1990, le=2100)
     year_from: int | None = Field(default=None, ge=1990, le=2100)
     baseline: Baseline | None = None
+    thresholds: Thresholds | None = None
     note: Text = Field(default="", max_length=2000)
 
     @model_validator(mode="after")
@@ -190,17 +224,25 @@ class TargetUpdate(BaseModel):
     year: int | None = Field(default=None, ge=1990, le=2100)
     year_from: int | None = Field(default=None, ge=1990, le=2100)
     baseline: Baseline | None = None
+    thresholds: Thresholds | None = None
     note: Text | None = Field(default=None, max_length=2000)
+
+
+class ReportersUpdate(BaseModel):
+    """An indicator's reporter list; `null` goes back to every unit at its level."""
+
+    model_config = ConfigDict(extra="forbid")
+    units: list[Annotated[Text, Field(min_length=1, max_length=64)]] | None = Field(max_length=100_000)
 
 
 class UnitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{1,31}$")
-    name: Text = Field(min_length=1, max_length=100)
-    name_en: Text | None = Field(default=None, max_length=100)
+    name: Name = Field(min_length=1, max_length=100)
+    name_en: Name | None = Field(default=None, max_length=100)
     parent: Text = Field(min_length=1, max_length=32)
     level: Literal["district", "school"] = "school"
-    aliases: list[Annotated[Text, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=10)
+    aliases: list[Annotated[Name, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=10)
 
 
 class RevisionRead(BaseModel):

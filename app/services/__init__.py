@@ -1,0 +1,1 @@
+"""Use cases: one verb each, between the routes and the domain rules and store."""

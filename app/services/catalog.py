@@ -1,6 +1,7 @@
 """Catalog look-ups a request can get wrong: each answers the catalog's entry or a problem (404/422)."""
 
 from app.domain.catalog import Catalog, IndicatorRow
+from app.domain.text import echo
 from app.errors import NotFound, Unprocessable
 
 
@@ -8,7 +9,7 @@ def indicator_or_404(catalog: Catalog, code: str) -> IndicatorRow:
     """The indicator with this code, or 404."""
     found = catalog.indicators.get(code)
     if found is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(f"No indicator '{echo(code)}'. The list is at /api/v1/indicators.")
     return found
 
 
@@ -17,7 +18,7 @@ def department_or_422(catalog: Catalog, text: str) -> str:
     code = catalog.resolve_department(text)
     if code is None:
         raise Unprocessable(
-            f"Unknown department '{text}'. Use a code, a name or an alias listed at /api/v1/departments.",
+            f"Unknown department '{echo(text)}'. Use a code, a name or an alias listed at /api/v1/departments.",
             errors=[{"location": "query.department", "message": "unknown department"}],
         )
     return code
@@ -27,6 +28,6 @@ def unit_code_or_422(catalog: Catalog, text: str, *, location: str = "query.unit
     """The current code of a unit given by code, name or alias; unknown or retired units are 422."""
     found = catalog.resolve_unit(text)
     if found is None or found.code in catalog.retired:
-        detail = catalog.retired_message(catalog.retired[found.code]) if found else f"Unknown unit '{text}'."
+        detail = catalog.retired_message(catalog.retired[found.code]) if found else f"Unknown unit '{echo(text)}'."
         raise Unprocessable(detail, errors=[{"location": location, "message": detail}])
     return found.code

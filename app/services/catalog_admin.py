@@ -9,10 +9,20 @@ from sqlmodel import col
 from app.db import measurements, revisions, yearly_rebuild
 from app.db.catalog import CatalogCache
 from app.db.models import Indicator, Target, Unit
+from app.db.seed import REPORTING_FIELDS
 from app.db.types import utcnow
 from app.domain.catalog import Catalog
+from app.domain.text import echo
+from app.domain.units import Existing, new_unit_problems
 from app.errors import Conflict, NotFound, Unprocessable
-from app.schemas.catalog import IndicatorCreate, IndicatorUpdate, TargetCreate, TargetUpdate, UnitCreate
+from app.schemas.catalog import (
+    IndicatorCreate,
+    IndicatorUpdate,
+    ReportersUpdate,
+    TargetCreate,
+    TargetUpdate,
+    UnitCreate,
+)
 from app.services.catalog import indicator_or_404
 
 
@@ -34,6 +44,7 @@ async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorC
         code=body.code, task_number=body.task, name_zh=body.name_zh, name_en=body.name_en, unit=body.unit,
         measure=body.measure, direction=body.direction, level=body.level, frequency=body.frequency,
         min_value=body.min, max_value=body.max, source=body.source,
+        **{k: v for k in REPORTING_FIELDS if k != "reporters" and (v := getattr(body, k)) is not None},
     )
     session.add(ind)
     revisions.record(session, entity="indicator", key=ind.code, action="create",
@@ -49,7 +60,7 @@ async def update_indicator(
     # The row itself, not the (shared, cached) catalog snapshot's copy.
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(f"No indicator '{echo(code)}'. The list is at /api/v1/indicators.")
     old = revisions.indicator_state(ind)
     changes = body.model_dump(exclude_unset=True)
     renames = {"min": "min_value", "max": "max_value"}
@@ -77,6 +88,36 @@ async def update_indicator(
     return ind
 
 
+async def set_reporters(
+    session: AsyncSession, cat: Catalog, code: str, body: ReportersUpdate, *, by: Editor
+) -> Indicator:
+    """Set who must report an indicator (units by code, name or alias); None restores its level's default."""
+    ind = await session.get(Indicator, code)
+    if ind is None:
+        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+    codes: list[str] | None = None
+    if body.units is not None:
+        errors = []
+        found = set()
+        for n, name in enumerate(body.units):
+            unit = cat.resolve_unit(name)
+            if unit is None or unit.code not in cat.units:
+                errors.append({"location": f"body.units.{n}", "message": f"unknown or retired unit '{name[:40]}'"})
+            else:
+                found.add(unit.code)
+        if errors:
+            raise Unprocessable("Some reporters are not known units.", errors=errors)
+        codes = sorted(found)
+    old = revisions.indicator_state(ind)
+    ind.reporters = codes
+    new = revisions.indicator_state(ind)
+    if new != old:
+        revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
+                         key_name=by.key_name, request_id=by.request_id)
+    await session.flush()
+    return ind
+
+
 async def _ensure_unique(session: AsyncSession, t: Target) -> None:
     stmt = select(col(Target.id)).where(
         col(Target.indicator_code) == t.indicator_code, col(Target.unit_code) == t.unit_code,
@@ -95,12 +136,14 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     indicator_or_404(cat, code)
     unit = cat.resolve_unit(body.unit)
     if unit is None or unit.code not in cat.units:
-        detail = cat.retired_message(cat.retired[unit.code]) if unit else f"Unknown unit '{body.unit}'."
+        detail = cat.retired_message(cat.retired[unit.code]) if unit else f"Unknown unit '{echo(body.unit)}'."
         raise Unprocessable(detail, errors=[{"location": "body.unit", "message": detail}])
     t = Target(
         indicator_code=code, unit_code=unit.code, kind=body.kind, op=body.op, value=body.value, year=body.year,
         year_from=body.year_from, baseline_value=body.baseline.value if body.baseline else None,
         baseline_year=body.baseline.year if body.baseline else None, note=body.note,
+        threshold_on_track=body.thresholds.on_track if body.thresholds else None,
+        threshold_at_risk=body.thresholds.at_risk if body.thresholds else None,
     )
     await _ensure_unique(session, t)
     session.add(t)
@@ -131,6 +174,9 @@ async def update_target(session: AsyncSession, target_id: int, body: TargetUpdat
     if "baseline" in changes:
         t.baseline_value = body.baseline.value if body.baseline else None
         t.baseline_year = body.baseline.year if body.baseline else None
+    if "thresholds" in changes:
+        t.threshold_on_track = body.thresholds.on_track if body.thresholds else None
+        t.threshold_at_risk = body.thresholds.at_risk if body.thresholds else None
     if t.year is not None and t.year_from is not None and t.year_from > t.year:
         raise Unprocessable("year_from must not be after year.", errors=[{"location": "body.year_from",
                                                                           "message": "after year"}])
@@ -161,11 +207,15 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
         raise Conflict(f"Unit code {body.code} is taken.")
     parent = cat.resolve_unit(body.parent)
     if parent is None or parent.code not in cat.units:
-        raise Unprocessable(f"Unknown parent unit '{body.parent}'.",
+        raise Unprocessable(f"Unknown parent unit '{echo(body.parent)}'.",
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
-    taken = [n for n in [body.name, *body.aliases] if n in cat.unit_names]
-    if taken:
-        raise Conflict(f"Unit name or alias already in use: {', '.join(taken)}.")
+    existing = [Existing(u.code, (u.name, *(u.aliases or []))) for u in cat.units.values()]
+    existing += [Existing(r.code, (r.name,)) for r in cat.retired.values()]
+    problems = new_unit_problems(code=body.code, name=body.name, aliases=body.aliases, level=body.level,
+                                 parent_level=cat.units[parent.code].level, existing=existing)
+    if problems:
+        error = Conflict if all(p["code"] == "name_taken" for p in problems) else Unprocessable
+        raise error("; ".join(p["message"] for p in problems) + ".", errors=problems)
     u = Unit(code=body.code, name=body.name, name_en=body.name_en, parent_code=parent.code, level=body.level,
              aliases=body.aliases)
     session.add(u)

@@ -115,8 +115,20 @@ def network_example(years: tuple[int, ...] = (2018, 2019)) -> tuple[list[dict[st
             [rate(NETWORK, SHINAN, str(y), *z[y]) for y in years])
 
 
-async def load_network_example(client: httpx.AsyncClient, keys: Keys, years: tuple[int, ...] = (2018, 2019)) -> None:
-    """Each district posts its own values with its own key, as the districts would."""
+async def set_indicator(client: httpx.AsyncClient, keys: Keys, indicator: str, **fields: Any) -> dict[str, Any]:
+    """PATCH /indicators/{code} as admin (min_completeness, due_days, …)."""
+    r = await client.patch(f"{API}/indicators/{indicator}", json=fields, headers=keys.auth(keys.admin))
+    assert r.status_code == 200, r.text
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
+async def load_network_example(client: httpx.AsyncClient, keys: Keys, years: tuple[int, ...] = (2018, 2019),
+                               min_completeness: float | None = 0.2) -> None:
+    """Worked example 1: min_completeness 0.2 on the indicator, then each district posts its own values with its
+    own key, as the districts would."""
+    if min_completeness is not None:
+        await set_indicator(client, keys, NETWORK, min_completeness=min_completeness)
     x, z = network_example(years)
     await post_values(client, keys.huangdao, x)
     await post_values(client, keys.shinan, z)

@@ -97,7 +97,7 @@ async def test_as_of_a_bare_date(client: httpx.AsyncClient, keys: Keys) -> None:
     stamp = datetime.fromisoformat(await _recorded_at(client, keys, NETWORK, HUANGDAO, "2019"))
     day = stamp.astimezone(SHANGHAI).date()
     seen = await row_of(client, keys, NETWORK, date="2020-03-01", as_of=day.isoformat())
-    assert seen["complete"] == {"reported": 2, "total": 10}
+    assert seen["complete"] == {"reported": 2, "expected": 10}
     earlier = await get_report(client, keys, date="2020-03-01", as_of=(day - timedelta(days=1)).isoformat())
     assert all(r["actual"] is None for r in earlier["rows"])
     # The catalog and the values were all recorded after 2020: nothing was known then.
@@ -284,7 +284,7 @@ async def test_csv_report(client: httpx.AsyncClient, keys: Keys) -> None:
     city = next(line for line in body if line[0] == NETWORK and line[header.index("unit_code")] == CITY)
     assert city[header.index("status")] == "on_track" and city[header.index("inherited")] == "false"
     assert float(city[header.index("actual")]) == pytest.approx(1040 / 1100 * 100)
-    assert city[header.index("reported")] == "2" and city[header.index("children")] == "10"
+    assert city[header.index("reported")] == "2" and city[header.index("expected")] == "10"
     assert city[header.index("departments")] == "zhuangbei-xinxi jiaokeyuan"
 
     zh = _csv((await client.get(f"{API}/attainment", params={"date": "2020-03-01", "lang": "zh"}, headers=h)).content)

@@ -25,9 +25,18 @@ from tests.api.attainment_helpers import (
     rate,
     row_of,
     rows_for,
+    set_indicator,
     value,
 )
 from tests.conftest import Keys
+
+
+@pytest.fixture(autouse=True)
+async def _partial_aggregates_are_judged(client: httpx.AsyncClient, keys: Keys) -> None:
+    """The rules here are about figures and statuses, shown with one district standing for the city: judge
+    partial aggregates (min_completeness 0). Completeness itself is tested in test_completeness.py."""
+    for code in (NETWORK, PRESCHOOL, GROSS_ENROLMENT, CARE_ROOM, OVERSIZED, FUNDING):
+        await set_indicator(client, keys, code, min_completeness=0)
 
 
 async def _network(client: httpx.AsyncClient, keys: Keys, *per_year: tuple[str, int]) -> None:
@@ -138,12 +147,15 @@ async def test_every_year_an_unfinished_year_counts_once_met(client: httpx.Async
     await post_values(client, keys.admin, [*full, value(FUNDING, CITY, "2021Q1", 10_000_000)])
     row = await row_of(client, keys, FUNDING, date="2021-05-01")
     assert row["status"] == "on_track"
-    assert _years(row)[2021] == {"year": 2021, "value": 10_000_000, "met": None, "missing": False, "pending": True}
+    assert _years(row)[2021] == {"year": 2021, "value": 10_000_000, "met": None, "missing": False, "pending": True,
+                                 "incomplete": True}
     # The flow accumulates: Q2 tips 2021 over the line, but only once Q2 has ended.
     await post_values(client, keys.admin, [value(FUNDING, CITY, "2021Q2", 25_000_000)])
     assert _years(await row_of(client, keys, FUNDING, date="2021-05-01"))[2021]["value"] == 10_000_000
     row = await row_of(client, keys, FUNDING, date="2021-07-01")
-    assert _years(row)[2021] == {"year": 2021, "value": 35_000_000, "met": True, "missing": False, "pending": False}
+    # Still only half the year's periods, but a flow already over the line counts as met.
+    assert _years(row)[2021] == {"year": 2021, "value": 35_000_000, "met": True, "missing": False, "pending": False,
+                                 "incomplete": True}
     assert row["status"] == "on_track" and close(row["progress"], 4 / 5)
 
 
@@ -171,18 +183,19 @@ async def test_a_stock_takes_the_latest_ending_period_and_ties_go_to_the_coarses
     assert row["actual"] == {"value": 5, "year": 2020, "period": "2020"} and row["status"] == "missed"
 
 
-async def test_open_ended_target_is_judged_every_year(client: httpx.AsyncClient, keys: Keys) -> None:
+async def test_open_ended_target_is_judged_on_its_current_year(client: httpx.AsyncClient, keys: Keys) -> None:
     await post_values(client, keys.huangdao, [rate(CARE_ROOM, HUANGDAO, y, 10, 10) for y in ("2019", "2020")])
     rows = await rows_for(client, keys, CARE_ROOM, date="2021-03-01")
     city = pick(rows, CITY)
     assert city["kind"] == "reach" and city["target_year"] is None and city["deadline_passed"] is False
-    assert city["status"] == "on_track" and sorted(_years(city)) == [2019, 2020, 2021]
-    assert _years(city)[2021]["pending"] is True and close(city["progress"], 2 / 3)
+    assert city["status"] == "on_track" and sorted(_years(city)) == [2019, 2020]
+    assert city["actual"]["year"] == 2020 and close(city["progress"], 1.0) and city["projection"] is None
     assert pick(rows, HUANGDAO)["inherited"] is True and pick(rows, HUANGDAO)["status"] == "on_track"
     far = await row_of(client, keys, CARE_ROOM, date="2030-06-01")  # never past a deadline, never "achieved"
-    assert far["status"] == "no_data" and far["deadline_passed"] is False and max(_years(far)) == 2030
+    assert far["status"] == "no_data" and far["deadline_passed"] is False and max(_years(far)) == 2029
     await post_values(client, keys.huangdao, [rate(CARE_ROOM, HUANGDAO, "2021", 9, 10)])
-    assert (await row_of(client, keys, CARE_ROOM, date="2022-03-01"))["status"] == "missed"
+    lapsed = await row_of(client, keys, CARE_ROOM, date="2022-03-01")
+    assert lapsed["status"] == "off_track" and _years(lapsed)[2020]["met"] is True  # never "missed"
 
 
 async def _city_stock(client: httpx.AsyncClient, keys: Keys, code: str, **per_year: float) -> None:
@@ -248,8 +261,9 @@ async def test_schools_roll_up_to_district_and_city(client: httpx.AsyncClient, k
                                               rate(NETWORK, "测试二中", "2019", 400, 500)])
     rows = await rows_for(client, keys, NETWORK, date="2020-03-01")
     district, city = pick(rows, HUANGDAO), pick(rows, CITY)
-    assert close(district["actual"]["value"], 85.0) and district["complete"] == {"reported": 2, "total": 2}
-    assert close(city["actual"]["value"], 85.0) and city["complete"] == {"reported": 1, "total": 10}
+    # Schools are not reporters of a district-level indicator: the district expects nothing below it.
+    assert close(district["actual"]["value"], 85.0) and district["complete"] is None
+    assert close(city["actual"]["value"], 85.0) and city["complete"] == {"reported": 1, "expected": 10}
     assert not [r for r in rows if r["unit_code"].startswith("3702119")]  # schools get no rows of their own
     await post_values(client, keys.shinan, [rate(NETWORK, SHINAN, "2019", 90, 100)])
     city = await row_of(client, keys, NETWORK, date="2020-03-01")
@@ -261,7 +275,7 @@ async def test_schools_roll_up_to_district_and_city(client: httpx.AsyncClient, k
 
 
 async def test_a_unit_added_later_counts_in_completeness(client: httpx.AsyncClient, keys: Keys) -> None:
-    """complete.total is the number of direct children now, whether or not the new one has reported yet."""
+    """complete.expected counts the reporting children now (a new district is a reporter at once), reported or not."""
     async def add(code: str, parent: str, level: str) -> None:
         body = {"code": code, "name": f"新单位{code}", "parent": parent, "level": level}
         r = await client.post(f"{API}/units", json=body, headers=keys.auth(keys.admin))
@@ -272,8 +286,8 @@ async def test_a_unit_added_later_counts_in_completeness(client: httpx.AsyncClie
     await add("370211902", HUANGDAO, "school")
     await add("370299", CITY, "district")
     rows = await rows_for(client, keys, NETWORK, date="2020-03-01")
-    assert pick(rows, HUANGDAO)["complete"] == {"reported": 1, "total": 2}
-    assert pick(rows, CITY)["complete"] == {"reported": 1, "total": 11}
+    assert pick(rows, HUANGDAO)["complete"] is None  # schools are not expected to report
+    assert pick(rows, CITY)["complete"] == {"reported": 1, "expected": 11}
     assert pick(rows, "370299")["inherited"] is True and pick(rows, "370299")["status"] == "no_data"
 
 
@@ -281,10 +295,11 @@ async def test_changing_an_indicators_measure_rejudges_its_values(client: httpx.
     code = "t31-test-measure"
     await create_indicator(client, keys, code=code, task=31, unit="group", frequency="quarter")
     await create_target(client, keys, code, value=10, year=2020)
-    await post_values(client, keys.admin, [value(code, CITY, "2020Q1", 5), value(code, CITY, "2020Q2", 7)])
+    await post_values(client, keys.admin, [value(code, CITY, f"2020Q{q}", n) for q, n in ((1, 5), (2, 7), (3, 1),
+                                                                                          (4, 2))])
     row = await row_of(client, keys, code, date="2021-03-01")
-    assert row["actual"]["value"] == 7 and row["status"] == "missed"  # a stock: the latest period
+    assert row["actual"]["value"] == 2 and row["status"] == "missed"  # a stock: the latest period
     r = await client.patch(f"{API}/indicators/{code}", json={"measure": "flow"}, headers=keys.auth(keys.admin))
     assert r.status_code == 200, r.text
     row = await row_of(client, keys, code, date="2021-03-01")
-    assert row["actual"]["value"] == 12 and row["status"] == "achieved"  # a flow: the year's sum
+    assert row["actual"]["value"] == 15 and row["status"] == "achieved"  # a flow: the year's sum

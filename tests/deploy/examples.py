@@ -32,9 +32,28 @@ def _values() -> list[dict[str, Any]]:
     return rows
 
 
+# Deliverable reports: r03-1 done on its deadline, r03-2 a day late (both due 2019-11-30); every other
+# deliverable with a passed deadline stays unreported, so it is overdue today.
+REPORTS = {"r03-1": {"state": "done", "done_on": "2019-11-30"}, "r03-2": {"state": "done", "done_on": "2019-12-01"}}
+
+
+def load_reports(client: httpx.Client, admin_key: str) -> None:
+    """Report on two deliverables as 教科院 does (a department key made over HTTP)."""
+    h = {"Authorization": f"Bearer {admin_key}"}
+    made = client.post(f"{API}/keys", headers=h, json={"role": "department", "department": "教科院", "name": "教科院"})
+    assert made.status_code == 201, made.text
+    for code, body in REPORTS.items():
+        r = client.put(f"{API}/deliverables/{code}/report", json=body,
+                       headers={"Authorization": f"Bearer {made.json()['key']}"})
+        assert r.status_code == 200, r.text
+
+
 def load(client: httpx.Client, admin_key: str) -> None:
     """Post the examples' values and add the off-track target."""
     h = {"Authorization": f"Bearer {admin_key}"}
+    # Worked example 1 (amended): two districts of ten are enough for this indicator.
+    r = client.patch(f"{API}/indicators/t03-campus-network-compliance", headers=h, json={"min_completeness": 0.2})
+    assert r.status_code == 200, r.text
     r = client.post(f"{API}/indicators/{OFF_TRACK['indicator']}/targets", headers=h,
                     json={"unit": OFF_TRACK["unit"], "kind": "reach", "op": ">=", "value": 500,
                           "year": OFF_TRACK["year"]})

@@ -17,7 +17,8 @@ ROOT = DEPLOY.parent
 PROMETHEUS_DIR = DEPLOY / "prometheus"
 GRAFANA_DIR = DEPLOY / "grafana"
 DATASOURCE_UID = "attain-prometheus"
-DASHBOARD_UIDS = {"attain-overview", "attain-targets", "attain-indicator", "attain-districts", "attain-freshness"}
+DASHBOARD_UIDS = {"attain-overview", "attain-targets", "attain-indicator", "attain-districts", "attain-freshness",
+                  "attain-deliverables"}
 CITY = "370200"
 
 # The families attain exports (docs/METRICS.md), with the series names a histogram and a counter add.
@@ -29,6 +30,7 @@ FAMILIES = {
     "attain_unit_report_interval_seconds", "attain_measurements_ingested_total", "attain_http_requests_total",
     "attain_http_request_duration_seconds_bucket", "attain_http_request_duration_seconds_sum",
     "attain_http_request_duration_seconds_count", "attain_scrape_collect_seconds",
+    "attain_deliverable_status", "attain_deliverables",
 }
 STATUS_COLOURS = {
     "achieved": "green", "on_track": "green", "at_risk": "yellow", "off_track": "orange", "missed": "red",
@@ -296,7 +298,7 @@ def test_promtool_accepts_the_rules() -> None:
 @pytest.mark.prometheus
 def test_rule_unit_tests_pass() -> None:
     """rules_test.yml: off_track and missed alert; a district silent for two years alerts, the city and a
-    fresh district do not."""
+    fresh district do not; an overdue deliverable alerts after an hour, one done late or standing never."""
     result = run_promtool("test", "rules", "rules_test.yml", cwd=PROMETHEUS_DIR)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
@@ -315,6 +317,24 @@ def test_rules_are_the_documented_ones() -> None:
         assert {"summary", "description"} <= set(rule["annotations"])
     assert "责任处室" in rules["AttainTargetOffTrack"]["annotations"]["description"]
     assert "教体局" in rules["AttainDistrictSilent"]["annotations"]["description"]
+    overdue = rules["AttainDeliverableOverdue"]
+    assert overdue["expr"] == 'attain_deliverable_status{attain_deliverable_status="overdue"} == 1'
+    assert overdue["labels"] == {"severity": "warning", "responsible": "department"}
+    # every department's Chinese name is in the description's lookup
+    departments = load_yaml(ROOT / "seeds/departments.yaml")
+    assert all(f'"{d["code"]}" }}}}{{{{ $name = "{d["name_zh"]}"' in overdue["annotations"]["description"]
+               for d in departments)
+
+
+def test_deliverables_dashboard_shows_departments_and_overdue(dashboards: dict[str, dict[str, Any]]) -> None:
+    dashboard = dashboards["attain-deliverables"]
+    assert "Plan deliverables by department" in dashboard["title"]
+    exprs = {p["title"]: [t["expr"] for t in p["targets"]] for p in iter_panels(dashboard["panels"])}
+    assert exprs["各处室计划任务 Deliverables by department and status"] == [
+        "sum by (department, status) (attain_deliverables)"]
+    assert any('attain_deliverable_status="overdue"' in e for e in exprs["逾期事项 Overdue deliverables"])
+    rate = exprs["按期完成率 On-time rate"][0]
+    assert 'attain_deliverable_status="done_on_time"' in rate and "done_on_time|done_late|overdue" in rate
 
 
 @pytest.mark.prometheus
@@ -414,6 +434,7 @@ PROMQL_WORDS = {
     "sum", "max", "min", "count", "avg", "by", "without", "on", "ignoring", "group_left", "group_right", "or",
     "and", "unless", "bool", "time", "label_replace", "rate", "increase", "histogram_quantile", "le", "indicator",
     "unit_code", "unit_name", "kind", "target_year", "outcome", "task", "method", "route", "status",
+    "department", "deliverable",
 }
 
 
@@ -426,5 +447,5 @@ def test_expressions_have_their_variables_substituted() -> None:
     for e in expressions:
         assert not re.search(r"\$\{?[A-Za-z_]", e.expr), e
     alerts = {e.where for e in expressions if not e.returns_data}
-    names = ("AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent")
+    names = ("AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent", "AttainDeliverableOverdue")
     assert alerts == {f"rules.yml alert {a}" for a in names}

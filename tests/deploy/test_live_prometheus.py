@@ -22,12 +22,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with attain_server(folder) as (base, admin):
         with httpx.Client(base_url=base, timeout=30) as client:
             examples.load(client, admin)
+            examples.load_reports(client, admin)
         key_file = folder / "prometheus.key"
         cli(folder, "keys", "create", "--role", "scraper", "--name", "prometheus", "--out", str(key_file))
         assert key_file.stat().st_mode & 0o777 == 0o600
         target = base.removeprefix("http://")
         with prometheus(folder, target=target, key_file=key_file) as prom:
-            wait_for(lambda: query(prom, 'up{job="attain"} == 1') and query(prom, "attain_target_status"),
+            wait_for(lambda: query(prom, 'up{job="attain"} == 1') and query(prom, "attain_target_status")
+                     and query(prom, "attain_deliverable_status"),
                      timeout=60, what="a first successful scrape")
             yield {"attain": base, "admin": admin, "prometheus": prom, "scraper": key_file.read_text().strip()}
 
@@ -59,6 +61,28 @@ def test_prometheus_sees_each_example_status(stack: dict[str, Any]) -> None:
     assert float(money["value"][1]) == 28_000_000
 
 
+def test_prometheus_sees_each_deliverable_status(stack: dict[str, Any]) -> None:
+    prom = stack["prometheus"]
+
+    def status(code: str) -> str:
+        (found,) = query(prom, f'attain_deliverable_status{{deliverable="{code}"}} == 1')
+        return str(found["metric"]["attain_deliverable_status"])
+
+    assert status("r03-1") == "done_on_time" and status("r03-2") == "done_late"
+    assert status("r03-3") == "overdue" and status("r04-1") == "standing"
+    (lead,) = query(prom, 'attain_deliverable_status{deliverable="r22-1",attain_deliverable_status="overdue"}')
+    assert lead["metric"]["department"] == "jijiao"
+    # 17 deliverables have a deadline, all passed: 2 reported done, 15 overdue; 26 are 长期
+    (overdue,) = query(prom, 'sum(attain_deliverable_status{attain_deliverable_status="overdue"})')
+    assert float(overdue["value"][1]) == 15
+    (jiaokeyuan,) = query(prom, 'attain_deliverables{department="jiaokeyuan",status="overdue"}')
+    # 教科院 is listed (not always as lead) on r02-1, r03-3, r08-1, r12-1, r12-2, r22-1, r33-1
+    assert float(jiaokeyuan["value"][1]) == 7
+    (rate,) = query(prom, 'sum(attain_deliverable_status{attain_deliverable_status="done_on_time"}) / '
+                          'sum(attain_deliverable_status{attain_deliverable_status=~"done_on_time|done_late|overdue"})')
+    assert float(rate["value"][1]) == pytest.approx(1 / 17)
+
+
 def test_every_dashboard_and_rule_expression_returns_data(stack: dict[str, Any]) -> None:
     empty = []
     for item in all_promql_expressions(indicator="t03-campus-network-compliance", unit="370211"):
@@ -68,7 +92,7 @@ def test_every_dashboard_and_rule_expression_returns_data(stack: dict[str, Any])
     assert not empty, "expressions without data:\n" + "\n".join(empty)
 
 
-def test_alert_rules_become_active_for_the_off_track_and_silent_examples(stack: dict[str, Any]) -> None:
+def test_alert_rules_become_active_for_the_off_track_silent_and_overdue_examples(stack: dict[str, Any]) -> None:
     prom = stack["prometheus"]
 
     def active() -> dict[str, list[dict[str, str]]]:
@@ -76,7 +100,8 @@ def test_alert_rules_become_active_for_the_off_track_and_silent_examples(stack: 
         out: dict[str, list[dict[str, str]]] = {}
         for alert in body["data"]["alerts"]:
             out.setdefault(alert["labels"]["alertname"], []).append(alert["labels"])
-        return out if {"AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent"} <= set(out) else {}
+        wanted = {"AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent", "AttainDeliverableOverdue"}
+        return out if wanted <= set(out) else {}
 
     alerts = wait_for(active, timeout=30, what="alerts to become active")
     off = [a for a in alerts["AttainTargetOffTrack"] if a["indicator"] == examples.OFF_TRACK["indicator"]]
@@ -84,6 +109,8 @@ def test_alert_rules_become_active_for_the_off_track_and_silent_examples(stack: 
     assert any(a["indicator"] == "t26-rural-funding" for a in alerts["AttainTargetMissed"])
     silent = {a["unit_code"] for a in alerts["AttainDistrictSilent"]}
     assert examples.X in silent and "370200" not in silent
+    overdue = {a["deliverable"] for a in alerts["AttainDeliverableOverdue"]}
+    assert len(overdue) == 15 and "r03-3" in overdue and not overdue & {"r03-1", "r03-2", "r04-1"}
 
 
 def test_exposition_passes_promtool_check_metrics(stack: dict[str, Any]) -> None:

@@ -14,11 +14,17 @@ statuses for that operation only; every other check stays on for it. No check is
 other restriction is on generation: DELETE /api/v1/keys/{key_id} is never sent with the id of a key the run itself
 uses (an admin revoking its own key would turn the rest of the run into 401s).
 
+Besides schemathesis' own string generation, every generated query, path parameter and JSON body is, in about
+half the cases, given a hostile character in one of its strings (NUL, other C0 controls, DEL, NEL, zero-width,
+bidi override, BOM — prefixed, appended, inserted or alone): hypothesis rarely draws these by itself, and NUL is
+what PostgreSQL refuses to compare. test_hostile_strings.py sends each of them to every string parameter once.
+
 A failure is any failed check, and also any exception that escapes the app (schemathesis reports those as errors:
 Starlette answers 500 and re-raises) — each listed with its operation, status, message and a curl line.
 """
 
 import asyncio
+import re
 import shutil
 import time
 from collections import Counter
@@ -26,11 +32,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
 import schemathesis
+from hypothesis import strategies as st
 from schemathesis.engine import Status, events, from_schema
+from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.python import asgi as schemathesis_asgi
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +65,7 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "DELETE /api/v1/measurements": ((422,), "unknown unit or unparseable period is 422"),
     "GET /api/v1/attainment": ((422,), "unparseable date/as_of or an unknown unit is 422"),
     "GET /api/v1/attainment/summary": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/completeness": ((422,), "unparseable date/as_of, an unknown unit or indicator is 422"),
     "POST /api/v1/measurements": (
         (400, 413, 422), "rows are judged by the catalog (unknown indicator, future period, period too fine, bounds, "
                          "rate mismatch, ...): no row accepted is 422; a text/csv body is any string in the schema, "
@@ -66,7 +76,68 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PATCH /api/v1/targets/{target_id}": ((422,), "year_from after year (the new or the stored one) is 422"),
     "POST /api/v1/units": ((422,), "an unknown parent unit is 422"),
     "POST /api/v1/keys": ((422,), "a district key without a unit, or an unknown unit, is 422"),
+    "GET /api/v1/deliverables": ((422,), "unparseable date/as_of or an unknown department is 422"),
+    "GET /api/v1/deliverables/{code}": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/plan/summary": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/tasks/{n}/scorecard": ((422,), "unparseable date/as_of is 422"),
+    "PUT /api/v1/deliverables/{code}/report": (
+        (422,), "the report rules (unknown state, done without done_on, a future date, a non-http url, a note too "
+                "long, ...) answer 422 with a stable code; every field is free text in the schema"),
 }
+
+# NUL, C0 controls (with TAB, LF, CR), ESC, DEL, NEL, zero-width space, right-to-left override, BOM.
+HOSTILE_CHARS = ("\x00", "\x01", "\x07", "\t", "\n", "\r", "\x1b", "\x1f", "\x7f", "\x85", "\u200b", "\u202e",
+                 "\ufeff")
+PLACES = ("prefix", "suffix", "middle", "alone")
+
+
+def _string_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, str):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _string_paths(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _string_paths(v, (*path, i))]
+    return []
+
+
+def _spoiled(value: Any, path: tuple[Any, ...], char: str, place: str) -> Any:
+    if not path:
+        text = str(value)
+        return {"prefix": char + text, "suffix": text + char, "alone": char,
+                "middle": text[: len(text) // 2] + char + text[len(text) // 2:]}[place]
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _spoiled(value[head], rest, char, place)}
+    copy = list(value)
+    copy[head] = _spoiled(copy[head], rest, char, place)
+    return copy
+
+
+_UNWANTED = re.compile("[\x00-\x1f\x7f\x85\u200b\u202e\ufeff]")
+
+
+def holds_hostile_text(case: Any) -> bool:
+    """Whether any string of the request's query, path or body holds a character the contract refuses."""
+    parts = (case.query, case.path_parameters, case.body)
+    # Path parameters may already be percent-encoded in the case.
+    return any(_UNWANTED.search(unquote(_get(part, p))) for part in parts for p in _string_paths(part))
+
+
+def _get(value: Any, path: tuple[Any, ...]) -> str:
+    for step in path:
+        value = value[step]
+    return str(value)
+
+
+def hostile_strings(value: Any) -> st.SearchStrategy[Any]:
+    """The value as generated, or a copy with one of its strings given a hostile character."""
+    paths = _string_paths(value)
+    if not paths:
+        return st.just(value)
+    spoil = st.tuples(st.sampled_from(paths), st.sampled_from(HOSTILE_CHARS), st.sampled_from(PLACES))
+    return st.one_of(st.just(value), spoil.map(lambda t: _spoiled(value, *t)))
+
 
 # role → the conftest key used for it
 ROLES = {"admin": "admin", "bureau": "bureau", "district": "huangdao", "scraper": "scraper"}
@@ -144,6 +215,16 @@ def run_schemathesis(app: Any, *, role: str, token: str, max_examples: int, prot
             if ctx.operation is not None and ctx.operation.label == "DELETE /api/v1/keys/{key_id}":
                 return str((path_parameters or {}).get("key_id")) not in {str(i) for i in protected_key_ids}
             return True
+
+        for where in ("query", "path_parameters", "body"):
+            schema.hook(f"flatmap_{where}")(lambda _ctx, value: hostile_strings(value))
+
+        @schema.hook("filter_failure")
+        def hostile_text_is_refused(_ctx: Any, failure: Any, case: Any, response: Any) -> bool:
+            # A "valid" request whose strings the hooks above spoiled is refused by contract: 400 for a control
+            # character in the path or query (app.guards), 400/422 for one in a body field. Anything else stays.
+            refused = isinstance(failure, RejectedPositiveData) and response.status_code in (400, 422)
+            return not (refused and holds_hostile_text(case))
 
         for event in from_schema(schema).execute():
             if isinstance(event, events.ScenarioFinished):

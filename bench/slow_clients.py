@@ -1,0 +1,115 @@
+"""Slow clients against a real `attain serve`: how long half-sent headers and stalled bodies are held, and how
+/healthz answers while 500 such connections are open (against a baseline with none, in the same run).
+
+    .venv/bin/python bench/slow_clients.py [--header-timeout 10] [--body-timeout 30] [--connections 500]
+
+Defaults are the service's own defaults (10 s and 30 s). SQLite in a temporary folder; prints the figures.
+"""
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import percentile, prepare, uvicorn_server  # noqa: E402
+
+HALF_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: attain\r\nUser-Agent: slow"
+
+
+async def open_half_headers(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, float]:
+    """A connection that sent part of its request headers and then nothing."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(HALF_HEADERS)
+    await writer.drain()
+    return reader, writer, time.monotonic()
+
+
+async def stalled_body(port: int, token: str, *, sent: int = 10, declared: int = 100) -> tuple[
+        asyncio.StreamReader, asyncio.StreamWriter, float]:
+    """A submission whose headers announce `declared` bytes of body, of which only `sent` ever come."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (f"POST /api/v1/measurements HTTP/1.1\r\nHost: attain\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n").encode()
+    writer.write(head + b'{"values":'[:sent].ljust(sent, b" "))
+    await writer.drain()
+    return reader, writer, time.monotonic()
+
+
+async def held_for(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, opened: float,
+                   limit: float = 120) -> tuple[float, bytes]:
+    """Seconds until the server closed the connection, and what it sent before closing."""
+    data = b""
+    try:
+        async with asyncio.timeout(limit):
+            while chunk := await reader.read(65536):
+                data += chunk
+    except (TimeoutError, ConnectionError):
+        pass
+    held = time.monotonic() - opened
+    writer.close()
+    return held, data
+
+
+async def healthz_latencies(base: str, n: int) -> list[float]:
+    out = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        for _ in range(n):
+            t = time.perf_counter()
+            r = await client.get("/healthz")
+            out.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+    return out
+
+
+async def measure(base: str, token: str, *, connections: int) -> dict[str, float]:
+    port = int(base.rsplit(":", 1)[1])
+    baseline = await healthz_latencies(base, 50)
+    slow = [await open_half_headers(port) for _ in range(connections)]
+    opened = time.monotonic() - slow[0][2]
+    loaded = await healthz_latencies(base, 50)
+    body = await stalled_body(port, token)
+    held = await asyncio.gather(*(held_for(*c) for c in slow))
+    body_held, body_answer = await held_for(*body)
+    return {
+        "open_s": opened, "baseline_p50_ms": percentile(baseline, 50) * 1000,
+        "baseline_p95_ms": percentile(baseline, 95) * 1000, "loaded_p50_ms": percentile(loaded, 50) * 1000,
+        "loaded_p95_ms": percentile(loaded, 95) * 1000, "loaded_max_ms": max(loaded) * 1000,
+        "header_cut_min_s": min(h for h, _ in held), "header_cut_max_s": max(h for h, _ in held),
+        "header_408": sum(b" 408 " in d for _, d in held), "body_cut_s": body_held,
+        "body_408": float(b" 408 " in body_answer),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--header-timeout", type=float, default=10.0)
+    parser.add_argument("--body-timeout", type=float, default=30.0)
+    parser.add_argument("--connections", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="attain-slow-") as folder:
+        url = f"sqlite+aiosqlite:///{folder}/attain.db"
+        tokens = prepare(url, schools_per_district=0)
+        env = {"ATTAIN_HEADER_TIMEOUT_SECONDS": str(args.header_timeout),
+               "ATTAIN_BODY_TIMEOUT_SECONDS": str(args.body_timeout)}
+        with uvicorn_server(url, extra_env=env) as base:
+            f = asyncio.run(measure(base, tokens["admin"], connections=args.connections))
+    print(f"attain serve, header timeout {args.header_timeout:g} s, body timeout {args.body_timeout:g} s, "
+          f"{args.connections} half-header connections (opened in {f['open_s']:.2f} s)")
+    print(f"  /healthz p50/p95: {f['baseline_p50_ms']:.1f}/{f['baseline_p95_ms']:.1f} ms with none open, "
+          f"{f['loaded_p50_ms']:.1f}/{f['loaded_p95_ms']:.1f} ms (max {f['loaded_max_ms']:.1f}) with them open "
+          f"({f['loaded_p50_ms'] / f['baseline_p50_ms']:.2f}x at p50)")
+    print(f"  half headers cut off after {f['header_cut_min_s']:.2f}–{f['header_cut_max_s']:.2f} s "
+          f"({int(f['header_408'])}/{args.connections} answered 408)")
+    print(f"  a body stalled at 10 of 100 bytes cut off after {f['body_cut_s']:.2f} s "
+          f"({'408' if f['body_408'] else 'closed without 408'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
