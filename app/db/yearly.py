@@ -69,7 +69,7 @@ def _kept_row(r: Any) -> KeptRow:
         value = YearValue(year, r["value"], r["numerator"], r["denominator"], r["period"], r["period_end"], r["own"],
                           0 if r["own"] else r["reported"], 0 if r["own"] else r["total"],
                           period_start=r["period_start"],
-                          covers=bool(r["own"] and r["own_covers"]))
+                          covers=bool(r["own_covers"]) if r["own"] else True)
     return KeptRow(r["indicator_code"], r["unit_code"], year, own, sums, value)
 
 
