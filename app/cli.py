@@ -5,6 +5,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -21,7 +22,7 @@ from app.db.migrate import upgrade
 from app.db.models import Action, Deliverable, Measurement, YearlyValue
 from app.db.seed import seed as load_seed
 from app.db.types import utcnow
-from app.domain.keys import Role
+from app.domain.keys import Role, is_active, parse_expiry
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(help="attain: Qingdao Ten Action Plans targets and attainment.", no_args_is_help=True,
@@ -133,37 +134,87 @@ def serve(
     server.run(settings, host=host or settings.host, port=port or settings.port, workers=n)
 
 
-@keys_cli.command("create")
-def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, bureau, district, department or scraper")],
-    name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局")],
-    unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
-    department: Annotated[str | None, typer.Option(help="Department (code, name or alias) a department key is "
-                                                        "bound to, e.g. 基教处")] = None,
-    out: Annotated[Path | None, typer.Option(help="Write the key to this file (mode 0600)")] = None,
-) -> None:
-    """Create a key; it is shown (or written) once and only its hash is stored."""
-    settings = get_settings()
+def _expires(text: str | None) -> datetime | None:
+    if text is None:
+        return None
     try:
-        row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit,
-                                                                          department=department))
-    except key_store.KeyError_ as exc:
-        typer.echo(f"error: {exc}", err=True)
+        return parse_expiry(text, now=utcnow())
+    except ValueError as exc:
+        typer.echo(f"error: --expires: {exc}", err=True)
         raise typer.Exit(2) from None
+
+
+def _hand_over(token: str, out: Path | None, what: str) -> None:
     if out:
         write_secret(out, token)
-        typer.echo(f"key {row.id} ({role.value}) written to {out}")
+        typer.echo(f"{what} written to {out}")
     else:
         typer.echo(token)
 
 
+@keys_cli.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="admin, bureau, district, department or scraper")],
+    name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局 (unique among active keys)")],
+    unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
+    department: Annotated[str | None, typer.Option(help="Department (code, name or alias) a department key is "
+                                                        "bound to, e.g. 基教处")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the key to this file (mode 0600)")] = None,
+    expires: Annotated[str | None, typer.Option(help="Last day of validity (2027-06-30, Asia/Shanghai) or an "
+                                                     "RFC 3339 instant; default: no expiry")] = None,
+) -> None:
+    """Create a key; it is shown (or written) once and only its hash is stored."""
+    settings = get_settings()
+    expires_at = _expires(expires)
+    try:
+        row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit,
+                                                                           department=department,
+                                                                           expires_at=expires_at))
+    except key_store.KeyError_ as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    _hand_over(token, out, f"key {row.id} ({role.value})")
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    key_id: Annotated[int, typer.Argument(help="Key id from `attain keys list`")],
+    out: Annotated[Path | None, typer.Option(help="Write the new key to this file (mode 0600)")] = None,
+    expires: Annotated[str | None, typer.Option(help="Expiry of the new key, as for create")] = None,
+) -> None:
+    """A new key of the same name, role and unit; the old one keeps working for the grace period only."""
+    settings = get_settings()
+    grace = timedelta(hours=settings.key_rotation_grace_hours)
+    expires_at = _expires(expires)
+    try:
+        old, new, token = _in_session(settings, lambda s: key_store.rotate(s, key_id=key_id, grace=grace,
+                                                                           expires_at=expires_at))
+    except key_store.KeyError_ as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"key {old.id} now expires at {old.expires_at:%Y-%m-%d %H:%M:%S}Z; its replacement is key {new.id}",
+               err=True)
+    _hand_over(token, out, f"key {new.id} ({new.role})")
+
+
 @keys_cli.command("list")
 def keys_list() -> None:
-    """List keys (never the keys themselves)."""
+    """List keys (never the keys themselves): id, role, unit, prefix, state, last use, name."""
     rows = _in_session(get_settings(), key_store.list_keys)
+    now = utcnow()
     for r in rows:
-        state = f"revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "active"
-        typer.echo(f"{r.id}\t{r.role}\t{r.unit_code or r.department_code or '-'}\t{r.prefix}\t{state}\t{r.name}")
+        if r.revoked_at:
+            state = f"revoked {r.revoked_at:%Y-%m-%d}"
+        elif not is_active(revoked_at=None, expires_at=r.expires_at, now=now):
+            state = f"expired {r.expires_at:%Y-%m-%d}"
+        elif r.expires_at:
+            state = f"active until {r.expires_at:%Y-%m-%d %H:%M}Z" + (f" (rotated to {r.replaced_by})"
+                                                                       if r.replaced_by else "")
+        else:
+            state = "active"
+        used = f"{r.last_used_at:%Y-%m-%d %H:%M}Z" if r.last_used_at else "never used"
+        bound = r.unit_code or r.department_code or "-"
+        typer.echo(f"{r.id}\t{r.role}\t{bound}\t{r.prefix}\t{state}\t{used}\t{r.name}")
 
 
 @keys_cli.command("revoke")
@@ -189,6 +240,7 @@ def simulate(
     first: Annotated[int, typer.Option(help="First year")] = 2018,
     last: Annotated[int, typer.Option(help="Last year (must have ended)")] = 2025,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed posts the same values")] = 2019,
+    force: Annotated[bool, typer.Option(help="Post even when the store holds values simulate did not write")] = False,
 ) -> None:
     """Post SYNTHETIC values for every indicator, as the ten districts' systems would (demo data)."""
     from app import simulate as sim
@@ -197,10 +249,15 @@ def simulate(
     if not key:
         typer.echo("error: give --admin-key-file or ATTAIN_ADMIN_KEY", err=True)
         raise typer.Exit(2)
-    summary = asyncio.run(sim.run(url, key, first=first, last=last, seed=seed))
+    try:
+        summary = asyncio.run(sim.run(url, key, first=first, last=last, seed=seed, force=force))
+    except sim.ForeignValues as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     for unit, counts in summary.items():
         typer.echo(f"{unit}\t{counts}")
-    typer.echo("posted synthetic values and deliverable reports (comment/note: 'synthetic (attain simulate)')")
+    typer.echo("posted synthetic values and deliverable reports (comment/note: 'synthetic (attain simulate)'); "
+               "the keys it made are revoked")
 
 
 def main() -> None:

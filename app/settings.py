@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     limit_concurrency: int = 1000
+    key_rotation_grace_hours: float = 24.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
 

@@ -7,6 +7,7 @@ something. Most deliverables are done on time, a few late, a few left overdue (t
 """
 
 import random
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -140,8 +141,10 @@ def _done(on: date, today: date, i: int, *, note: str) -> dict[str, Any]:
     return {"state": "done", "done_on": on.isoformat(), "document_no": f"青教发〔{on.year}〕{i + 1}号", "note": note}
 
 
-async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, seed: int) -> dict[str, int]:
-    """One key per lead department; each reports on its deliverables. Returns the statuses today."""
+async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, seed: int, run_id: str = "",
+                           made_ids: list[int] | None = None) -> dict[str, int]:
+    """One key per lead department (its id added to `made_ids`); each reports on its deliverables. Returns the
+    statuses today."""
     listed = (await client.get("/api/v1/deliverables", headers=admin)).raise_for_status().json()["items"]
     today = date.fromisoformat((await client.get("/api/v1/deliverables", headers=admin, params={"row": 1}))
                                .raise_for_status().json()["date"])
@@ -149,8 +152,10 @@ async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, 
     for code, lead, body in plan_reports(listed, today, seed=seed):
         if lead not in tokens:
             made = (await client.post("/api/v1/keys", headers=admin, json={
-                "role": "department", "department": lead, "name": f"{lead} (simulated)",
+                "role": "department", "department": lead, "name": f"{lead} (simulated{' ' + run_id if run_id else ''})",
             })).raise_for_status().json()
+            if made_ids is not None:
+                made_ids.append(made["id"])
             tokens[lead] = made["key"]
         (await client.put(f"/api/v1/deliverables/{code}/report", json=body,
                           headers={"Authorization": f"Bearer {tokens[lead]}"})).raise_for_status()
@@ -171,24 +176,58 @@ async def specs_from(client: httpx.AsyncClient, headers: dict[str, str]) -> list
     return out
 
 
-async def run(url: str, admin_key: str, *, first: int = 2018, last: int = 2025, seed: int = 2019) -> dict[str, Any]:
-    """Create one key per district (and one for the city), then post each unit's synthetic values."""
+class ForeignValues(RuntimeError):
+    """The store holds values attain simulate did not write: it refuses to mix synthetic values into them."""
+
+
+async def foreign_value(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, Any] | None:
+    """The first current value not written by attain simulate (its comment says so), or None."""
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 5000, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/v1/measurements", params=params, headers=headers)).raise_for_status().json()
+        for item in page["items"]:
+            if item.get("comment") != COMMENT:
+                return dict(item)
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return None
+
+
+async def run(url: str, admin_key: str, *, first: int = 2018, last: int = 2025, seed: int = 2019,
+              force: bool = False) -> dict[str, Any]:
+    """Create one key per district (and one for the city), post each unit's synthetic values, revoke the keys.
+
+    Refuses (ForeignValues) when the store already holds a value it did not write, unless `force`.
+    """
     admin = {"Authorization": f"Bearer {admin_key}"}
+    run_id = secrets.token_hex(3)  # key names are unique among active keys: each run's keys are its own
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        if not force and (found := await foreign_value(client, admin)) is not None:
+            raise ForeignValues(
+                f"the store holds values attain simulate did not write (e.g. {found['indicator']} / {found['unit']} "
+                f"/ {found['period']}); use --force to post synthetic values beside them")
         units = (await client.get("/api/v1/units", headers=admin)).raise_for_status().json()
         districts = sorted(u["code"] for u in units if u["parent"] == CITY and u["level"] == "district")
         names = {u["code"]: u["name"] for u in units}
         specs = await specs_from(client, admin)
         work = plan(specs, districts, list(range(first, last + 1)), seed=seed)
         summary: dict[str, Any] = {}
-        for unit, rows in sorted(work.rows.items()):
-            made = (await client.post("/api/v1/keys", headers=admin, json={
-                "role": "district", "unit": unit, "name": f"{names.get(unit, unit)}教体局 (simulated)",
-            })).raise_for_status().json()
-            answer = await client.post(
-                "/api/v1/measurements", json={"values": rows},
-                headers={"Authorization": f"Bearer {made['key']}", "Idempotency-Key": f"simulate-{seed}-{unit}"},
-            )
-            summary[unit] = {"status": answer.status_code, **answer.json().get("counts", {})}
-        summary["deliverables"] = await play_departments(client, admin, seed=seed)
+        made_ids: list[int] = []
+        try:
+            for unit, rows in sorted(work.rows.items()):
+                made = (await client.post("/api/v1/keys", headers=admin, json={
+                    "role": "district", "unit": unit, "name": f"{names.get(unit, unit)}教体局 (simulated {run_id})",
+                })).raise_for_status().json()
+                made_ids.append(made["id"])
+                answer = await client.post(
+                    "/api/v1/measurements", json={"values": rows},
+                    headers={"Authorization": f"Bearer {made['key']}", "Idempotency-Key": f"simulate-{seed}-{unit}"},
+                )
+                summary[unit] = {"status": answer.status_code, **answer.json().get("counts", {})}
+            summary["deliverables"] = await play_departments(client, admin, seed=seed, run_id=run_id,
+                                                             made_ids=made_ids)
+        finally:
+            for key_id in made_ids:  # demo keys must not outlive the demo
+                await client.delete(f"/api/v1/keys/{key_id}", headers=admin)
         return summary

@@ -8,7 +8,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.catalog import CatalogCache
-from app.db.keys import authenticate
+from app.db.keys import authenticate_and_record
 from app.domain.keys import METRICS_ROLES, READ_ROLES, WRITE_ROLES, Principal, Role
 from app.errors import Forbidden, Unauthorized
 
@@ -68,12 +68,11 @@ async def principal(
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
-    # One autocommit read of its own (no BEGIN/ROLLBACK): the route's transaction starts once the caller is known.
-    async with request.app.state.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        found = await authenticate(conn, token)
+    # A read of its own (and, once a minute per key, a last-use write of its own): the route's transaction starts
+    # once the caller is known.
+    found = await authenticate_and_record(request.app.state.engine, token)
     if found is None:
-        raise Unauthorized("The API key is unknown or has been revoked.")
+        raise Unauthorized("The API key is unknown, revoked, expired or rotated out.")
     request.state.principal = found
     return found
 

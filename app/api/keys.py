@@ -1,15 +1,22 @@
 """Admin management of API keys over HTTP (the CLI does the same locally)."""
 
-from fastapi import APIRouter, Response
+from datetime import datetime, timedelta
+
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import Admin, Id, WriteSessionDep
 from app.db import keys as key_store
-from app.domain.keys import Role
-from app.errors import NotFound, Unprocessable
+from app.db.models import ApiKey
+from app.db.types import utcnow
+from app.domain.keys import Role, is_active, parse_expiry
+from app.errors import Conflict, NotFound, Unprocessable
 from app.schemas.catalog import Text
 
 router = APIRouter(tags=["admin"])
+
+_EXPIRES = Field(default=None, min_length=10, max_length=40,
+                 description="A date (valid through that day, Asia/Shanghai) or an RFC 3339 instant; none: no expiry")
 
 
 class KeyCreate(BaseModel):
@@ -19,6 +26,12 @@ class KeyCreate(BaseModel):
     unit: Text | None = Field(default=None, min_length=1, max_length=32)
     department: Text | None = Field(default=None, min_length=1, max_length=100,
                                     description="A department key's 处室: code, name or alias")
+    expires: Text | None = _EXPIRES
+
+
+class KeyRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    expires: Text | None = _EXPIRES
 
 
 class KeyRead(BaseModel):
@@ -29,31 +42,71 @@ class KeyRead(BaseModel):
     department: str | None = None
     prefix: str
     revoked: bool
+    active: bool = Field(description="Authenticates now: not revoked, not expired, not past a rotation's grace")
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="To the minute: written at most once a minute")
+    expires_at: datetime | None
+    replaced_by: int | None = Field(description="The key that replaced this one by rotation")
 
 
 class KeyCreated(KeyRead):
     key: str = Field(description="Shown once; only its hash is stored")
 
 
-@router.post("/keys", status_code=201, responses={422: {}})
+def key_read(r: ApiKey, now: datetime) -> KeyRead:
+    return KeyRead(id=r.id or 0, name=r.name, role=r.role, unit=r.unit_code, department=r.department_code,
+                   prefix=r.prefix,
+                   revoked=r.revoked_at is not None,
+                   active=is_active(revoked_at=r.revoked_at, expires_at=r.expires_at, now=now),
+                   created_at=r.created_at, last_used_at=r.last_used_at, expires_at=r.expires_at,
+                   replaced_by=r.replaced_by)
+
+
+def _expiry(text: str | None, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_expiry(text, now=now)
+    except ValueError as exc:
+        raise Unprocessable(str(exc), errors=[{"location": "body.expires", "message": str(exc)}]) from None
+
+
+@router.post("/keys", status_code=201, responses={409: {"description": "An active key has this name"}, 422: {}})
 async def create_key(body: KeyCreate, session: WriteSessionDep, _: Admin) -> KeyCreated:
-    """Create a key; the answer is the only time it is shown."""
+    """Create a key; the answer is the only time it is shown. Names are unique among active keys."""
+    now = utcnow()
     try:
         row, token = await key_store.create_key(session, name=body.name, role=body.role, unit_code=body.unit,
-                                                department=body.department)
+                                                department=body.department, expires_at=_expiry(body.expires, now),
+                                                now=now)
+    except key_store.KeyNameTaken as exc:
+        raise Conflict(str(exc), code="key_name_taken") from None
     except key_store.KeyError_ as exc:
         raise Unprocessable(str(exc)) from None
-    assert row.id is not None
-    return KeyCreated(id=row.id, name=row.name, role=row.role, unit=row.unit_code, department=row.department_code,
-                      prefix=row.prefix, revoked=False, key=token)
+    return KeyCreated(**key_read(row, now).model_dump(), key=token)
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201, responses={404: {}, 422: {}})
+async def rotate_key(key_id: Id, request: Request, session: WriteSessionDep, _: Admin,
+                     body: KeyRotate | None = None) -> KeyCreated:
+    """A new key of the same name, role, unit and department; the old one keeps working for the grace period only."""
+    now = utcnow()
+    grace = timedelta(hours=request.app.state.settings.key_rotation_grace_hours)
+    try:
+        _old, new, token = await key_store.rotate(session, key_id=key_id, grace=grace, now=now,
+                                                  expires_at=_expiry(body.expires if body else None, now))
+    except key_store.KeyNotActive as exc:
+        raise NotFound(str(exc)) from None
+    except key_store.KeyError_ as exc:
+        raise Unprocessable(str(exc)) from None
+    return KeyCreated(**key_read(new, now).model_dump(), key=token)
 
 
 @router.get("/keys")
 async def list_keys(session: WriteSessionDep, _: Admin) -> list[KeyRead]:
     """Every key (never the key itself)."""
-    return [KeyRead(id=r.id or 0, name=r.name, role=r.role, unit=r.unit_code, department=r.department_code,
-                    prefix=r.prefix,
-                    revoked=r.revoked_at is not None) for r in await key_store.list_keys(session)]
+    now = utcnow()
+    return [key_read(r, now) for r in await key_store.list_keys(session)]
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses={404: {}})

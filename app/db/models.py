@@ -213,6 +213,10 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64)
     created_at: datetime = _ts(nullable=False, default=utcnow)
     revoked_at: datetime | None = _ts(nullable=True)
+    last_used_at: datetime | None = _ts(nullable=True)
+    expires_at: datetime | None = _ts(nullable=True)
+    # Set on a key rotated out: the key that replaced it (same name), active while this one's grace lasts.
+    replaced_by: int | None = None
 
 
 class Measurement(SQLModel, table=True):

@@ -4,9 +4,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from app.domain.times import parse_as_of
+
 KEY_PREFIX = "attain"
+# last_used_at is written at most this often per key: a busy key costs one UPDATE a minute, not one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class Role(StrEnum):
@@ -76,3 +81,28 @@ def split(token: str) -> str | None:
 def matches(token: str, key_hash: str) -> bool:
     """Constant-time comparison of a presented token against a stored hash."""
     return hmac.compare_digest(hash_token(token), key_hash)
+
+
+def is_active(*, revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> bool:
+    """A key authenticates until it is revoked or its expiry (inclusive) has passed."""
+    return revoked_at is None and (expires_at is None or now <= expires_at)
+
+
+def parse_expiry(text: str, *, now: datetime) -> datetime:
+    """`--expires`: a date (valid through the end of that day in Asia/Shanghai) or an RFC 3339 instant, in the
+    future; ValueError otherwise."""
+    when = parse_as_of(text)
+    if when <= now:
+        raise ValueError(f"the expiry {when.isoformat()} has already passed")
+    return when
+
+
+def stale_use(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether last_used_at is old enough to be written again."""
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+
+def rotated_expiry(expires_at: datetime | None, *, now: datetime, grace: timedelta) -> datetime:
+    """When a rotated-out key stops working: after the grace period, or at its own expiry if that comes first."""
+    end = now + grace
+    return end if expires_at is None else min(expires_at, end)
