@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow system-packages lint simulate bench-ingest bench-attainment bench-load bench-slow-clients clean
+.PHONY: run test test-slow system-packages lint messages simulate bench-ingest bench-attainment bench-load bench-slow-clients bench-export clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,5 +46,13 @@ bench-load: $(STAMP)
 bench-slow-clients: $(STAMP)
 	$(BIN)/python bench/slow_clients.py
 
+bench-export: $(STAMP)
+	$(BIN)/python bench/archive.py
+
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the zh_Hans catalog from the _("…") calls in app/ (README: "Messages and languages").
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ --no-default-keywords --no-location --sort-output -o $(VENV)/messages.pot .
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d app/locale -l zh_Hans --no-fuzzy-matching --ignore-obsolete

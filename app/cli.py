@@ -4,10 +4,11 @@ import asyncio
 import os
 import signal
 import sys
+import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import select
@@ -154,7 +155,7 @@ def _hand_over(token: str, out: Path | None, what: str) -> None:
 
 @keys_cli.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, bureau, district, department or scraper")],
+    role: Annotated[Role, typer.Option(help="admin, bureau, district, department, reviewer or scraper")],
     name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局 (unique among active keys)")],
     unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
     department: Annotated[str | None, typer.Option(help="Department (code, name or alias) a department key is "
@@ -230,6 +231,59 @@ def keys_revoke(
     typer.echo(f"revoked {n} key(s)")
     if n == 0:
         raise typer.Exit(1)
+
+
+@cli.command("export")
+def export(
+    file: Annotated[Path, typer.Argument(help="Archive to write (a ZIP of JSON Lines; '-' for stdout)")],
+) -> None:
+    """Write the whole store — catalog, keys' hashes, values, every revision, every table — as one archive."""
+    from app.db.archive import export_store
+
+    settings = get_settings()
+
+    async def run() -> dict[str, Any]:
+        engine = create_engine(settings)
+        try:
+            if str(file) == "-":
+                return await export_store(engine, sys.stdout.buffer)
+            part = file.with_name(file.name + ".part")
+            with open(part, "wb") as out:
+                manifest = await export_store(engine, out)
+            part.replace(file)  # never a half-written archive under the asked name
+            return manifest
+        finally:
+            await engine.dispose()
+
+    manifest = asyncio.run(run())
+    rows = sum(t["rows"] for t in manifest["tables"])
+    typer.echo(f"exported {rows} rows of {len(manifest['tables'])} tables (schema {manifest['schema_revision']})",
+               err=True)
+
+
+@cli.command("import")
+def import_(file: Annotated[Path, typer.Argument(help="Archive written by `attain export`")]) -> None:
+    """Load an archive into an EMPTY store (migrated first); refuses a store that holds anything."""
+    from app.db.archive import import_store
+    from app.domain.archive import ArchiveError
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+
+    async def run() -> dict[str, Any]:
+        engine = create_engine(settings)
+        try:
+            return await import_store(engine, file)
+        finally:
+            await engine.dispose()
+
+    try:
+        manifest = asyncio.run(run())
+    except (ArchiveError, OSError, zipfile.BadZipFile) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    rows = sum(t["rows"] for t in manifest["tables"])
+    typer.echo(f"imported {rows} rows of {len(manifest['tables'])} tables")
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.domain.text import echo
+from app.i18n import LANGS, Lang, Message, Text, _, negotiate, render
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://attain.qingdao.example/problems/"
@@ -47,9 +48,9 @@ class AppError(Exception):
 
     status = 400
     slug = "bad-request"
-    title = "Bad request"
+    title: Message = _("Bad request")
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+    def __init__(self, detail: Text, *, errors: list[dict[str, Any]] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
@@ -57,53 +58,73 @@ class AppError(Exception):
 
 
 class BadRequest(AppError):
-    status, slug, title = 400, "bad-request", "Unreadable request"
+    status, slug, title = 400, "bad-request", _("Unreadable request")
 
 
 class Unauthorized(AppError):
-    status, slug, title = 401, "unauthorized", "Missing or invalid API key"
+    status, slug, title = 401, "unauthorized", _("Missing or invalid API key")
 
 
 class Forbidden(AppError):
-    status, slug, title = 403, "forbidden", "Not allowed for this API key"
+    status, slug, title = 403, "forbidden", _("Not allowed for this API key")
 
 
 class NotFound(AppError):
-    status, slug, title = 404, "not-found", "Not found"
+    status, slug, title = 404, "not-found", _("Not found")
 
 
 class Conflict(AppError):
-    status, slug, title = 409, "conflict", "Conflict"
+    status, slug, title = 409, "conflict", _("Conflict")
 
 
 class PayloadTooLarge(AppError):
-    status, slug, title = 413, "payload-too-large", "Request too large"
+    status, slug, title = 413, "payload-too-large", _("Request too large")
 
 
 class UnsupportedMediaType(AppError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported content type"
+    status, slug, title = 415, "unsupported-media-type", _("Unsupported content type")
 
 
 class Unprocessable(AppError):
-    status, slug, title = 422, "unprocessable", "Request could not be processed"
+    status, slug, title = 422, "unprocessable", _("Request could not be processed")
 
 
 class ServiceUnavailable(AppError):
-    status, slug, title = 503, "unavailable", "Service temporarily unavailable"
+    status, slug, title = 503, "unavailable", _("Service temporarily unavailable")
+
+
+# Titles of the problems Starlette raises itself (no route, wrong method, …), by status.
+HTTP_TITLES: dict[int, Message] = {
+    400: _("Bad Request"),
+    401: _("Unauthorized"),
+    403: _("Forbidden"),
+    404: _("Not Found"),
+    405: _("Method Not Allowed"),
+    406: _("Not Acceptable"),
+    409: _("Conflict"),
+    413: _("Content Too Large"),
+    415: _("Unsupported Media Type"),
+    422: _("Unprocessable Content"),
+    429: _("Too Many Requests"),
+    500: _("Internal Server Error"),
+    503: _("Service Unavailable"),
+}
 
 
 def problem(
     status: int,
     *,
     slug: str,
-    title: str,
-    detail: str,
+    title: Text,
+    detail: Text,
+    lang: Lang | None = None,
     instance: str | None = None,
     headers: dict[str, str] | None = None,
     **members: Any,
 ) -> ProblemResponse:
-    """A problem+json response."""
-    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    """A problem+json response; title and detail in `lang` (default: the request's language)."""
+    body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": render(title, lang), "status": status,
+                            "detail": render(detail, lang)}
     if instance:
         body["instance"] = instance
     body.update({k: v for k, v in members.items() if v is not None})
@@ -111,15 +132,24 @@ def problem(
 
 
 def problem_body(exc: AppError, *, instance: str | None = None) -> dict[str, Any]:
-    """The problem document of an AppError, as a dict."""
-    body: dict[str, Any] = {"type": TYPE_BASE + exc.slug, "title": exc.title, "status": exc.status,
-                            "detail": exc.detail}
+    """The problem document of an AppError, as a dict, in the request's language."""
+    body: dict[str, Any] = {"type": TYPE_BASE + exc.slug, "title": render(exc.title), "status": exc.status,
+                            "detail": render(exc.detail)}
     if instance:
         body["instance"] = instance
     if exc.errors is not None:
         body["errors"] = exc.errors
     body.update({k: v for k, v in exc.extra.items() if v is not None})
     return body
+
+
+def request_lang(request: Request) -> Lang:
+    """The language chosen for this request by the Language middleware (negotiated here when it did not run)."""
+    lang = getattr(request.state, "lang", None)
+    if lang in LANGS:
+        return lang  # type: ignore[no-any-return]
+    settings = getattr(request.app.state, "settings", None)
+    return negotiate(request.headers.get("accept-language"), getattr(settings, "default_lang", "zh"))
 
 
 def _app_error(request: Request, exc: Exception) -> ProblemResponse:
@@ -130,6 +160,7 @@ def _app_error(request: Request, exc: Exception) -> ProblemResponse:
         slug=exc.slug,
         title=exc.title,
         detail=exc.detail,
+        lang=request_lang(request),
         instance=request.url.path,
         headers=headers,
         errors=exc.errors,
@@ -147,8 +178,9 @@ def _validation_error(request: Request, exc: Exception) -> ProblemResponse:
     return problem(
         422,
         slug="validation",
-        title="Invalid request",
-        detail=f"{len(errors)} field(s) failed validation; see errors.",
+        title=_("Invalid request"),
+        detail=_("{count} field(s) failed validation; see errors.", count=len(errors)),
+        lang=request_lang(request),
         instance=request.url.path,
         errors=errors,
     )
@@ -171,12 +203,15 @@ def _http_error(request: Request, exc: Exception) -> ProblemResponse:
     if exc.status_code == 405:
         exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
     phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
-    detail = exc.detail if isinstance(exc.detail, str) else phrase
+    title: Text = HTTP_TITLES.get(exc.status_code, phrase)
+    # Starlette's own details are its status phrases; a route's HTTPException detail is shown as given.
+    detail: Text = title if not isinstance(exc.detail, str) or exc.detail == phrase else exc.detail
     return problem(
         exc.status_code,
         slug=phrase.lower().replace(" ", "-"),
-        title=phrase,
+        title=title,
         detail=detail,
+        lang=request_lang(request),
         instance=request.url.path,
         headers=getattr(exc, "headers", None),
     )
@@ -185,7 +220,8 @@ def _http_error(request: Request, exc: Exception) -> ProblemResponse:
 def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     # Handlers may run in a thread pool, outside the exception's context: pass it explicitly.
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
-    return problem(500, slug="internal", title="Internal error", detail="An unexpected error occurred.")
+    return problem(500, slug="internal", title=_("Internal error"), detail=_("An unexpected error occurred."),
+                   lang=request_lang(request))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -198,9 +234,9 @@ def install_error_handlers(app: FastAPI) -> None:
             # Input the database cannot hold (NUL in text on PostgreSQL, a number out of range) that no check
             # before it caught: the client's fault, and the transaction was rolled back.
             log.warning("input_refused_by_database", path=request.url.path, error=type(exc).__name__)
-            return problem(400, slug="bad-request", title="Unreadable request", code="invalid_input",
-                           detail="A value in the request cannot be stored or compared (e.g. a NUL character).",
-                           instance=request.url.path)
+            return problem(400, slug="bad-request", title=_("Unreadable request"), code="invalid_input",
+                           detail=_("A value in the request cannot be stored or compared (e.g. a NUL character)."),
+                           lang=request_lang(request), instance=request.url.path)
         if not is_outage(exc):
             return _unexpected(request, exc)
         log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
@@ -208,9 +244,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(
             503,
             slug="unavailable",
-            title="Service busy" if busy else "Database unavailable",
-            detail="Every database connection is in use; retry shortly." if busy
-            else "The database cannot be reached; retry shortly.",
+            title=_("Service busy") if busy else _("Database unavailable"),
+            detail=_("Every database connection is in use; retry shortly.") if busy
+            else _("The database cannot be reached; retry shortly."),
+            lang=request_lang(request),
             headers={"Retry-After": "5"},
         )
 
@@ -252,7 +289,7 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     chain: BaseException | None = exc
-    for _ in range(4):
+    for _step in range(4):
         if chain is None:
             break
         state = getattr(chain, "sqlstate", None) or getattr(chain, "pgcode", None)
@@ -267,7 +304,7 @@ def is_outage(exc: BaseException) -> bool:
 def is_bad_data(exc: BaseException) -> bool:
     """Whether the database refused a value itself (SQLSTATE class 22, data exception), not the connection."""
     chain: BaseException | None = exc
-    for _ in range(4):
+    for _step in range(4):
         if chain is None:
             break
         state = getattr(chain, "sqlstate", None) or getattr(chain, "pgcode", None)

@@ -18,26 +18,32 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.domain.text import CONTROL
 from app.errors import TYPE_BASE, ProblemResponse
+from app.i18n import Message as Words
+from app.i18n import _
 
 log = structlog.get_logger("attain.guards")
 
 
-def _problem(status: int, slug: str, title: str, code: str, detail: str, *, close: bool = False) -> ProblemResponse:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "code": code, "detail": detail}
+def _problem(status: int, slug: str, title: Words, code: str, detail: Words, *,
+             close: bool = False) -> ProblemResponse:
+    # Rendered in the request's language: the Language middleware runs outside this guard.
+    body = {"type": TYPE_BASE + slug, "title": str(title), "status": status, "code": code, "detail": str(detail)}
     return ProblemResponse(body, status_code=status, headers={"Connection": "close"} if close else None)
 
 
 def _refusal(scope: Scope) -> ProblemResponse | None:
     query = scope.get("query_string", b"").decode("latin-1")
     if CONTROL.search(scope["path"]) or (query and CONTROL.search(unquote_plus(query, errors="replace"))):
-        return _problem(400, "bad-request", "Unreadable request", "control_characters",
-                        "The path or a query parameter contains a control character (e.g. %00); none is allowed.")
+        return _problem(400, "bad-request", _("Unreadable request"), "control_characters",
+                        _("The path or a query parameter contains a control character (e.g. %00); none is "
+                          "allowed."))
     for name, value in scope["headers"]:
         if name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
             shown = value.decode("latin-1")[:40]
-            return _problem(415, "unsupported-media-type", "Unsupported content encoding",
+            return _problem(415, "unsupported-media-type", _("Unsupported content encoding"),
                             "unsupported_content_encoding",
-                            f"Content-Encoding '{shown}' is not accepted; send the body uncompressed.")
+                            _("Content-Encoding '{encoding}' is not accepted; send the body uncompressed.",
+                              encoding=shown))
     return None
 
 
@@ -71,9 +77,9 @@ class InputGuard:
                 log.info("body_timeout", path=scope["path"], seconds=self.body_timeout)
                 if not started:
                     answered = True
-                    await _problem(408, "request-timeout", "Request Timeout", "body_timeout",
-                                   f"The request body was not received within {self.body_timeout:g} s.",
-                                   close=True)(scope, receive, send)
+                    await _problem(408, "request-timeout", _("Request Timeout"), "body_timeout",
+                                   _("The request body was not received within {seconds:g} s.",
+                                     seconds=self.body_timeout), close=True)(scope, receive, send)
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True

@@ -6,14 +6,28 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import logs, openapi
-from app.api import admin, attainment, catalog, completeness, deliverables, health, keys, measurements, scorecard
+from app.api import (
+    admin,
+    attainment,
+    catalog,
+    completeness,
+    deliverables,
+    health,
+    keys,
+    measurements,
+    quality,
+    reviews,
+    scorecard,
+    templates,
+)
 from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
 from app.guards import InputGuard
-from app.middleware import ETags, RequestContext
+from app.middleware import ETags, Language, RequestContext
 from app.settings import Settings, get_settings
+from app.web.install import install as install_web
 
 API = "/api/v1"
 
@@ -41,20 +55,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Targets, district submissions and attainment of Qingdao's Ten Action Plans",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by app.web.docs with local assets (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     openapi.install(app)
     app.add_middleware(ETags)
     app.add_middleware(InputGuard, body_timeout=settings.body_timeout_seconds)
+    # Outside the guard, so that its refusals are worded in the request's language too.
+    app.add_middleware(Language, default=settings.default_lang)
     app.add_middleware(RequestContext, api_prefix=API)
     app.include_router(health.router)
     app.include_router(metrics_api.router)
     app.include_router(catalog.router, prefix=API)
     app.include_router(admin.router, prefix=API)
     app.include_router(measurements.router, prefix=API)
+    app.include_router(templates.router, prefix=API)
     app.include_router(attainment.router, prefix=API)
     app.include_router(completeness.router, prefix=API)
     app.include_router(deliverables.router, prefix=API)
     app.include_router(scorecard.router, prefix=API)
+    app.include_router(reviews.router, prefix=API)
+    app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
+    install_web(app)
     return app

@@ -8,7 +8,7 @@ import structlog
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
+from app import i18n, metrics
 
 log = structlog.get_logger("attain.access")
 # nginx's "client closed request": counted apart from every status the server chose to answer.
@@ -118,3 +118,32 @@ class ETags:
             await send({"type": "http.response.body", "body": body})
 
         await self.app(scope, receive, _send)
+
+
+class Language:
+    """Serve each request in the language its Accept-Language prefers (zh or en), the setting otherwise."""
+
+    def __init__(self, app: ASGIApp, *, default: i18n.Lang) -> None:
+        self.app = app
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"accept-language", b"").decode("latin-1")
+        lang = i18n.negotiate(header, self.default)
+        scope.setdefault("state", {})["lang"] = lang
+
+        async def _send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                headers.append((b"content-language", b"zh-Hans" if lang == "zh" else b"en"))
+                headers.append((b"vary", b"Accept-Language"))
+            await send(message)
+
+        token = i18n.use(lang)
+        try:
+            await self.app(scope, receive, _send)
+        finally:
+            i18n.reset(token)

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +24,8 @@ class Settings(BaseSettings):
     metrics_cache_seconds: float = 0.0
     max_body_bytes: int = 5 * 1024 * 1024
     max_values: int = 10_000
+    # What an uploaded .xlsx may inflate to (the sum of its zip members' sizes), checked before inflating.
+    max_xlsx_uncompressed_bytes: int = 20 * 1024 * 1024
     idempotency_ttl_hours: int = 24
     idempotency_lease_seconds: int = 60
     db_pool_size: int = 10
@@ -35,6 +38,11 @@ class Settings(BaseSettings):
     key_rotation_grace_hours: float = 24.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
+    # Language of messages when a request's Accept-Language names neither zh nor en.
+    default_lang: Literal["zh", "en"] = "zh"
+    # Signs the leaders' page session cookies; unset, one is generated and kept in the database (all workers agree).
+    session_secret: str | None = None
+    session_hours: float = 8.0
 
 
 @lru_cache

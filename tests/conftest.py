@@ -111,6 +111,7 @@ class Keys:
     city: str
     huangdao: str
     shinan: str
+    reviewer: str = ""
 
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -136,6 +137,7 @@ async def keys(app_ctx: object) -> Keys:
     specs = {
         "admin": (Role.ADMIN, None), "bureau": (Role.BUREAU, None), "scraper": (Role.SCRAPER, None),
         "city": (Role.DISTRICT, "370200"), "huangdao": (Role.DISTRICT, "370211"), "shinan": (Role.DISTRICT, "370202"),
+        "reviewer": (Role.REVIEWER, None),
     }
     async with app_ctx.state.sessions() as s, s.begin():  # type: ignore[attr-defined]
         for name, (role, unit) in specs.items():
@@ -147,7 +149,10 @@ async def keys(app_ctx: object) -> Keys:
 @pytest.fixture
 async def client(app_ctx: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app_ctx)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://attain.test") as c:
+    # The suite's checks of wording read English; the Chinese default has its own tests (tests/test_i18n.py),
+    # and a request may still override the header.
+    async with httpx.AsyncClient(transport=transport, base_url="http://attain.test",
+                                 headers={"Accept-Language": "en"}) as c:
         yield c
 
 

@@ -102,7 +102,7 @@ async def create_unit(
 @router.get("/catalog/revisions")
 async def catalog_revisions(
     session: SessionDep,
-    _: Reader,
+    _caller: Reader,
     entity: str | None = Query(default=None, pattern="^(indicator|target|unit)$"),
     key: str | None = Query(default=None, max_length=200),
 ) -> list[RevisionRead]:

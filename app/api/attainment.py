@@ -1,35 +1,23 @@
 """Attainment for other bureaus: every target judged on a day, as known at an instant; JSON or CSV."""
 
-from collections import Counter
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request
 
+from app.api.csvout import csv_response, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep
-from app.db import catalog as q
 from app.domain.attainment import SEVERITY, Status
 from app.domain.catalog import CITY, Catalog
 from app.domain.periods import today_in_shanghai
-from app.domain.report import Row
-from app.domain.reporting import latest_due_year, rates
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
+from app.domain.vocabulary import GROUP_NAMES, KIND_NAMES, STATUS_NAMES
 from app.errors import Unprocessable
-from app.schemas.attainment import (
-    Actual,
-    AttainmentReport,
-    AttainmentRow,
-    BaselineRead,
-    Completeness,
-    Partial,
-    StatusCounts,
-    SummaryReport,
-    UnitCompleteness,
-    YearRead,
-)
+from app.i18n import message_of
+from app.schemas.attainment import AttainmentReport, AttainmentRow, SummaryReport, YearlyReport
 from app.services import attainment as service
-from app.services import completeness
+from app.services import attainment_reads as reads
 from app.services.catalog import department_or_422, indicator_or_404, unit_code_or_422
 
 router = APIRouter(tags=["attainment"])
@@ -49,7 +37,10 @@ CSV_COLUMNS = (
 )
 SUMMARY_COLUMNS = (("group", "group", "分组"), ("key", "key", "代码"), ("name_zh", "name", "名称"),
                    ("total", "total", "合计"),
-                   *((s.value, s.value, s.value) for s in SEVERITY))
+                   *((s.value, s.value, STATUS_NAMES[s.value].render("zh")) for s in SEVERITY))
+# Coded values a Chinese CSV shows as words (SPEC: "lang=zh CSV is Chinese throughout").
+ROW_WORDS = {"status": STATUS_NAMES, "kind": KIND_NAMES}
+SUMMARY_WORDS = {"group": GROUP_NAMES, "key": {"all": GROUP_NAMES["all"]}}
 
 
 def _day(text: str | None) -> date:
@@ -58,7 +49,7 @@ def _day(text: str | None) -> date:
     try:
         return parse_day(text)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.date", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.date", "message": str(exc)}]) from None
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -67,41 +58,7 @@ def _instant(text: str | None) -> datetime | None:
     try:
         return parse_as_of(text)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
-
-
-def _row_read(cat: Catalog, r: Row) -> AttainmentRow:
-    ind = cat.indicators[r.indicator]
-    task = cat.tasks[ind.task_number]
-    j = r.judgement
-    actual = (Actual(value=j.actual, year=j.actual_year, period=j.actual_period)
-              if j.actual is not None and j.actual_year is not None else None)
-    baseline = BaselineRead(value=j.baseline, year=j.baseline_year) if j.baseline is not None else None
-    unit = cat.units.get(r.unit_code)
-    return AttainmentRow(
-        target_id=r.target_id, indicator=r.indicator, indicator_name_zh=ind.name_zh, indicator_name_en=ind.name_en,
-        measure_unit=ind.unit, task=ind.task_number, action=task.action_number,
-        departments=cat.task_departments.get(ind.task_number, []), unit_code=r.unit_code,
-        unit_name=unit.name if unit else r.unit_code, kind=r.kind.value, op=r.op, target=r.target_value,
-        target_year=r.target_year, year_from=r.year_from, inherited=r.inherited, parent_unit=r.parent_unit,
-        status=j.status.value, met=j.met, actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
-        progress=j.progress, attainment_ratio=j.attainment_ratio, deadline_passed=j.deadline_passed,
-        years=[YearRead(year=y.year, value=y.value, met=y.met, missing=y.missing, pending=y.pending,
-                        incomplete=y.incomplete) for y in j.years],
-        units_met=j.units_met, units_total=j.units_total,
-        complete=Completeness(reported=j.reported, expected=j.total) if j.total else None,
-        reason=j.reason, trend=j.trend,
-        partial=Partial(value=j.partial.value, year=j.partial.year, period=j.partial.period) if j.partial else None,
-    )
-
-
-def _wants_csv(request: Request, fmt: str | None) -> bool:
-    return fmt == "csv" or (fmt is None and "text/csv" in request.headers.get("accept", ""))
-
-
-def _csv_response(body: bytes, name: str) -> Response:
-    return Response(body, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
 
 
 async def _report(
@@ -112,16 +69,12 @@ async def _report(
     return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of), report_timeout=timeout)
 
 
-def _as_of_text(report: service.Report) -> str:
-    return report.as_of.isoformat() if report.as_of else "now"
-
-
 @router.get("/attainment", response_model=AttainmentReport, responses={200: {"content": {"text/csv": {}}}, 422: {}})
 async def attainment(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     date: str | None = Query(default=None, max_length=10, description="The day judged (default today, Asia/Shanghai)"),
     as_of: str | None = Query(default=None, max_length=40, description="What was known then (RFC 3339 or a date)"),
     unit: str | None = Query(default=None, max_length=64, description="Unit code, name or alias"),
@@ -139,22 +92,24 @@ async def attainment(
     if indicator is not None:
         indicator_or_404(cat, indicator)
     unit_code = unit_code_or_422(cat, unit) if unit else None
-    rows = [_row_read(cat, r) for r in report.rows]
+    rows = reads.rows_read(cat, report)
     rows = [
         r for r in rows
         if (unit_code is None or r.unit_code == unit_code) and (task is None or r.task == task)
         and (action is None or r.action == action) and (dept is None or dept in r.departments)
         and (indicator is None or r.indicator == indicator) and (status is None or r.status == status.value)
     ]
-    if _wants_csv(request, fmt):
-        flat = [_flat(r) for r in rows]
-        return _csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh"), f"attainment-{report.on}")
-    return AttainmentReport(date=report.on.isoformat(), as_of=_as_of_text(report), rows=rows)
+    if wants_csv(request, fmt):
+        flat = [_flat(cat, r, chinese=lang == "zh") for r in rows]
+        return csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh", words=ROW_WORDS),
+                            f"attainment-{report.on}")
+    return AttainmentReport(date=report.on.isoformat(), as_of=reads.as_of_text(report), rows=rows)
 
 
-def _flat(r: AttainmentRow) -> dict[str, Any]:
+def _flat(cat: Catalog, r: AttainmentRow, *, chinese: bool) -> dict[str, Any]:
     d = r.model_dump()
-    d["departments"] = " ".join(r.departments)
+    d["departments"] = ("、".join(cat.departments[c].name_zh if c in cat.departments else c for c in r.departments)
+                        if chinese else " ".join(r.departments))
     d["actual_value"] = r.actual.value if r.actual else None
     d["actual_period"] = r.actual.period if r.actual else None
     d["baseline_value"] = r.baseline.value if r.baseline else None
@@ -164,19 +119,13 @@ def _flat(r: AttainmentRow) -> dict[str, Any]:
     return d
 
 
-def _counts(key: str, name_zh: str, name_en: str, statuses: list[str]) -> StatusCounts:
-    c = Counter(statuses)
-    return StatusCounts(key=key, name_zh=name_zh, name_en=name_en, total=len(statuses),
-                        counts={s.value: c.get(s.value, 0) for s in SEVERITY})
-
-
 @router.get("/attainment/summary", response_model=SummaryReport, responses={200: {"content": {"text/csv": {}}},
                                                                            422: {}})
 async def summary(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
     unit: str | None = Query(default=None, max_length=64, description="Any unit (default the city)"),
@@ -189,35 +138,27 @@ async def summary(
     cat, report = await _report(request, session, catalogs, date, as_of)
     code = unit_code_or_422(cat, unit) if unit else CITY
     dept = department_or_422(cat, department) if department else None
-    mine = [r for r in report.rows if r.unit_code == code
-            and (dept is None or dept in cat.task_departments.get(cat.indicators[r.indicator].task_number, []))]
-    by_action: dict[int, list[str]] = {n: [] for n in sorted({t.action_number for t in cat.tasks.values()})}
-    by_dept: dict[str, list[str]] = {c: [] for c in sorted(cat.departments)}
-    for r in mine:
-        task = cat.indicators[r.indicator].task_number
-        by_action[cat.tasks[task].action_number].append(r.judgement.status.value)
-        for d in cat.task_departments.get(task, []):
-            if dept is None or d == dept:
-                by_dept[d].append(r.judgement.status.value)
-    actions = {a.number: a for a in await q.actions(session)}
-    due_year = latest_due_year(report.on, (i.due_days for i in cat.indicators.values()))
-    items = await completeness.items(session, cat, year=due_year, on=report.on, as_of=report.as_of,
-                                     within=cat.subtree(code))
-    done = rates(i.state for i in items)
-    out = SummaryReport(
-        date=report.on.isoformat(), as_of=_as_of_text(report), unit=code, department=dept,
-        completeness=UnitCompleteness(year=due_year, expected=done.expected, reported=done.reported,
-                                      on_time=done.on_time, reporting_rate=done.reporting_rate,
-                                      on_time_rate=done.on_time_rate),
-        total=_counts("all", "全部", "All", [r.judgement.status.value for r in mine]),
-        by_action=[_counts(str(n), actions[n].title_zh if n in actions else "", actions[n].title_en if n in actions
-                           else "", s) for n, s in by_action.items()],
-        by_department=[_counts(c, cat.departments[c].name_zh, cat.departments[c].name_en, s)
-                       for c, s in by_dept.items() if s],
-    )
-    if _wants_csv(request, fmt):
+    out = await reads.summarize(session, cat, report, unit=code, department=dept)
+    if wants_csv(request, fmt):
         flat = [{"group": g, "key": c.key, "name_zh": c.name_zh, "total": c.total, **c.counts}
                 for g, group in (("all", [out.total]), ("action", out.by_action), ("department", out.by_department))
                 for c in group]
-        return _csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh"), f"attainment-summary-{report.on}")
+        return csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh", words=SUMMARY_WORDS),
+                            f"attainment-summary-{report.on}")
     return out
+
+
+@router.get("/indicators/{code}/yearly", response_model=YearlyReport, responses={404: {}, 422: {}})
+async def yearly(
+    request: Request,
+    session: SessionDep,
+    catalogs: Catalogs,
+    _caller: Reader,
+    code: str = Path(max_length=64),
+    date: str | None = Query(default=None, max_length=10),
+    as_of: str | None = Query(default=None, max_length=40),
+) -> YearlyReport:
+    """Yearly values A(u, y) of the city and every district for one indicator, as the report judges them."""
+    cat, report = await _report(request, session, catalogs, date, as_of)
+    indicator_or_404(cat, code)
+    return reads.yearly(cat, report, code)

@@ -1,7 +1,10 @@
 """Read-only catalog: actions, tasks, departments, units, plan rows, indicators with targets."""
 
-from fastapi import APIRouter, Query
+from typing import Any, Literal
 
+from fastapi import APIRouter, Query, Request
+
+from app.api.csvout import csv_response, indicators_csv, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep
 from app.db import catalog as q
 from app.db.models import Indicator, Target
@@ -10,6 +13,7 @@ from app.domain.completeness import reporter_codes
 from app.domain.judgement import AT_RISK_PACE, ON_TRACK_PACE
 from app.domain.text import echo
 from app.errors import NotFound
+from app.i18n import _
 from app.schemas.catalog import (
     ActionRead,
     Baseline,
@@ -100,7 +104,7 @@ def _row_tasks_index(row_tasks: dict[int, list[int]]) -> dict[int, list[int]]:
 
 
 @router.get("/actions")
-async def list_actions(session: SessionDep, catalogs: Catalogs, _: Reader) -> list[ActionRead]:
+async def list_actions(session: SessionDep, catalogs: Catalogs, _caller: Reader) -> list[ActionRead]:
     """The ten actions with their task numbers."""
     cat = await catalogs.snapshot(session)
     return [
@@ -115,7 +119,7 @@ async def list_actions(session: SessionDep, catalogs: Catalogs, _: Reader) -> li
 
 
 @router.get("/departments")
-async def list_departments(session: SessionDep, catalogs: Catalogs, _: Reader) -> list[DepartmentRead]:
+async def list_departments(session: SessionDep, catalogs: Catalogs, _caller: Reader) -> list[DepartmentRead]:
     """Departments (处室) with aliases and the tasks each is responsible for."""
     cat = await catalogs.snapshot(session)
     return [
@@ -131,7 +135,7 @@ async def list_departments(session: SessionDep, catalogs: Catalogs, _: Reader) -
 async def list_tasks(
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     action: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
 ) -> list[TaskRead]:
@@ -149,11 +153,11 @@ async def list_tasks(
 
 
 @router.get("/tasks/{number}", responses={404: {"description": "No such task"}})
-async def get_task(number: int, session: SessionDep, catalogs: Catalogs, _: Reader) -> TaskDetail:
+async def get_task(number: int, session: SessionDep, catalogs: Catalogs, _caller: Reader) -> TaskDetail:
     """One task with its Annex 2 rows and indicators."""
     cat = await catalogs.snapshot(session)
     if number not in cat.tasks:
-        raise NotFound(f"No task {number}; tasks are numbered 1–{max(cat.tasks, default=0)}.")
+        raise NotFound(_("No task {task}; tasks are numbered 1–{last}.", task=number, last=max(cat.tasks, default=0)))
     rows, row_tasks, row_deps = await q.plan_rows(session)
     mine = [r for r in rows if number in row_tasks.get(r.seq, [])]
     base = task_read(cat, number, [r.seq for r in mine])
@@ -173,7 +177,7 @@ def _plan_row(r, row_tasks: dict[int, list[int]], row_deps: dict[int, list[str]]
 
 
 @router.get("/plan-rows")
-async def list_plan_rows(session: SessionDep, _: Reader) -> list[PlanRowRead]:
+async def list_plan_rows(session: SessionDep, _caller: Reader) -> list[PlanRowRead]:
     """Every row of Annex 2 (the task list), in document order."""
     rows, row_tasks, row_deps = await q.plan_rows(session)
     return [_plan_row(r, row_tasks, row_deps) for r in rows]
@@ -181,7 +185,7 @@ async def list_plan_rows(session: SessionDep, _: Reader) -> list[PlanRowRead]:
 
 @router.get("/units")
 async def list_units(
-    session: SessionDep, catalogs: Catalogs, _: Reader, parent: str | None = Query(default=None, max_length=32)
+    session: SessionDep, catalogs: Catalogs, _caller: Reader, parent: str | None = Query(default=None, max_length=32)
 ) -> list[UnitRead]:
     """The unit tree: the city, its districts and any schools added under them."""
     cat = await catalogs.snapshot(session)
@@ -195,19 +199,19 @@ async def list_units(
 
 
 @router.get("/units/retired")
-async def list_retired_units(session: SessionDep, catalogs: Catalogs, _: Reader) -> list[RetiredUnitRead]:
+async def list_retired_units(session: SessionDep, catalogs: Catalogs, _caller: Reader) -> list[RetiredUnitRead]:
     """Codes no longer in use, each with its successor."""
     cat = await catalogs.snapshot(session)
     return [RetiredUnitRead(code=r.code, name=r.name, current=r.current_code) for r in cat.retired.values()]
 
 
 @router.get("/units/{code}", responses={404: {"description": "Unknown or retired unit"}})
-async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _: Reader) -> UnitRead:
+async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _caller: Reader) -> UnitRead:
     """One unit by code, name or alias; a retired code is answered with its successor."""
     cat = await catalogs.snapshot(session)
     found = cat.resolve_unit(code)
     if found is None:
-        raise NotFound(f"No unit '{echo(code)}'. The list is at /api/v1/units.")
+        raise NotFound(_("No unit '{text}'. The list is at /api/v1/units.", text=echo(code)))
     if found.code in cat.retired:
         r = cat.retired[found.code]
         raise NotFound(cat.retired_message(r), current=r.current_code)
@@ -216,27 +220,33 @@ async def get_unit(code: str, session: SessionDep, catalogs: Catalogs, _: Reader
                     aliases=u.aliases or [])
 
 
-@router.get("/indicators")
+@router.get("/indicators", response_model=list[IndicatorRead], responses={200: {"content": {"text/csv": {}}}})
 async def list_indicators(
+    request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     task: int | None = Query(default=None, ge=1, le=999),
     department: str | None = Query(default=None, max_length=100, description="Code, name or alias"),
-) -> list[IndicatorRead]:
+    fmt: Literal["json", "csv"] | None = Query(default=None, alias="format", description="Or send Accept: text/csv"),
+    lang: Literal["en", "zh"] = Query(default="en", description="CSV language"),
+) -> Any:
     """Indicators, filtered by task and by responsible department (aliases work)."""
     cat = await catalogs.snapshot(session)
     dept = department_or_422(cat, department) if department else None
-    return [
+    items = [
         indicator_read(cat, i)
         for i in cat.indicators.values()
         if (task is None or i.task_number == task)
         and (dept is None or dept in cat.task_departments.get(i.task_number, []))
     ]
+    if wants_csv(request, fmt):
+        return csv_response(indicators_csv(cat, items, chinese=lang == "zh"), "indicators")
+    return items
 
 
 @router.get("/indicators/{code}", responses={404: {"description": "No such indicator"}})
-async def get_indicator(code: str, session: SessionDep, catalogs: Catalogs, _: Reader) -> IndicatorDetail:
+async def get_indicator(code: str, session: SessionDep, catalogs: Catalogs, _caller: Reader) -> IndicatorDetail:
     """One indicator with its targets."""
     cat = await catalogs.snapshot(session)
     ind = indicator_or_404(cat, code)

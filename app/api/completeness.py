@@ -5,11 +5,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from app.api.attainment import _csv_response, _day, _instant, _wants_csv
+from app.api.attainment import _day, _instant
+from app.api.csvout import csv_response, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep
 from app.domain.catalog import CITY, Catalog
 from app.domain.reporting import latest_due_year, rates
 from app.domain.tables import to_csv
+from app.domain.vocabulary import REPORT_STATE_NAMES
 from app.schemas.completeness import CompletenessReport, ItemRead, RatesRead
 from app.services import completeness as service
 from app.services.catalog import indicator_or_404, unit_code_or_422
@@ -21,7 +23,8 @@ CSV_COLUMNS = (
     ("year", "year", "年份"), ("due", "due", "截止日期"), ("state", "state", "报送状态"),
     ("completed_at", "completed_at", "报齐时间"), ("value", "value", "数值"),
 )
-STATES_ZH = {"on_time": "按时", "late": "迟报", "missing": "未报", "not_due": "未到期"}
+# A Chinese CSV shows report states as words (SPEC: "lang=zh CSV is Chinese throughout").
+CSV_WORDS = {"state": REPORT_STATE_NAMES}
 
 
 def _rates(key: str, name: str, found: list[service.Item]) -> RatesRead:
@@ -42,7 +45,7 @@ async def completeness(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     year: int | None = Query(default=None, ge=1900, le=2100, description="Default: the latest year already due"),
     indicator: str | None = Query(default=None, max_length=64),
     unit: str | None = Query(default=None, max_length=64, description="Reporters in this unit's subtree"),
@@ -70,10 +73,9 @@ async def completeness(
                       due=i.due.isoformat(), state=i.state.value,
                       completed_at=i.completed_at.isoformat() if i.completed_at else None, value=i.value)
              for i in found]
-    if _wants_csv(request, fmt):
-        zh = lang == "zh"
-        flat = [{**i.model_dump(), "state": STATES_ZH[i.state] if zh else i.state} for i in items]
-        return _csv_response(to_csv(CSV_COLUMNS, flat, chinese=zh), f"completeness-{chosen}")
+    if wants_csv(request, fmt):
+        flat = [i.model_dump() for i in items]
+        return csv_response(to_csv(CSV_COLUMNS, flat, chinese=lang == "zh", words=CSV_WORDS), f"completeness-{chosen}")
     return CompletenessReport(
         year=chosen, date=on.isoformat(), as_of=known.isoformat() if known else "now", items=items,
         units=[_rates(u, _name(cat, u), by_unit[u]) for u in sorted(by_unit)],

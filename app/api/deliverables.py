@@ -4,7 +4,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from app.api.attainment import _csv_response, _day, _instant, _wants_csv
+from app.api.attainment import _day, _instant
+from app.api.csvout import csv_response, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep, WriteSessionDep, principal
 from app.db import catalog as q
 from app.domain.catalog import Catalog
@@ -12,6 +13,7 @@ from app.domain.deliverable_reports import ReportInput
 from app.domain.deliverables import SEVERITY, Deliverable, DeliverableStatus
 from app.domain.keys import Principal
 from app.domain.tables import to_csv
+from app.domain.vocabulary import GROUP_NAMES
 from app.schemas.deliverables import (
     DeliverableList,
     DeliverableRead,
@@ -76,7 +78,7 @@ async def list_deliverables(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     row: int | None = Query(default=None, ge=1, le=999, description="Row position 1–33"),
     task: int | None = Query(default=None, ge=1, le=999),
     action: int | None = Query(default=None, ge=1, le=999),
@@ -95,15 +97,15 @@ async def list_deliverables(
     on, when = _day(date), _instant(as_of)
     listing = await service.list_deliverables(session, cat, filters, on=on, as_of=when)
     items = [deliverable_read(cat, j.deliverable, j.status, j.actions) for j in listing.items]
-    if _wants_csv(request, fmt):
+    if wants_csv(request, fmt):
         zh = lang == "zh"
-        return _csv_response(to_csv(CSV_COLUMNS, [_flat(cat, d, zh) for d in items], chinese=zh),
+        return csv_response(to_csv(CSV_COLUMNS, [_flat(cat, d, zh) for d in items], chinese=zh),
                              f"deliverables-{on}")
     return DeliverableList(date=on.isoformat(), as_of=_as_of_text(when), items=items)
 
 
 @router.get("/deliverables/{code}", response_model=DeliverableRead, responses={404: {}})
-async def get_deliverable(session: SessionDep, catalogs: Catalogs, _: Reader, code: str = Code,
+async def get_deliverable(session: SessionDep, catalogs: Catalogs, _caller: Reader, code: str = Code,
                           date: str | None = Query(default=None, max_length=10),
                           as_of: str | None = Query(default=None, max_length=40)) -> DeliverableRead:
     """One deliverable and its status."""
@@ -130,7 +132,7 @@ async def report(request: Request, body: ReportWrite, session: WriteSessionDep, 
 
 
 @router.get("/deliverables/{code}/history", response_model=list[RevisionRead], responses={404: {}})
-async def history(session: SessionDep, _: Reader, code: str = Code) -> list[RevisionRead]:
+async def history(session: SessionDep, _caller: Reader, code: str = Code) -> list[RevisionRead]:
     """Every report on the deliverable, oldest first."""
     return [RevisionRead(id=r.id or 0, state=r.state, old_state=r.old_state, done_on=r.done_on,
                          document_no=r.document_no, url=r.url, note=r.note, key_name=r.key_name,
@@ -141,6 +143,8 @@ async def history(session: SessionDep, _: Reader, code: str = Code) -> list[Revi
 SUMMARY_COLUMNS = (("group", "group", "分组"), ("key", "key", "代码"), ("name_zh", "name", "名称"),
                    ("total", "total", "合计"), *((s.value, s.value, STATUS_ZH[s.value]) for s in SEVERITY),
                    ("on_time_rate", "on_time_rate", "按期完成率"))
+# The summary's group names as Chinese words in a Chinese CSV.
+SUMMARY_WORDS = {"group": GROUP_NAMES, "key": {"all": GROUP_NAMES["all"]}}
 
 
 def _group(g: service.Group) -> GroupRead:
@@ -153,7 +157,7 @@ async def plan_summary(
     request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     date: str | None = Query(default=None, max_length=10),
     as_of: str | None = Query(default=None, max_length=40),
     fmt: Literal["json", "csv"] | None = Query(default=None, alias="format"),
@@ -166,12 +170,13 @@ async def plan_summary(
     s = await service.plan_summary(session, cat, on=on, as_of=when, action_titles=titles)
     out = PlanSummary(date=on.isoformat(), as_of=_as_of_text(when), total=_group(s.total),
                       by_action=[_group(g) for g in s.by_action], by_department=[_group(g) for g in s.by_department])
-    if _wants_csv(request, fmt):
+    if wants_csv(request, fmt):
         flat = [{"group": name, "key": g.key, "name_zh": g.name_zh, "total": g.total, **g.counts,
                  "on_time_rate": g.on_time_rate}
                 for name, groups in (("all", [out.total]), ("action", out.by_action),
                                      ("department", out.by_department)) for g in groups]
-        return _csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh"), f"plan-summary-{on}")
+        return csv_response(to_csv(SUMMARY_COLUMNS, flat, chinese=lang == "zh", words=SUMMARY_WORDS),
+                            f"plan-summary-{on}")
     return out
 
 

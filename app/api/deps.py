@@ -11,6 +11,7 @@ from app.db.catalog import CatalogCache
 from app.db.keys import authenticate_and_record
 from app.domain.keys import METRICS_ROLES, READ_ROLES, WRITE_ROLES, Principal, Role
 from app.errors import Forbidden, Unauthorized
+from app.i18n import Message, _
 
 
 async def _session(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
@@ -67,29 +68,30 @@ async def principal(
         return cached  # type: ignore[no-any-return]
     token = bearer_token(request)
     if token is None:
-        raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'.")
+        raise Unauthorized(_("Send an API key as 'Authorization: Bearer <key>'."))
     # A read of its own (and, once a minute per key, a last-use write of its own): the route's transaction starts
     # once the caller is known.
     found = await authenticate_and_record(request.app.state.engine, token)
     if found is None:
-        raise Unauthorized("The API key is unknown, revoked, expired or rotated out.")
+        raise Unauthorized(_("The API key is unknown, revoked, expired or rotated out."))
     request.state.principal = found
     return found
 
 
-def require(roles: frozenset[Role], what: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+def require(roles: frozenset[Role], what: Message) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that admits only the given roles."""
 
     async def _check(caller: Annotated[Principal, Depends(principal)]) -> Principal:
         if caller.role not in roles:
             allowed = ", ".join(sorted(r.value for r in roles))
-            raise Forbidden(f"A {caller.role.value} key cannot {what}; this needs one of: {allowed}.")
+            raise Forbidden(_("A {role} key cannot {what}; this needs one of: {allowed}.", role=caller.role.value,
+                              what=what, allowed=allowed))
         return caller
 
     return _check
 
 
-Reader = Annotated[Principal, Depends(require(READ_ROLES, "read the API"))]
-Writer = Annotated[Principal, Depends(require(WRITE_ROLES, "submit or delete values"))]
-Admin = Annotated[Principal, Depends(require(frozenset({Role.ADMIN}), "change the catalog"))]
-MetricsReader = Annotated[Principal, Depends(require(METRICS_ROLES, "read metrics"))]
+Reader = Annotated[Principal, Depends(require(READ_ROLES, _("read the API")))]
+Writer = Annotated[Principal, Depends(require(WRITE_ROLES, _("submit or delete values")))]
+Admin = Annotated[Principal, Depends(require(frozenset({Role.ADMIN}), _("change the catalog")))]
+MetricsReader = Annotated[Principal, Depends(require(METRICS_ROLES, _("read metrics")))]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 
 from app.errors import ServiceUnavailable
+from app.i18n import _
 
 router = APIRouter(tags=["health"])
 
@@ -24,5 +25,5 @@ async def readyz(request: Request) -> dict[str, str]:
             async with request.app.state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database means not ready
-        raise ServiceUnavailable(f"Database unreachable: {type(exc).__name__}.") from None
+        raise ServiceUnavailable(_("Database unreachable: {error}.", error=type(exc).__name__)) from None
     return {"status": "ready"}

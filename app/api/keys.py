@@ -11,6 +11,7 @@ from app.db.models import ApiKey
 from app.db.types import utcnow
 from app.domain.keys import Role, is_active, parse_expiry
 from app.errors import Conflict, NotFound, Unprocessable
+from app.i18n import _, message_of
 from app.schemas.catalog import Text
 
 router = APIRouter(tags=["admin"])
@@ -68,11 +69,11 @@ def _expiry(text: str | None, now: datetime) -> datetime | None:
     try:
         return parse_expiry(text, now=now)
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "body.expires", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "body.expires", "message": str(exc)}]) from None
 
 
 @router.post("/keys", status_code=201, responses={409: {"description": "An active key has this name"}, 422: {}})
-async def create_key(body: KeyCreate, session: WriteSessionDep, _: Admin) -> KeyCreated:
+async def create_key(body: KeyCreate, session: WriteSessionDep, _caller: Admin) -> KeyCreated:
     """Create a key; the answer is the only time it is shown. Names are unique among active keys."""
     now = utcnow()
     try:
@@ -80,14 +81,14 @@ async def create_key(body: KeyCreate, session: WriteSessionDep, _: Admin) -> Key
                                                 department=body.department, expires_at=_expiry(body.expires, now),
                                                 now=now)
     except key_store.KeyNameTaken as exc:
-        raise Conflict(str(exc), code="key_name_taken") from None
+        raise Conflict(message_of(exc), code="key_name_taken") from None
     except key_store.KeyError_ as exc:
-        raise Unprocessable(str(exc)) from None
+        raise Unprocessable(message_of(exc)) from None
     return KeyCreated(**key_read(row, now).model_dump(), key=token)
 
 
 @router.post("/keys/{key_id}/rotate", status_code=201, responses={404: {}, 422: {}})
-async def rotate_key(key_id: Id, request: Request, session: WriteSessionDep, _: Admin,
+async def rotate_key(key_id: Id, request: Request, session: WriteSessionDep, _caller: Admin,
                      body: KeyRotate | None = None) -> KeyCreated:
     """A new key of the same name, role, unit and department; the old one keeps working for the grace period only."""
     now = utcnow()
@@ -96,22 +97,22 @@ async def rotate_key(key_id: Id, request: Request, session: WriteSessionDep, _: 
         _old, new, token = await key_store.rotate(session, key_id=key_id, grace=grace, now=now,
                                                   expires_at=_expiry(body.expires if body else None, now))
     except key_store.KeyNotActive as exc:
-        raise NotFound(str(exc)) from None
+        raise NotFound(message_of(exc)) from None
     except key_store.KeyError_ as exc:
-        raise Unprocessable(str(exc)) from None
+        raise Unprocessable(message_of(exc)) from None
     return KeyCreated(**key_read(new, now).model_dump(), key=token)
 
 
 @router.get("/keys")
-async def list_keys(session: WriteSessionDep, _: Admin) -> list[KeyRead]:
+async def list_keys(session: WriteSessionDep, _caller: Admin) -> list[KeyRead]:
     """Every key (never the key itself)."""
     now = utcnow()
     return [key_read(r, now) for r in await key_store.list_keys(session)]
 
 
 @router.delete("/keys/{key_id}", status_code=204, responses={404: {}})
-async def revoke_key(key_id: Id, session: WriteSessionDep, _: Admin) -> Response:
+async def revoke_key(key_id: Id, session: WriteSessionDep, _caller: Admin) -> Response:
     """Revoke a key at once."""
     if await key_store.revoke(session, key_id=key_id) == 0:
-        raise NotFound(f"No active key {key_id}.")
+        raise NotFound(_("No active key {id}.", id=key_id))
     return Response(status_code=204)

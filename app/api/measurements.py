@@ -2,23 +2,26 @@
 
 import base64
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.background import BackgroundTask
 
 from app import metrics
+from app.api.csvout import csv_response, values_csv, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep, Writer, WriteSessionDep
 from app.db import idempotency, measurements
 from app.db.idempotency import ClaimState
 from app.db.types import utcnow
 from app.domain.catalog import Catalog
-from app.domain.keys import Principal
-from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, parse
+from app.domain.keys import Principal, Role
+from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, with_default_unit
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
 from app.domain.text import echo, valid_idempotency_key
 from app.domain.times import parse_as_of
+from app.domain.workbook import XLSX, Inflated, MacroEnabled, parse_upload
 from app.errors import (
     PROBLEM,
     AppError,
@@ -30,6 +33,7 @@ from app.errors import (
     cap_strings,
     problem_body,
 )
+from app.i18n import _, message_of
 from app.schemas.measurements import (
     DeletedRead,
     RevisionRead,
@@ -39,7 +43,7 @@ from app.schemas.measurements import (
     ValueRead,
     inline_schema,
 )
-from app.services import submissions
+from app.services import quality, submissions
 from app.services.catalog import indicator_or_404
 from app.services.values import delete_value as withdraw
 
@@ -51,7 +55,11 @@ _BODY_DOC = {
         "content": {
             "application/json": {"schema": inline_schema(SubmissionIn)},
             "text/csv": {"schema": {"type": "string", "description": "header: indicator,unit,period,value,"
-                                    "numerator,denominator,comment; UTF-8 (BOM optional) or charset=gbk"}},
+                                    "numerator,denominator,comment (or 指标,单位,期间,数值,分子,分母,备注); "
+                                    "UTF-8 (BOM optional) or charset=gbk"}},
+            XLSX: {"schema": {"type": "string", "format": "binary",
+                              "description": "the template of GET /templates filled in, or a first sheet with "
+                                             "the CSV's columns"}},
         },
     }
 }
@@ -59,8 +67,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Unreadable body"},
     403: {"description": "A unit outside the key's subtree, or a role that cannot write"},
     409: {"description": "Same Idempotency-Key still in flight"},
-    413: {"description": "Over 5 MiB or 10,000 values"},
-    415: {"description": "Neither JSON nor CSV"},
+    413: {"description": "Over 5 MiB or 10,000 values, or a workbook inflating past its cap"},
+    415: {"description": "Neither JSON, CSV nor .xlsx; or a macro-enabled workbook"},
     422: {"description": "No row accepted (problem document with counts and conflicts), or key reused"},
 }
 
@@ -68,12 +76,14 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The body is {int(declared)} bytes; at most {limit} are accepted.")
+        raise PayloadTooLarge(_("The body is {size} bytes; at most {limit} are accepted.", size=int(declared),
+                                limit=limit))
     buf = bytearray()
     async for chunk in request.stream():
         buf += chunk
         if len(buf) > limit:
-            raise PayloadTooLarge(f"The body exceeds {limit} bytes; split it into smaller submissions.")
+            raise PayloadTooLarge(_("The body exceeds {limit} bytes; split it into smaller submissions.",
+                                    limit=limit))
     return bytes(buf)
 
 
@@ -96,7 +106,7 @@ async def submit(
     settings = request.app.state.settings
     body = await _read_body(request, settings.max_body_bytes)
     if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
-        raise BadRequest("Idempotency-Key must be 1–255 visible ASCII characters (no spaces).",
+        raise BadRequest(_("Idempotency-Key must be 1–255 visible ASCII characters (no spaces)."),
                          code="bad_idempotency_key")
     content_type = request.headers.get("content-type", "")
     claimed = False
@@ -110,9 +120,9 @@ async def submit(
             return Response(claim.body or "", status_code=claim.status_code or 200, media_type=claim.media_type,
                             headers={"Idempotent-Replayed": "true"})
         if claim.state == ClaimState.MISMATCH:
-            raise Unprocessable("This Idempotency-Key was used with a different request; use a new key.")
+            raise Unprocessable(_("This Idempotency-Key was used with a different request; use a new key."))
         if claim.state == ClaimState.IN_FLIGHT:
-            raise Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+            raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
         claimed = True
     try:
         response = await _process(request, session, catalogs, caller, body, content_type, dry_run=dry_run,
@@ -137,13 +147,16 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
     settings = request.app.state.settings
     try:
         try:
-            rows = parse(body, content_type, max_values=settings.max_values)
-        except UnsupportedType as exc:
-            raise UnsupportedMediaType(str(exc)) from None
+            rows = parse_upload(body, content_type, max_values=settings.max_values,
+                                max_uncompressed=settings.max_xlsx_uncompressed_bytes)
+        except (UnsupportedType, MacroEnabled) as exc:
+            raise UnsupportedMediaType(message_of(exc)) from None
         except PayloadError as exc:
-            raise BadRequest(str(exc)) from None
-        except TooManyValues as exc:
-            raise PayloadTooLarge(str(exc)) from None
+            raise BadRequest(message_of(exc)) from None
+        except (TooManyValues, Inflated) as exc:
+            raise PayloadTooLarge(message_of(exc)) from None
+        # A district clerk need not name the district on every row: the key's own unit is the default.
+        rows = with_default_unit(rows, caller.unit_code if caller.role == Role.DISTRICT else None)
         catalog = await catalogs.snapshot(session)
         outcome = await submissions.submit(
             session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
@@ -154,11 +167,18 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
         return _json(exc.status, problem_body(exc, instance=request.url.path), PROBLEM)
     metrics.count_ingested(outcome.tallies)
     if outcome.status_code == 200:
-        return _json(200, outcome.body())
-    detail = (f"No value was accepted: {outcome.counts['rejected']} rejected"
-              + (" (atomic: one bad row rejects all)." if atomic and outcome.conflicts else "."))
-    doc = {"type": "https://attain.qingdao.example/problems/submission-rejected", "title": "Submission rejected",
-           "status": 422, "detail": detail, "instance": request.url.path, "counts": outcome.counts,
+        response = _json(200, outcome.body())
+        if outcome.changed:
+            # Quality flags are kept once this request's transaction has committed, outside its locks.
+            response.background = BackgroundTask(quality.keep_after_commit, request.app.state.write_sessions,
+                                                 catalogs, outcome.changed)
+        return response
+    rejected = outcome.counts["rejected"]
+    detail = (_("No value was accepted: {count} rejected (atomic: one bad row rejects all).", count=rejected)
+              if atomic and outcome.conflicts else _("No value was accepted: {count} rejected.", count=rejected))
+    doc = {"type": "https://attain.qingdao.example/problems/submission-rejected",
+           "title": str(_("Submission rejected")), "status": 422, "detail": str(detail),
+           "instance": request.url.path, "counts": outcome.counts,
            "conflicts": outcome.conflicts}
     return _json(422, doc, PROBLEM)
 
@@ -175,7 +195,7 @@ def _cursor_in(text: str) -> tuple[str, str, str]:
             return raw[0], raw[1], raw[2]
     except (ValueError, orjson.JSONDecodeError):
         pass
-    raise BadRequest("The cursor is not one this service issued; start again without it.")
+    raise BadRequest(_("The cursor is not one this service issued; start again without it."))
 
 
 def _value_read(r: measurements.ValueRow) -> ValueRead:
@@ -193,25 +213,28 @@ def _period_bound(text: str | None, name: str, *, end: bool) -> date | None:
     try:
         p = parse_period(text)
     except PeriodError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": f"query.{name}", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": f"query.{name}", "message": str(exc)}]) from None
     return p.end if end else p.start
 
 
 def _unit_code(catalog: Catalog, text: str) -> str:
     found = catalog.resolve_unit(text)
     if found is None:
-        raise Unprocessable(f"Unknown unit '{echo(text)}'.", errors=[{"location": "query.unit", "message": "unknown"}])
+        raise Unprocessable(_("Unknown unit '{text}'.", text=echo(text)),
+                            errors=[{"location": "query.unit", "message": "unknown"}])
     if found.code in catalog.retired:
         msg = catalog.retired_message(catalog.retired[found.code])
-        raise Unprocessable(msg, errors=[{"location": "query.unit", "message": msg}])
+        raise Unprocessable(msg, errors=[{"location": "query.unit", "message": str(msg)}])
     return found.code
 
 
-@router.get("/measurements", responses={400: {}, 422: {}})
+@router.get("/measurements", response_model=ValuePage,
+            responses={200: {"content": {"text/csv": {}}}, 400: {}, 422: {}})
 async def list_values(
+    request: Request,
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     indicator: str | None = Query(default=None, max_length=64),
     unit: str | None = Query(default=None, max_length=64, description="Code, name or alias"),
     period_from: str | None = Query(default=None, max_length=16, description="Periods ending on/after its start"),
@@ -219,15 +242,17 @@ async def list_values(
     as_of: str | None = Query(default=None, max_length=40, description="RFC 3339 instant or date"),
     cursor: str | None = Query(default=None, max_length=400),
     limit: int = Query(default=500, ge=1, le=5000),
-) -> ValuePage:
-    """Stored values in (indicator, unit, period) order, a page at a time."""
+    fmt: Literal["json", "csv"] | None = Query(default=None, alias="format", description="Or send Accept: text/csv"),
+    lang: Literal["en", "zh"] = Query(default="en", description="CSV language"),
+) -> Any:
+    """Stored values in (indicator, unit, period) order, a page at a time (CSV: the next page in a Link header)."""
     catalog = await catalogs.snapshot(session)
     if indicator is not None:
         indicator_or_404(catalog, indicator)
     try:
         instant = parse_as_of(as_of) if as_of else None
     except ValueError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.as_of", "message": str(exc)}]) from None
     rows = await measurements.values(
         session, indicator=indicator, units=[_unit_code(catalog, unit)] if unit else None,
         start=_period_bound(period_from, "period_from", end=False),
@@ -237,7 +262,11 @@ async def list_values(
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = _cursor_out((rows[-1].indicator, rows[-1].unit, rows[-1].period)) if more and rows else None
-    return ValuePage(items=[_value_read(r) for r in rows], next_cursor=nxt)
+    items = [_value_read(r) for r in rows]
+    if wants_csv(request, fmt):
+        link = {"Link": f'<{request.url.include_query_params(cursor=nxt)}>; rel="next"'} if nxt else None
+        return csv_response(values_csv(catalog, items, chinese=lang == "zh"), "measurements", headers=link)
+    return ValuePage(items=items, next_cursor=nxt)
 
 
 def _key(catalog: Catalog, indicator: str, unit: str, period: str) -> tuple[str, str, str]:
@@ -245,7 +274,7 @@ def _key(catalog: Catalog, indicator: str, unit: str, period: str) -> tuple[str,
     try:
         label = parse_period(period).label
     except PeriodError as exc:
-        raise Unprocessable(str(exc), errors=[{"location": "query.period", "message": str(exc)}]) from None
+        raise Unprocessable(message_of(exc), errors=[{"location": "query.period", "message": str(exc)}]) from None
     return indicator, _unit_code(catalog, unit), label
 
 
@@ -253,7 +282,7 @@ def _key(catalog: Catalog, indicator: str, unit: str, period: str) -> tuple[str,
 async def value_history(
     session: SessionDep,
     catalogs: Catalogs,
-    _: Reader,
+    _caller: Reader,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
@@ -275,6 +304,7 @@ async def delete_value(
     session: WriteSessionDep,
     catalogs: Catalogs,
     caller: Writer,
+    background: BackgroundTasks,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
@@ -284,6 +314,8 @@ async def delete_value(
     key = _key(catalog, indicator, unit, period)
     now = utcnow()
     row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None))
+    background.add_task(quality.keep_after_commit, request.app.state.write_sessions, catalogs,
+                        {(row.indicator_code, row.unit_code, row.year)})
     return DeletedRead(deleted=ValueRead(
         indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
         period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,

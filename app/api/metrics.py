@@ -7,10 +7,11 @@ from app import metrics
 from app.api.deps import Catalogs, SessionDep, bearer, principal, require
 from app.domain.catalog import CITY
 from app.domain.keys import METRICS_ROLES
+from app.i18n import _
 from app.services import deliverable_metrics, scrape
 
 router = APIRouter(tags=["metrics"])
-_allowed = require(METRICS_ROLES, "read metrics")
+_allowed = require(METRICS_ROLES, _("read metrics"))
 
 
 @router.get("/metrics", response_class=Response, dependencies=[Depends(bearer)],

@@ -11,6 +11,7 @@ from app.db.types import utcnow
 from app.domain import keys
 from app.domain.keys import Principal, Role
 from app.domain.text import name_key
+from app.i18n import _
 
 # Serialises key creation and rotation on PostgreSQL, so two requests cannot both take a free name.
 _KEYS_LOCK = 0x61747461696E  # "attain"
@@ -54,26 +55,27 @@ async def create_key(session: AsyncSession, *, name: str, role: Role, unit_code:
     now = now or utcnow()
     department_code = None
     if role == Role.DEPARTMENT and not department:
-        raise KeyError_("a department key needs --department (a code, name or alias)")
+        raise KeyError_(_("a department key needs --department (a code, name or alias)"))
     if department and role != Role.DEPARTMENT:
-        raise KeyError_(f"a {role} key is not bound to a department")
+        raise KeyError_(_("a {role} key is not bound to a department", role=role.value))
     if department:
         department_code = await resolve_department(session, department)
         if department_code is None:
-            raise KeyError_(f"unknown department {department}")
+            raise KeyError_(_("unknown department {department}", department=department))
     if role == Role.DISTRICT and not unit_code:
-        raise KeyError_("a district key needs --unit")
+        raise KeyError_(_("a district key needs --unit"))
     if role != Role.DISTRICT and unit_code and role != Role.ADMIN:
-        raise KeyError_(f"a {role} key is not bound to a unit")
+        raise KeyError_(_("a {role} key is not bound to a unit", role=role.value))
     if unit_code and await session.get(Unit, unit_code) is None:
-        raise KeyError_(f"unknown unit {unit_code}")
+        raise KeyError_(_("unknown unit {unit}", unit=unit_code))
     if expires_at is not None and expires_at <= now:
-        raise KeyError_("the expiry has already passed")
+        raise KeyError_(_("the expiry has already passed"))
     await _lock(session)
     wanted = name_key(name)
     clash = next((k for k in await _active(session, now) if name_key(k.name) == wanted), None)
     if clash is not None:
-        raise KeyNameTaken(f"an active key (id {clash.id}) is already named '{clash.name}'; revoke or rotate it")
+        raise KeyNameTaken(_("an active key (id {id}) is already named '{name}'; revoke or rotate it", id=clash.id,
+                             name=clash.name))
     return await _insert(session, name=name, role=role.value, unit_code=unit_code, department_code=department_code,
                          expires_at=expires_at)
 
@@ -98,11 +100,11 @@ async def rotate(session: AsyncSession, *, key_id: int, grace: timedelta, expire
     await _lock(session)
     old = await session.get(ApiKey, key_id, with_for_update=True)
     if old is None or not keys.is_active(revoked_at=old.revoked_at, expires_at=old.expires_at, now=now):
-        raise KeyNotActive(f"no active key {key_id}")
+        raise KeyNotActive(_("no active key {id}", id=key_id))
     if old.replaced_by is not None:
-        raise KeyNotActive(f"key {key_id} was already rotated (to key {old.replaced_by})")
+        raise KeyNotActive(_("key {id} was already rotated (to key {new})", id=key_id, new=old.replaced_by))
     if expires_at is not None and expires_at <= now:
-        raise KeyError_("the expiry has already passed")
+        raise KeyError_(_("the expiry has already passed"))
     new, token = await _insert(session, name=old.name, role=old.role, unit_code=old.unit_code,
                                department_code=old.department_code, expires_at=expires_at)
     old.expires_at = keys.rotated_expiry(old.expires_at, now=now, grace=grace)
@@ -153,6 +155,20 @@ async def authenticate_and_record(engine: AsyncEngine, token: str) -> Principal 
         async with engine.begin() as conn:
             await conn.execute(stmt)
     return principal
+
+
+async def principal_by_id(conn: AsyncConnection, key_id: int, *, now: datetime | None = None) -> Principal | None:
+    """The principal of a signed-in web session's key, or None once the key is revoked, expired or rotated out
+    (the same keys.is_active as bearer calls: a session ends at the next request)."""
+    K = ApiKey.__table__  # type: ignore[attr-defined]
+    row = (await conn.execute(
+        select(K.c.id, K.c.name, K.c.role, K.c.unit_code, K.c.revoked_at, K.c.expires_at, K.c.department_code)
+        .where(K.c.id == key_id)
+    )).first()
+    if row is None or not keys.is_active(revoked_at=row.revoked_at, expires_at=row.expires_at, now=now or utcnow()):
+        return None
+    return Principal(key_id=row.id, name=row.name, role=Role(row.role), unit_code=row.unit_code,
+                     department_code=row.department_code)
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:

@@ -342,6 +342,16 @@ class IdempotencyRecord(SQLModel, table=True):
     lease_until: datetime = _ts(nullable=False)
 
 
+class ServiceSecret(SQLModel, table=True):
+    """Secrets the service makes for itself (the web session signing key): one row per name, shared by workers."""
+
+    __tablename__ = "service_secrets"
+    __table_args__ = {"info": {"archived": False}}  # never exported (app.db.archive)
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+
+
 class Review(SQLModel, table=True):
     """One dataset (a unit and a year, everything below included) and where it stands in review."""
 
@@ -363,6 +373,7 @@ class ReviewEvent(SQLModel, table=True):
     action: str = Field(max_length=12)
     state: str = Field(max_length=12)
     comment: str | None = None
+    digest: str | None = Field(default=None, max_length=64)  # approvals: the values they saw
     key_name: str
     request_id: str | None = None
     recorded_at: datetime = _ts(nullable=False, default=utcnow)

@@ -3,6 +3,8 @@ look them up. Loaded by db.catalog; nothing here touches the database."""
 
 from dataclasses import dataclass, field
 
+from app.i18n import Message, _
+
 CITY = "370200"
 
 
@@ -121,10 +123,8 @@ class Catalog:
             parent = self.units[parent].parent_code
         return out
 
-    def retired_message(self, retired: RetiredUnitRow) -> str:
+    def retired_message(self, retired: RetiredUnitRow) -> Message:
         current = self.units.get(retired.current_code)
         name = current.name if current else "?"
-        return (
-            f"Unit code {retired.code} ({retired.name}) was retired; "
-            f"use the current code {retired.current_code} ({name})."
-        )
+        return _("Unit code {code} ({name}) was retired; use the current code {current} ({current_name}).",
+                 code=retired.code, name=retired.name, current=retired.current_code, current_name=name)

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from app.domain.deliverables import State
 from app.domain.times import parse_day
+from app.i18n import Text, _, message_of
 
 NOTE_MAX = 2000
 DOCUMENT_NO_MAX = 100
@@ -39,7 +40,7 @@ class ReportProblem:
 
     field: str
     code: str
-    message: str
+    message: Text
 
 
 def _blank(text: str | None) -> str | None:
@@ -51,11 +52,12 @@ def _text(name: str, value: str | None, limit: int, problems: list[ReportProblem
     if value is None:
         return None
     if len(value) > limit:
-        message = f"{name} has {len(value)} characters; at most {limit}."
+        message = _("{name} has {length} characters; at most {most}.", name=name, length=len(value), most=limit)
         problems.append(ReportProblem(name, f"{name}_too_long", message))
     # Line breaks and tabs are fine in a note; other control characters only break exports.
     elif any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
-        problems.append(ReportProblem(name, "control_characters", f"{name} contains control characters."))
+        problems.append(ReportProblem(name, "control_characters", _("{name} contains control characters.",
+                                                                    name=name)))
     return value
 
 
@@ -64,7 +66,8 @@ def _url(value: str | None, problems: list[ReportProblem]) -> str | None:
     if value is None:
         return None
     if len(value) > URL_MAX:
-        problems.append(ReportProblem("url", "url_too_long", f"url has {len(value)} characters; at most {URL_MAX}."))
+        problems.append(ReportProblem("url", "url_too_long", _("{name} has {length} characters; at most {most}.",
+                                                                 name="url", length=len(value), most=URL_MAX)))
         return value
     try:
         parts = urlsplit(value)
@@ -72,7 +75,7 @@ def _url(value: str | None, problems: list[ReportProblem]) -> str | None:
     except ValueError:
         ok = False
     if not ok:
-        problems.append(ReportProblem("url", "bad_url", "url must be an http:// or https:// address."))
+        problems.append(ReportProblem("url", "bad_url", _("url must be an http:// or https:// address.")))
     return value
 
 
@@ -83,11 +86,12 @@ def _done_on(text: str | None, today: date, problems: list[ReportProblem]) -> da
     try:
         day = parse_day(text)
     except ValueError as exc:
-        problems.append(ReportProblem("done_on", "bad_date", str(exc)))
+        problems.append(ReportProblem("done_on", "bad_date", message_of(exc)))
         return None
     if day > today:
         problems.append(ReportProblem("done_on", "future_date",
-                                      f"done_on {day} is after today ({today}, Asia/Shanghai)."))
+                                      _("done_on {day} is after today ({today}, Asia/Shanghai).", day=day,
+                                        today=today)))
     return day
 
 
@@ -97,10 +101,11 @@ def check_report(raw: ReportInput, *, today: date) -> ValidReport | list[ReportP
     state: State | None = None
     text = _blank(raw.state)
     if text is None:
-        problems.append(ReportProblem("state", "missing_state", "state is required."))
+        problems.append(ReportProblem("state", "missing_state", _("state is required.")))
     elif text not in State._value2member_map_:
         allowed = ", ".join(s.value for s in State)
-        problems.append(ReportProblem("state", "unknown_state", f"Unknown state '{text[:40]}'; use one of {allowed}."))
+        problems.append(ReportProblem("state", "unknown_state", _("Unknown state '{text}'; use one of {allowed}.",
+                                                                  text=text[:40], allowed=allowed)))
     else:
         state = State(text)
     done_on = _done_on(raw.done_on, today, problems)
@@ -108,11 +113,12 @@ def check_report(raw: ReportInput, *, today: date) -> ValidReport | list[ReportP
     url = _url(raw.url, problems)
     note = _text("note", raw.note, NOTE_MAX, problems)
     if state == State.DONE and done_on is None and _blank(raw.done_on) is None:
-        problems.append(ReportProblem("done_on", "done_needs_date", "A done report needs done_on (YYYY-MM-DD)."))
+        problems.append(ReportProblem("done_on", "done_needs_date", _("A done report needs done_on (YYYY-MM-DD).")))
     if state is not None and state != State.DONE and _blank(raw.done_on) is not None:
-        problems.append(ReportProblem("done_on", "date_needs_done", "done_on is only given with state done."))
+        problems.append(ReportProblem("done_on", "date_needs_done", _("done_on is only given with state done.")))
     if state == State.DROPPED and note is None:
-        problems.append(ReportProblem("note", "dropped_needs_note", "A dropped deliverable needs a note saying why."))
+        problems.append(ReportProblem("note", "dropped_needs_note",
+                                      _("A dropped deliverable needs a note saying why.")))
     if problems or state is None:
         return problems
     return ValidReport(state=state, done_on=done_on, document_no=document_no, url=url, note=note)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from app.domain.times import parse_as_of
+from app.i18n import _
 
 KEY_PREFIX = "attain"
 # last_used_at is written at most this often per key: a busy key costs one UPDATE a minute, not one per request.
@@ -20,9 +21,10 @@ class Role(StrEnum):
     DISTRICT = "district"
     DEPARTMENT = "department"
     SCRAPER = "scraper"
+    REVIEWER = "reviewer"  # the city bureau's statistics desk: approves or returns district submissions
 
 
-READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.DEPARTMENT})
+READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.DEPARTMENT, Role.REVIEWER})
 METRICS_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.SCRAPER})
 WRITE_ROLES = frozenset({Role.ADMIN, Role.DISTRICT})
 # Reports on plan deliverables: admin any, a department key its own department's.
@@ -93,7 +95,7 @@ def parse_expiry(text: str, *, now: datetime) -> datetime:
     future; ValueError otherwise."""
     when = parse_as_of(text)
     if when <= now:
-        raise ValueError(f"the expiry {when.isoformat()} has already passed")
+        raise ValueError(_("the expiry {when} has already passed", when=when.isoformat()))
     return when
 
 

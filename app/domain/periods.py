@@ -7,14 +7,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from app.i18n import Message, _
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MIN_YEAR = 1900
 MAX_YEAR = 2100
 
-ACCEPTED_FORMS = (
+ACCEPTED_FORMS = _(
     "2020 (year), 2020Q3 (quarter), 2020S1 or 2020S2 (half-year, also written 2020H1), "
     "2020-07 or 202007 (month), 2020Sep (school year, September 2020 to August 2021); "
-    f"years {MIN_YEAR} to {MAX_YEAR}"
+    "years {first} to {last}", first=MIN_YEAR, last=MAX_YEAR
 )
 
 
@@ -61,10 +63,13 @@ _MONTH = re.compile(r"([0-9]{4})-?([0-9]{2})")
 _SCHOOL_YEAR = re.compile(r"([0-9]{4})sep", re.IGNORECASE)
 
 
-def _error(text: str, problem: str | None = None) -> PeriodError:
+def _error(text: str, problem: Message | None = None) -> PeriodError:
     shown = text if len(text) <= 40 else text[:37] + "..."
-    reason = f": {problem}" if problem else ""
-    return PeriodError(f'"{shown}" is not a valid period{reason}. Accepted forms: {ACCEPTED_FORMS}.')
+    if problem is None:
+        return PeriodError(_('"{text}" is not a valid period. Accepted forms: {forms}.', text=shown,
+                             forms=ACCEPTED_FORMS))
+    return PeriodError(_('"{text}" is not a valid period: {problem}. Accepted forms: {forms}.', text=shown,
+                         problem=problem, forms=ACCEPTED_FORMS))
 
 
 def _months(year: int, first: int, last: int) -> tuple[date, date]:
@@ -81,21 +86,21 @@ def parse_period(text: str) -> Period:
         year = _check_year(raw, m.group(1))
         quarter = int(m.group(2))
         if not 1 <= quarter <= 4:
-            raise _error(raw, "quarters are Q1 to Q4")
+            raise _error(raw, _("quarters are Q1 to Q4"))
         start, end = _months(year, 3 * quarter - 2, 3 * quarter)
         return Period(PeriodType.QUARTER, f"{year}Q{quarter}", start, end)
     if m := _SEMESTER.fullmatch(raw):
         year = _check_year(raw, m.group(1))
         half = int(m.group(2))
         if half not in (1, 2):
-            raise _error(raw, "half-years are S1 (January to June) and S2 (July to December)")
+            raise _error(raw, _("half-years are S1 (January to June) and S2 (July to December)"))
         start, end = _months(year, 6 * half - 5, 6 * half)
         return Period(PeriodType.SEMESTER, f"{year}S{half}", start, end)
     if m := _MONTH.fullmatch(raw):
         year = _check_year(raw, m.group(1))
         month = int(m.group(2))
         if not 1 <= month <= 12:
-            raise _error(raw, "months are 01 to 12")
+            raise _error(raw, _("months are 01 to 12"))
         start, end = _months(year, month, month)
         return Period(PeriodType.MONTH, f"{year}-{month:02d}", start, end)
     if m := _SCHOOL_YEAR.fullmatch(raw):
@@ -107,7 +112,7 @@ def parse_period(text: str) -> Period:
 def _check_year(raw: str, digits: str) -> int:
     year = int(digits)
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise _error(raw, f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+        raise _error(raw, _("the year must be between {first} and {last}", first=MIN_YEAR, last=MAX_YEAR))
     return year
 
 

@@ -6,39 +6,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
+from app.domain.conflicts import Code, cell_of
 from app.domain.payload import RawRow
 from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
 from app.domain.text import echo
+from app.domain.vocabulary import FIELD_NAMES, MEASURE_NAMES, MEASURE_UNITS, PERIOD_NAMES, name_list
+from app.i18n import Text, _, message_of, render
 
 RATE_TOLERANCE = 0.005
 MAX_COMMENT = 1000
-
-
-class Code(StrEnum):
-    """Conflict codes. Stable: clients may branch on them (the README lists them)."""
-
-    INVALID_ROW = "invalid_row"
-    MISSING_FIELD = "missing_field"
-    UNKNOWN_INDICATOR = "unknown_indicator"
-    UNKNOWN_UNIT = "unknown_unit"
-    RETIRED_UNIT = "retired_unit"
-    BAD_PERIOD = "bad_period"
-    PERIOD_TOO_FINE = "period_too_fine"
-    FUTURE_PERIOD = "future_period"
-    CITY_LEVEL_INDICATOR = "city_level_indicator"
-    BAD_NUMBER = "bad_number"
-    MISSING_VALUE = "missing_value"
-    RATE_NEEDS_FRACTION = "rate_needs_fraction"
-    RATE_MISMATCH = "rate_mismatch"
-    ZERO_DENOMINATOR = "zero_denominator"
-    UNEXPECTED_FRACTION = "unexpected_fraction"
-    OUT_OF_BOUNDS = "out_of_bounds"
-    COMMENT_TOO_LONG = "comment_too_long"
-    DUPLICATE_IN_REQUEST = "duplicate_in_request"
-    PERIOD_OVERLAP = "period_overlap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +45,7 @@ class UnitProblem:
     """A unit that could not be used: unknown or retired, with the message to show."""
 
     code: Code
-    detail: str
+    detail: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +59,10 @@ class Clean:
     numerator: float | None
     denominator: float | None
     comment: str | None
+    # Where a spreadsheet row came from (RawRow's sheet, row and cells), for conflicts found after the row checks.
+    sheet: str | None = None
+    row: int | None = None
+    cells: Mapping[str, str] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -95,13 +77,21 @@ class Conflict:
     unit: str | None
     period: str | None
     code: Code
-    detail: str
+    detail: Text
+    sheet: str | None = None
+    row: int | None = None
+    cell: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The conflict as the API shows it, its detail in the request's language; sheet/row/cell for xlsx."""
+        out = {
             "index": self.index, "line": self.line, "indicator": _echo(self.indicator),
-            "unit": _echo(self.unit), "period": _echo(self.period), "code": self.code.value, "detail": self.detail,
+            "unit": _echo(self.unit), "period": _echo(self.period), "code": self.code.value,
+            "detail": render(self.detail),
         }
+        if self.sheet is not None:
+            out.update(sheet=self.sheet, row=self.row, cell=self.cell)
+        return out
 
 
 def _echo(text: str | None) -> str | None:
@@ -109,8 +99,8 @@ def _echo(text: str | None) -> str | None:
 
 
 class _Reject(Exception):
-    def __init__(self, code: Code, detail: str) -> None:
-        self.code, self.detail = code, detail
+    def __init__(self, code: Code, detail: Text, field: str | None = None) -> None:
+        self.code, self.detail, self.field = code, detail, field
 
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -120,7 +110,7 @@ def _number(raw: Any, name: str) -> float | None:
     if raw is None:
         return None
     if isinstance(raw, bool):
-        raise _Reject(Code.BAD_NUMBER, f"{name} must be a number, not true/false.")
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number, not true/false.", name=FIELD_NAMES[name]), name)
     if isinstance(raw, int | float):
         out = float(raw)
     elif isinstance(raw, str):
@@ -132,11 +122,13 @@ def _number(raw: Any, name: str) -> float | None:
         try:
             out = float(text)
         except ValueError:
-            raise _Reject(Code.BAD_NUMBER, f"{name} '{raw[:40]}' is not a number.") from None
+            raise _Reject(Code.BAD_NUMBER, _("{name} '{text}' is not a number.", name=FIELD_NAMES[name],
+                                             text=raw[:40]), name) from None
     else:
-        raise _Reject(Code.BAD_NUMBER, f"{name} must be a number.")
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a number.", name=FIELD_NAMES[name]), name)
     if not math.isfinite(out) or abs(out) > 1e15:
-        raise _Reject(Code.BAD_NUMBER, f"{name} must be a finite number below 10^15.")
+        raise _Reject(Code.BAD_NUMBER, _("{name} must be a finite number below 10^15.", name=FIELD_NAMES[name]),
+                      name)
     return out
 
 
@@ -148,11 +140,11 @@ def _text(raw: Any, name: str) -> str | None:
     if raw is None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, str | int):
-        raise _Reject(Code.INVALID_ROW, f"{name} must be a string.")
+        raise _Reject(Code.INVALID_ROW, _("{name} must be a string.", name=FIELD_NAMES[name]), name)
     text = str(raw).strip()
     # Comments may span lines; codes and periods may not. NUL and other control characters never.
     if (_CONTROL if name == "comment" else _CONTROL_OR_BREAK).search(text):
-        raise _Reject(Code.INVALID_ROW, f"{name} contains control characters.")
+        raise _Reject(Code.INVALID_ROW, _("{name} contains control characters.", name=FIELD_NAMES[name]), name)
     return text or None
 
 
@@ -169,20 +161,23 @@ def check_row(
     unit_text: str | None = None
     try:
         if raw.extra:
-            fields = echo(", ".join(raw.extra))
-            raise _Reject(Code.INVALID_ROW, f"Unexpected field(s) {fields}; allowed: indicator, unit, period, value, "
-                                            "numerator, denominator, comment.")
+            raise _Reject(Code.INVALID_ROW, _("Unexpected field(s) {fields}; allowed: indicator, unit, period, value, "
+                                              "numerator, denominator, comment.",
+                                              fields=echo(render(name_list(raw.extra)) or "")))
         ind_code, unit_text, period_text = (_text(raw.indicator, "indicator"), _text(raw.unit, "unit"),
                                             _text(raw.period, "period"))
         missing = [n for n, v in (("indicator", ind_code), ("unit", unit_text), ("period", period_text)) if not v]
         if missing:
-            raise _Reject(Code.MISSING_FIELD, f"Missing {', '.join(missing)}.")
+            raise _Reject(Code.MISSING_FIELD, _("Missing {fields}.", fields=name_list(FIELD_NAMES[m] for m in missing)),
+                          missing[0])
         assert ind_code and period_text
-        rule = indicators.get(ind_code)
+        rule = indicators.get(ind_code) or _by_name(indicators, ind_code)
         if rule is None:
-            raise _Reject(Code.UNKNOWN_INDICATOR, f"No indicator '{echo(ind_code)}'; see /api/v1/indicators for codes.")
+            raise _Reject(Code.UNKNOWN_INDICATOR, _("No indicator '{text}'; see /api/v1/indicators for codes.",
+                                                    text=echo(ind_code)))
         if unit is None:
-            raise _Reject(Code.UNKNOWN_UNIT, f"No unit '{echo(unit_text)}'; use a code or name from /api/v1/units.")
+            raise _Reject(Code.UNKNOWN_UNIT, _("No unit '{text}'; use a code or name from /api/v1/units.",
+                                               text=echo(unit_text)))
         if isinstance(unit, UnitProblem):
             raise _Reject(unit.code, unit.detail)
         unit_text = unit.code
@@ -190,31 +185,39 @@ def check_row(
         period_text = period.label
         if rule.level == "city" and not unit.is_city:
             raise _Reject(Code.CITY_LEVEL_INDICATOR,
-                          f"{rule.code} ({rule.name_zh}) is reported by the city (370200) only, not by {unit.name}.")
+                          _("{code} ({name}) is reported by the city (370200) only, not by {unit}.", code=rule.code,
+                            name=rule.name_zh, unit=unit.name))
         value, num, den = _values(raw, rule, unit)
         comment = _text(raw.comment, "comment")
         if comment is not None and len(comment) > MAX_COMMENT:
-            raise _Reject(Code.COMMENT_TOO_LONG, f"comment is {len(comment)} characters; at most {MAX_COMMENT}.")
+            raise _Reject(Code.COMMENT_TOO_LONG, _("comment is {length} characters; at most {most}.",
+                                                   length=len(comment), most=MAX_COMMENT))
         return Clean(index=raw.index, line=raw.line, indicator=rule.code, unit=unit.code, period=period, value=value,
-                     numerator=num, denominator=den, comment=comment)
+                     numerator=num, denominator=den, comment=comment, sheet=raw.sheet, row=raw.row, cells=raw.cells)
     except _Reject as r:
         return Conflict(index=raw.index, line=raw.line, indicator=ind_code, unit=unit_text, period=period_text,
-                        code=r.code, detail=r.detail)
+                        code=r.code, detail=r.detail, sheet=raw.sheet, row=raw.row,
+                        cell=cell_of(raw.cells, r.code, r.field))
+
+
+def _by_name(indicators: Mapping[str, IndicatorRule], name: str) -> IndicatorRule | None:
+    # Clerks may name an indicator by its exact Chinese name; only rows that miss a code pay for the scan.
+    return next((r for r in indicators.values() if r.name_zh == name), None)
 
 
 def _period(text: str, rule: IndicatorRule, today: date) -> Period:
     try:
         period = parse_period(text)
     except PeriodError as exc:
-        raise _Reject(Code.BAD_PERIOD, str(exc)) from None
+        raise _Reject(Code.BAD_PERIOD, message_of(exc)) from None
     if is_finer(period.type, rule.frequency):
         raise _Reject(Code.PERIOD_TOO_FINE,
-                      f"{rule.code} is reported per {rule.frequency.value} at the finest; '{text}' is a "
-                      f"{period.type.value}.")
+                      _("{code} is reported per {frequency} at the finest; '{text}' is a {kind}.", code=rule.code,
+                        frequency=PERIOD_NAMES[rule.frequency], text=text, kind=PERIOD_NAMES[period.type]))
     if is_future(period, today=today):
         raise _Reject(Code.FUTURE_PERIOD,
-                      f"Period {period.label} ends on {period.end.isoformat()}, after today ({today.isoformat()}, "
-                      "Asia/Shanghai); report it once it has ended.")
+                      _("Period {period} ends on {end}, after today ({today}, Asia/Shanghai); report it once it "
+                        "has ended.", period=period.label, end=period.end.isoformat(), today=today.isoformat()))
     return period
 
 
@@ -226,32 +229,37 @@ def _values(raw: RawRow, rule: IndicatorRule, unit: UnitRef) -> tuple[float, flo
         if num is None and den is None:
             if not unit.is_city:
                 raise _Reject(Code.RATE_NEEDS_FRACTION,
-                              f"{rule.code} is a rate: give numerator and denominator (the value is derived).")
+                              _("{code} is a rate: give numerator and denominator (the value is derived).",
+                                code=rule.code))
             if value is None:
-                raise _Reject(Code.MISSING_VALUE, "Give a value, or numerator and denominator.")
+                raise _Reject(Code.MISSING_VALUE, _("Give a value, or numerator and denominator."))
         elif num is None or den is None:
-            raise _Reject(Code.RATE_NEEDS_FRACTION, "Give both numerator and denominator.")
+            raise _Reject(Code.RATE_NEEDS_FRACTION, _("Give both numerator and denominator."),
+                          "denominator" if num is not None else "numerator")
         else:
             if den == 0:
-                raise _Reject(Code.ZERO_DENOMINATOR, "denominator is 0; a rate needs a positive denominator.")
+                raise _Reject(Code.ZERO_DENOMINATOR, _("denominator is 0; a rate needs a positive denominator."))
             if num < 0 or den < 0:
-                raise _Reject(Code.OUT_OF_BOUNDS, "numerator and denominator must not be negative.")
+                raise _Reject(Code.OUT_OF_BOUNDS, _("numerator and denominator must not be negative."))
             derived = 100.0 * num / den
             if value is not None and abs(value - derived) > RATE_TOLERANCE:
                 raise _Reject(Code.RATE_MISMATCH,
-                              f"value {value:g} disagrees with {num:g}/{den:g} = {derived:.3f}%.")
+                              _("value {value:g} disagrees with {num:g}/{den:g} = {derived:.3f}%.", value=value,
+                                num=num, den=den, derived=derived))
             value = derived
     else:
         if num is not None or den is not None:
             raise _Reject(Code.UNEXPECTED_FRACTION,
-                          f"{rule.code} is a {rule.measure}, not a rate: give a value without numerator/denominator.")
+                          _("{code} is a {measure}, not a rate: give a value without numerator/denominator.",
+                            code=rule.code, measure=MEASURE_NAMES.get(rule.measure, rule.measure)))
         if value is None:
-            raise _Reject(Code.MISSING_VALUE, "value is missing.")
+            raise _Reject(Code.MISSING_VALUE, _("value is missing."))
     assert value is not None
     if (rule.low is not None and value < rule.low) or (rule.high is not None and value > rule.high):
         raise _Reject(Code.OUT_OF_BOUNDS,
-                      f"{value:g} is outside the plausible range of {rule.code} "
-                      f"[{_fmt(rule.low)}, {_fmt(rule.high)}] {rule.unit}.")
+                      _("{value:g} is outside the plausible range of {code} [{low}, {high}] {unit}.", value=value,
+                        code=rule.code, low=_fmt(rule.low), high=_fmt(rule.high),
+                        unit=MEASURE_UNITS.get(rule.unit, rule.unit)))
     return value, num, den
 
 
@@ -272,7 +280,8 @@ def reject_duplicates(rows: Sequence[Clean]) -> tuple[list[Clean], list[Conflict
             continue
         others = ", ".join(str(o.index) for o in group if o is not r)
         bad.append(_conflict(r, Code.DUPLICATE_IN_REQUEST,
-                             f"{r.indicator} / {r.unit} / {r.period.label} also appears at index {others}."))
+                             _("{indicator} / {unit} / {period} also appears at index {others}.",
+                               indicator=r.indicator, unit=r.unit, period=r.period.label, others=others)))
     return keep, bad
 
 
@@ -297,13 +306,14 @@ def reject_overlaps(
         clash += [o.period.label for o in submitted[pair] if o is not r and overlaps(o.period, r.period)]
         if clash:
             bad.append(_conflict(r, Code.PERIOD_OVERLAP,
-                                 f"{r.period.label} overlaps {', '.join(sorted(set(clash)))} of the same flow; "
-                                 "delete the other period first or report in one period type."))
+                                 _("{period} overlaps {others} of the same flow; delete the other period first or "
+                                   "report in one period type.", period=r.period.label,
+                                   others=", ".join(sorted(set(clash))))))
         else:
             keep.append(r)
     return keep, bad
 
 
-def _conflict(r: Clean, code: Code, detail: str) -> Conflict:
+def _conflict(r: Clean, code: Code, detail: Text) -> Conflict:
     return Conflict(index=r.index, line=r.line, indicator=r.indicator, unit=r.unit, period=r.period.label, code=code,
-                    detail=detail)
+                    detail=detail, sheet=r.sheet, row=r.row, cell=cell_of(r.cells, code))

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from app.domain.periods import SHANGHAI
 from app.domain.text import echo
+from app.i18n import _
 
 FIRST_YEAR, LAST_YEAR = 1990, 2100
 
@@ -18,12 +19,13 @@ def parse_as_of(text: str) -> datetime:
             return end.astimezone(UTC)
         instant = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
     except (ValueError, OverflowError):
-        raise ValueError(f"'{echo(text)}' is neither a date (2021-03-01) nor an RFC 3339 instant "
-                         "(2021-03-01T12:00:00+08:00).") from None
+        raise ValueError(_("'{text}' is neither a date (2021-03-01) nor an RFC 3339 instant "
+                           "(2021-03-01T12:00:00+08:00).", text=echo(text))) from None
     if instant.tzinfo is None:
-        raise ValueError(f"'{echo(text)}' has no time zone offset; add +08:00 or Z.")
+        raise ValueError(_("'{text}' has no time zone offset; add +08:00 or Z.", text=echo(text)))
     if not FIRST_YEAR <= instant.year <= LAST_YEAR:
-        raise ValueError(f"'{echo(text)}' is outside {FIRST_YEAR}–{LAST_YEAR}.")
+        raise ValueError(_("'{text}' is outside {first}–{last}.", text=echo(text), first=FIRST_YEAR,
+                           last=LAST_YEAR))
     return instant.astimezone(UTC)
 
 
@@ -35,7 +37,8 @@ def parse_day(text: str) -> date:
             raise ValueError(raw)
         day = date.fromisoformat(raw)
     except ValueError:
-        raise ValueError(f"'{echo(text)}' is not a date like 2021-03-01.") from None
+        raise ValueError(_("'{text}' is not a date like 2021-03-01.", text=echo(text))) from None
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ValueError(f"'{echo(text)}' is outside {FIRST_YEAR}–{LAST_YEAR}.")
+        raise ValueError(_("'{text}' is outside {first}–{last}.", text=echo(text), first=FIRST_YEAR,
+                           last=LAST_YEAR))
     return day

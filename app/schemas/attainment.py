@@ -106,3 +106,25 @@ class SummaryReport(BaseModel):
     total: StatusCounts
     by_action: list[StatusCounts]
     by_department: list[StatusCounts]
+
+
+class YearlyValueRead(BaseModel):
+    year: int
+    value: float = Field(description="A(u, y): own value or children's aggregate (partial when incomplete)")
+    own: bool = Field(description="the unit's own value rather than an aggregate of its children")
+    incomplete: bool = Field(description="shown, never judged: not every expected unit reported, or own periods do "
+                                         "not cover the year")
+    complete: Completeness | None = Field(description="direct children reported / expected, for an aggregate")
+
+
+class UnitYears(BaseModel):
+    unit_code: str
+    unit_name: str
+    years: list[YearlyValueRead]
+
+
+class YearlyReport(BaseModel):
+    indicator: str
+    date: str
+    as_of: str
+    units: list[UnitYears]

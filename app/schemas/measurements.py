@@ -44,10 +44,17 @@ class ConflictRead(BaseModel):
     detail: str
 
 
+class WarningRead(BaseModel):
+    index: int
+    code: str = Field(description="outlier_yoy or outlier_peers: the value was stored, but looks implausible")
+    detail: str
+
+
 class SubmissionResult(BaseModel):
     result: Literal["success", "partial", "dry_run"]
     counts: Counts
     conflicts: list[ConflictRead]
+    warnings: list[WarningRead] = []
 
 
 class ValueRead(BaseModel):

@@ -27,6 +27,7 @@ class Report:
     # "kept" (kept rows, now or as of), "values" (the judged year recomputed from values) or "revisions" (an as_of
     # older than the kept rows' history)
     source: str
+    series: Series  # the yearly values A(u, y) the rows were judged on
 
 
 def indicator_infos(catalog: Catalog) -> dict[str, IndicatorInfo]:
@@ -109,4 +110,4 @@ async def report(
             source = "values"
     series = _marked(series, rules, trees)
     rows_out = build_rows(indicators=infos, targets=found, children=catalog.children, values=series, on=on)
-    return Report(rows=rows_out, on=on, as_of=as_of, source=source)
+    return Report(rows=rows_out, on=on, as_of=as_of, source=source, series=series)

@@ -15,6 +15,7 @@ from app.domain.catalog import Catalog
 from app.domain.text import echo
 from app.domain.units import Existing, new_unit_problems
 from app.errors import Conflict, NotFound, Unprocessable
+from app.i18n import _
 from app.schemas.catalog import (
     IndicatorCreate,
     IndicatorUpdate,
@@ -37,9 +38,10 @@ class Editor:
 async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorCreate, *, by: Editor) -> Indicator:
     """Add an indicator (e.g. for the next five-year plan)."""
     if body.code in cat.indicators:
-        raise Conflict(f"Indicator {body.code} exists; PATCH it instead.")
+        raise Conflict(_("Indicator {code} exists; PATCH it instead.", code=body.code))
     if body.task not in cat.tasks:
-        raise Unprocessable(f"No task {body.task}.", errors=[{"location": "body.task", "message": "unknown task"}])
+        raise Unprocessable(_("No task {task}.", task=body.task),
+                            errors=[{"location": "body.task", "message": "unknown task"}])
     ind = Indicator(
         code=body.code, task_number=body.task, name_zh=body.name_zh, name_en=body.name_en, unit=body.unit,
         measure=body.measure, direction=body.direction, level=body.level, frequency=body.frequency,
@@ -60,7 +62,7 @@ async def update_indicator(
     # The row itself, not the (shared, cached) catalog snapshot's copy.
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(f"No indicator '{echo(code)}'. The list is at /api/v1/indicators.")
+        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=echo(code)))
     old = revisions.indicator_state(ind)
     changes = body.model_dump(exclude_unset=True)
     renames = {"min": "min_value", "max": "max_value"}
@@ -69,7 +71,7 @@ async def update_indicator(
             continue
         setattr(ind, renames.get(name, name), value)
     if ind.min_value is not None and ind.max_value is not None and ind.min_value > ind.max_value:
-        raise Unprocessable("min must not exceed max.", errors=[{"location": "body.min", "message": "min > max"}])
+        raise Unprocessable(_("min must not exceed max."), errors=[{"location": "body.min", "message": "min > max"}])
     new = revisions.indicator_state(ind)
     if new != old:
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
@@ -94,7 +96,7 @@ async def set_reporters(
     """Set who must report an indicator (units by code, name or alias); None restores its level's default."""
     ind = await session.get(Indicator, code)
     if ind is None:
-        raise NotFound(f"No indicator '{code}'. The list is at /api/v1/indicators.")
+        raise NotFound(_("No indicator '{code}'. The list is at /api/v1/indicators.", code=code))
     codes: list[str] | None = None
     if body.units is not None:
         errors = []
@@ -106,7 +108,7 @@ async def set_reporters(
             else:
                 found.add(unit.code)
         if errors:
-            raise Unprocessable("Some reporters are not known units.", errors=errors)
+            raise Unprocessable(_("Some reporters are not known units."), errors=errors)
         codes = sorted(found)
     old = revisions.indicator_state(ind)
     ind.reporters = codes
@@ -126,9 +128,8 @@ async def _ensure_unique(session: AsyncSession, t: Target) -> None:
     if t.id is not None:
         stmt = stmt.where(col(Target.id) != t.id)
     if (await session.execute(stmt)).first() is not None:
-        raise Conflict(
-            f"A {t.kind} target for {t.indicator_code} at unit {t.unit_code} for year {t.year} exists already."
-        )
+        raise Conflict(_("A {kind} target for {indicator} at unit {unit} for year {year} exists already.",
+                         kind=t.kind, indicator=t.indicator_code, unit=t.unit_code, year=t.year))
 
 
 async def create_target(session: AsyncSession, cat: Catalog, code: str, body: TargetCreate, *, by: Editor) -> Target:
@@ -136,8 +137,9 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     indicator_or_404(cat, code)
     unit = cat.resolve_unit(body.unit)
     if unit is None or unit.code not in cat.units:
-        detail = cat.retired_message(cat.retired[unit.code]) if unit else f"Unknown unit '{echo(body.unit)}'."
-        raise Unprocessable(detail, errors=[{"location": "body.unit", "message": detail}])
+        detail = (cat.retired_message(cat.retired[unit.code]) if unit
+                  else _("Unknown unit '{text}'.", text=echo(body.unit)))
+        raise Unprocessable(detail, errors=[{"location": "body.unit", "message": str(detail)}])
     t = Target(
         indicator_code=code, unit_code=unit.code, kind=body.kind, op=body.op, value=body.value, year=body.year,
         year_from=body.year_from, baseline_value=body.baseline.value if body.baseline else None,
@@ -156,7 +158,7 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
 async def _target_or_404(session: AsyncSession, target_id: int) -> Target:
     t = await session.get(Target, target_id)
     if t is None:
-        raise NotFound(f"No target {target_id}.")
+        raise NotFound(_("No target {id}.", id=target_id))
     return t
 
 
@@ -178,10 +180,10 @@ async def update_target(session: AsyncSession, target_id: int, body: TargetUpdat
         t.threshold_on_track = body.thresholds.on_track if body.thresholds else None
         t.threshold_at_risk = body.thresholds.at_risk if body.thresholds else None
     if t.year is not None and t.year_from is not None and t.year_from > t.year:
-        raise Unprocessable("year_from must not be after year.", errors=[{"location": "body.year_from",
+        raise Unprocessable(_("year_from must not be after year."), errors=[{"location": "body.year_from",
                                                                           "message": "after year"}])
     if t.kind == "each_unit" and t.year is None:
-        raise Unprocessable("An each_unit target needs a year.", errors=[{"location": "body.year",
+        raise Unprocessable(_("An each_unit target needs a year."), errors=[{"location": "body.year",
                                                                           "message": "required"}])
     await _ensure_unique(session, t)
     new = revisions.target_state(t)
@@ -204,10 +206,10 @@ async def delete_target(session: AsyncSession, target_id: int, *, by: Editor) ->
 async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, by: Editor) -> Unit:
     """Add a unit (a school, usually) under an existing unit."""
     if body.code in cat.units or body.code in cat.retired:
-        raise Conflict(f"Unit code {body.code} is taken.")
+        raise Conflict(_("Unit code {code} is taken.", code=body.code))
     parent = cat.resolve_unit(body.parent)
     if parent is None or parent.code not in cat.units:
-        raise Unprocessable(f"Unknown parent unit '{echo(body.parent)}'.",
+        raise Unprocessable(_("Unknown parent unit '{text}'.", text=echo(body.parent)),
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
     existing = [Existing(u.code, (u.name, *(u.aliases or []))) for u in cat.units.values()]
     existing += [Existing(r.code, (r.name,)) for r in cat.retired.values()]
@@ -215,7 +217,9 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
                                  parent_level=cat.units[parent.code].level, existing=existing)
     if problems:
         error = Conflict if all(p["code"] == "name_taken" for p in problems) else Unprocessable
-        raise error("; ".join(p["message"] for p in problems) + ".", errors=problems)
+        shown = [{**p, "message": str(p["message"])} for p in problems]
+        raise error(_("The unit cannot be added: {problems}.", problems="; ".join(p["message"] for p in shown)),
+                    errors=shown)
     u = Unit(code=body.code, name=body.name, name_en=body.name_en, parent_code=parent.code, level=body.level,
              aliases=body.aliases)
     session.add(u)

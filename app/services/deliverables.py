@@ -22,6 +22,7 @@ from app.domain.deliverables import (
 from app.domain.keys import Principal, Role
 from app.domain.periods import today_in_shanghai
 from app.errors import Forbidden, NotFound, Unprocessable
+from app.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ async def get_deliverable(session: AsyncSession, catalog: Catalog, code: str, *,
     for j in (await judge_all(session, catalog, on=on, as_of=as_of)).items:
         if j.deliverable.code == code:
             return j
-    raise NotFound(f"No deliverable '{code[:40]}'. The list is at /api/v1/deliverables.", code="unknown_deliverable")
+    raise _unknown(code)
 
 
 def _group(key: str, name_zh: str, name_en: str, statuses: list[DeliverableStatus]) -> Group:
@@ -133,15 +134,17 @@ async def plan_summary(session: AsyncSession, catalog: Catalog, *, on: date, as_
 
 
 def _unknown(code: str) -> NotFound:
-    return NotFound(f"No deliverable '{code[:40]}'. The list is at /api/v1/deliverables.", code="unknown_deliverable")
+    return NotFound(_("No deliverable '{code}'. The list is at /api/v1/deliverables.", code=code[:40]),
+                    code="unknown_deliverable")
 
 
 def _refuse(problems: list[ReportProblem]) -> Unprocessable:
     first = problems[0]
     return Unprocessable(
-        first.message if len(problems) == 1 else f"{len(problems)} problems in the report; see errors.",
+        first.message if len(problems) == 1 else _("{count} problems in the report; see errors.",
+                                                   count=len(problems)),
         code=first.code,
-        errors=[{"location": f"body.{p.field}", "code": p.code, "message": p.message} for p in problems],
+        errors=[{"location": f"body.{p.field}", "code": p.code, "message": str(p.message)} for p in problems],
     )
 
 
@@ -155,15 +158,16 @@ async def report_deliverable(session: AsyncSession, *, caller: Principal, code: 
                              request_id: str | None) -> Reported:
     """Record a department's (or admin's) report on a deliverable; one revision per change, nothing on refusal."""
     if caller.role not in (Role.ADMIN, Role.DEPARTMENT):
-        raise Forbidden(f"A {caller.role.value} key cannot report on plan deliverables; this needs a department "
-                        "key of one of its departments, or admin.", code="role_cannot_report")
+        raise Forbidden(_("A {role} key cannot report on plan deliverables; this needs a department key of one "
+                          "of its departments, or admin.", role=caller.role.value), code="role_cannot_report")
     found = await store.get_for_update(session, code)
     if found is None:
         raise _unknown(code)
     row, departments = found
     if not caller.may_report_for(departments):
-        raise Forbidden(f"Deliverable {code} belongs to {', '.join(departments)}; this key reports for "
-                        f"{caller.department_code}.", code="other_department")
+        raise Forbidden(_("Deliverable {code} belongs to {departments}; this key reports for {department}.",
+                          code=code, departments=", ".join(departments), department=caller.department_code),
+                        code="other_department")
     checked = check_report(report, today=today_in_shanghai())
     if isinstance(checked, list):
         raise _refuse(checked)

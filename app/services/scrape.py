@@ -13,6 +13,7 @@ from app.domain.catalog import CITY, Catalog
 from app.domain.periods import SHANGHAI, today_in_shanghai
 from app.metrics import STATES, gauge, stateset
 from app.services import attainment as service
+from app.services import scrape_reporting
 
 YEAR_SECONDS = 366 * 24 * 3600
 _FREQ_SECONDS = {"month": 31 * 86400, "quarter": 92 * 86400, "semester": 184 * 86400, "year": YEAR_SECONDS}
@@ -73,7 +74,8 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
         if r.unit_code not in exported:
             continue
         iunit = catalog.indicators[r.indicator].unit
-        labels = [r.indicator, r.unit_code, r.kind.value, str(r.target_year) if r.target_year else "open"]
+        # An open-ended (长期) target is labelled target_year="none" (ATTAINMENT.md).
+        labels = [r.indicator, r.unit_code, r.kind.value, str(r.target_year) if r.target_year else "none"]
         targets[_family(iunit)].add_metric(labels, _scale(iunit, r.target_value))
         j = r.judgement
         if j.attainment_ratio is not None:
@@ -97,7 +99,8 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
             reported.add_metric([unit], last_report[unit])
             period_end.add_metric([unit], last_end[unit])
         interval.add_metric([unit], float(city_freq if unit == CITY else district_freq))
+    reporting = await scrape_reporting.collect(session, catalog, today)
     collect_seconds = gauge("attain_scrape_collect_seconds", "Time spent reading the store for this scrape.", [])
     collect_seconds.add_metric([], time.perf_counter() - started)
     return [*values.values(), *targets.values(), attainment, progress, status, reported, period_end, interval,
-            collect_seconds]
+            *reporting, collect_seconds]

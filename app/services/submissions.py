@@ -27,6 +27,9 @@ from app.domain.submission import (
 )
 from app.domain.yearly import Measure, Observation, YearValue, own_yearly
 from app.errors import Forbidden
+from app.i18n import _
+from app.services import quality
+from app.services.locking import refuse_locked
 
 
 @dataclass
@@ -38,9 +41,11 @@ class Outcome:
     counts: dict[str, int]
     conflicts: list[dict[str, Any]]
     tallies: Counter[tuple[str, str]] = field(default_factory=Counter)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    changed: set[tuple[str, str, int]] = field(default_factory=set)  # yearly cells whose values moved
 
     def body(self) -> dict[str, Any]:
-        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts}
+        return {"result": self.result, "counts": self.counts, "conflicts": self.conflicts, "warnings": self.warnings}
 
 
 def indicator_rule(i: IndicatorRow) -> IndicatorRule:
@@ -70,8 +75,8 @@ def authorise(catalog: Catalog, caller: Principal, units: Sequence[UnitRef | Uni
         own = catalog.units.get(caller.unit_code or "")
         names = ", ".join(f"{c} ({catalog.units[c].name})" for c in foreign[:5])
         raise Forbidden(
-            f"This key writes only for {caller.unit_code} ({own.name if own else '?'}) and the units under it; "
-            f"the request names {names}. Nothing was stored.",
+            _("This key writes only for {unit} ({name}) and the units under it; the request names {names}. "
+              "Nothing was stored.", unit=caller.unit_code, name=own.name if own else "?", names=names),
             foreign_units=foreign,
         )
 
@@ -119,6 +124,13 @@ async def submit(
         stored_cells = await measurements.in_cells(session, cells)
         before = {k: v.stored for k, v in stored_cells.items()}
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
+    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not). It takes
+    # a shared lock on the review rows, in this transaction, just before the write.
+    changed, locked = await refuse_locked(session, catalog, changed)
+    if locked:
+        refused = {c.index for c in locked}
+        clean = [r for r in clean if r.index not in refused]
+        conflicts = sorted([*conflicts, *locked], key=lambda c: c.index)
     if atomic and conflicts or not clean or dry_run:
         counts = _counts(clean, changed, before, conflicts)
         listed = [c.as_dict() for c in conflicts]
@@ -128,7 +140,6 @@ async def submit(
             counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
 
-    await lock_reviews(session, catalog, {(r.indicator, r.unit, r.period.year) for r in changed})
     for _attempt in range(_WRITE_ATTEMPTS):
         try:
             await measurements.write(session, changed, flows=flows, now=now)
@@ -141,8 +152,8 @@ async def submit(
                                              stored=await measurements.stored_periods(session, pairs))
             if raced and atomic:
                 counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
-                refused = sorted([*conflicts, *raced], key=lambda c: c.index)
-                return Outcome(422, "rejected", counts, [c.as_dict() for c in refused],
+                refused_rows = sorted([*conflicts, *raced], key=lambda c: c.index)
+                return Outcome(422, "rejected", counts, [c.as_dict() for c in refused_rows],
                                _tally(catalog, rows, units, [], len(rows)))
             lost = {c.index for c in raced}
             clean = [r for r in clean if r.index not in lost]
@@ -157,7 +168,9 @@ async def submit(
     await keep_totals(session, catalog, owns, measurements.revisions(changed, before), key_name=caller.name,
                       request_id=request_id, now=now)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
-    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies)
+    # Read-only, on this transaction's fresh yearly values; the flags themselves are kept after the commit.
+    found = await quality.warnings(session, catalog, changed)
+    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, set(owns))
 
 
 _WRITE_ATTEMPTS = 5
@@ -169,17 +182,6 @@ def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measu
     created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
     return {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
             "rejected": len(conflicts)}
-
-
-async def lock_reviews(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> None:
-    """The review-lock step of a write: runs in the write's transaction just before its values are stored.
-
-    The reporting issue's review locks go here: take a shared lock (FOR SHARE) on the review rows of every
-    (indicator, ancestor unit, year) of `cells` — `catalog.ancestors(unit)` — so that a review being closed
-    waits for this write, and refuse the write if a review already closed them. Until reviews exist it does
-    nothing.
-    """
-    return None
 
 
 def owns_after(

@@ -10,7 +10,9 @@ from app.domain.catalog import Catalog
 from app.domain.keys import Principal
 from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
-from app.services.submissions import authorise, keep_totals, lock_reviews, owns_after, resolve_unit
+from app.i18n import _
+from app.services.locking import refuse_locked_delete
+from app.services.submissions import authorise, keep_totals, owns_after, resolve_unit
 
 
 async def delete_value(
@@ -26,14 +28,17 @@ async def delete_value(
     try:
         authorise(catalog, caller, [resolve_unit(catalog, key[1])])
     except Forbidden:
-        raise Forbidden(f"This key cannot delete values of unit {key[1]}.") from None
-    cell = (key[0], key[1], parse_period(key[2]).end.year)
-    await lock_reviews(session, catalog, {cell})
+        raise Forbidden(_("This key cannot delete values of unit {unit}.", unit=key[1])) from None
+    period = parse_period(key[2])
+    if key[1] in catalog.units:
+        await refuse_locked_delete(session, catalog, key[1], period.year)
+    cell = (key[0], key[1], period.end.year)
     await measurements.lock_cells(session, [cell])
     stored = await measurements.in_cells(session, [cell])
     found = await measurements.delete(session, key=key, now=now)
     if found is None:
-        raise NotFound(f"No current value for {key[0]} / {key[1]} / {key[2]}.")
+        raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
+                         period=key[2]))
     row, revision = found
     await keep_totals(session, catalog, owns_after(catalog, stored, deleted=[key]), [revision],
                       key_name=caller.name, request_id=request_id, now=now)

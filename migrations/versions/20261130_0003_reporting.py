@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
         sa.Column("comment", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("key_name", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("request_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("recorded_at", app.db.types.UTCDateTime(timezone=True), nullable=False),

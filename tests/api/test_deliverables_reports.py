@@ -61,12 +61,13 @@ async def test_a_resend_adds_no_revision(client: httpx.AsyncClient, keys: Keys) 
     assert len(await history(client, keys.admin, R03)) == 1
 
 
-ROLES = ("admin", "bureau", "city", "scraper", "jijiao", "jiaokeyuan")
+ROLES = ("admin", "bureau", "reviewer", "city", "scraper", "jijiao", "jiaokeyuan")
 
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_authorization_matrix(client: httpx.AsyncClient, keys: Keys, app_ctx: object, role: str) -> None:
-    tokens = {"admin": keys.admin, "bureau": keys.bureau, "city": keys.city, "scraper": keys.scraper,
+    tokens = {"admin": keys.admin, "bureau": keys.bureau, "reviewer": keys.reviewer, "city": keys.city,
+              "scraper": keys.scraper,
               "jijiao": await department_key(app_ctx, "基教处"), "jiaokeyuan": await department_key(app_ctx, "教科院")}
     token = tokens[role]
     body = {"state": "in_progress"}

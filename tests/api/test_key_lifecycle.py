@@ -118,7 +118,8 @@ async def test_concurrent_creation_gives_a_name_once(client: httpx.AsyncClient, 
 
 
 def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ATTAIN_DATABASE_URL": database_url}
+    # The CLI speaks ATTAIN_DEFAULT_LANG (Chinese by default); these checks read its English wording.
+    env = {**os.environ, "ATTAIN_DATABASE_URL": database_url, "ATTAIN_DEFAULT_LANG": "en"}
     return subprocess.run([sys.executable, "-m", "app.cli", "keys", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120, check=False)
 

@@ -78,7 +78,8 @@ async def test_valid_rate_is_stored_with_its_derived_value(
     r = await post(client, keys.huangdao, batch(HUANGDAO, "2020", rate(value=97.104, comment="校园网达标")))
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("application/json")
-    assert r.json() == {"result": "success", "counts": tally(created=1), "conflicts": []}
+    assert r.json() == {"result": "success", "counts": tally(created=1), "conflicts": [],
+                        "warnings": []}
     [item] = await current(client, keys.bureau, indicator=RATE)
     assert (item["unit"], item["period"], item["numerator"], item["denominator"]) == (HUANGDAO, "2020", 971, 1000)
     assert item["value"] == pytest.approx(97.1) and item["comment"] == "校园网达标"
@@ -185,7 +186,8 @@ async def test_resend_is_unchanged_and_a_change_is_one_update(
     assert (await post(client, keys.huangdao, body)).json()["counts"] == tally(created=2)
     before = await counts(session)
     r = await post(client, keys.huangdao, body)
-    assert r.status_code == 200 and r.json() == {"result": "success", "counts": tally(unchanged=2), "conflicts": []}
+    assert r.status_code == 200 and r.json() == {"result": "success", "counts": tally(unchanged=2), "conflicts": [],
+                                                 "warnings": []}
     assert await counts(session) == before
     body["values"][1]["value"] = 13
     r = await post(client, keys.huangdao, body)

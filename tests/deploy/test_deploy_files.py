@@ -31,6 +31,7 @@ FAMILIES = {
     "attain_http_request_duration_seconds_bucket", "attain_http_request_duration_seconds_sum",
     "attain_http_request_duration_seconds_count", "attain_scrape_collect_seconds",
     "attain_deliverable_status", "attain_deliverables",
+    "attain_reporting_rate_ratio", "attain_reporting_on_time_ratio", "attain_quality_flags_open", "attain_reviews",
 }
 STATUS_COLOURS = {
     "achieved": "green", "on_track": "green", "at_risk": "yellow", "off_track": "orange", "missed": "red",
@@ -434,7 +435,7 @@ PROMQL_WORDS = {
     "sum", "max", "min", "count", "avg", "by", "without", "on", "ignoring", "group_left", "group_right", "or",
     "and", "unless", "bool", "time", "label_replace", "rate", "increase", "histogram_quantile", "le", "indicator",
     "unit_code", "unit_name", "kind", "target_year", "outcome", "task", "method", "route", "status",
-    "department", "deliverable",
+    "department", "deliverable", "state",
 }
 
 
@@ -447,5 +448,6 @@ def test_expressions_have_their_variables_substituted() -> None:
     for e in expressions:
         assert not re.search(r"\$\{?[A-Za-z_]", e.expr), e
     alerts = {e.where for e in expressions if not e.returns_data}
-    names = ("AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent", "AttainDeliverableOverdue")
+    names = ("AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent", "AttainDeliverableOverdue",
+             "AttainDistrictReportingIncomplete")
     assert alerts == {f"rules.yml alert {a}" for a in names}

@@ -51,7 +51,7 @@ def test_json_scalars_are_kept_as_given() -> None:
 def test_json_unknown_fields_and_non_objects_become_rows_to_reject() -> None:
     body = orjson.dumps({"values": [{"indicator": "a", "colour": 1, "size": 2}, 5, ["x"]]})
     got = rows(body, "application/json; charset=utf-8")
-    assert [r.extra for r in got] == [("colour", "size"), ("(not an object)",), ("(not an object)",)]
+    assert [tuple(map(str, r.extra)) for r in got] == [("colour", "size"), ("(not an object)",), ("(not an object)",)]
     assert [r.index for r in got] == [0, 1, 2]
 
 
@@ -99,7 +99,7 @@ def test_csv_lines_count_the_header_blank_lines_and_multi_line_cells() -> None:
     assert [(r.index, r.line, r.indicator) for r in got] == [(0, 2, EXPECTED.indicator), (1, 5, "x"), (2, 7, None),
                                                              (3, 8, "z")]
     assert got[1].comment == "one\r\ntwo"
-    assert got[2].extra == ("3 cells for 7 columns",)
+    assert tuple(map(str, got[2].extra)) == ("3 cells for 7 columns",)
 
 
 def test_csv_empty_cells_are_none_and_cells_are_stripped() -> None:

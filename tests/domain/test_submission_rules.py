@@ -115,20 +115,21 @@ def test_each_rule(fields: dict[str, Any], unit: UnitRef | UnitProblem | None, c
 
 
 def test_every_code_has_a_case() -> None:
-    covered = {c[3] for c in CASES} | {Code.DUPLICATE_IN_REQUEST, Code.PERIOD_OVERLAP}
+    # Set-level codes are tested where they arise: duplicates and overlaps here, `locked` in test_reviews.py.
+    covered = {c[3] for c in CASES} | {Code.DUPLICATE_IN_REQUEST, Code.PERIOD_OVERLAP, Code.LOCKED}
     assert covered == set(Code)
 
 
 def test_conflicts_name_what_they_could_resolve() -> None:
     retired = conflict(row(unit="370282"), RETIRED)
-    assert (retired.unit, retired.period) == ("370282", "2020") and "370215" in retired.detail
+    assert (retired.unit, retired.period) == ("370282", "2020") and "370215" in str(retired.detail)
     late = conflict(row(period=" 2020q4 ", unit="西海岸新区", value=1))
     # Too fine: the unit is resolved to its code, the period echoed as sent (trimmed).
     assert (late.code, late.indicator, late.unit, late.period) == (Code.PERIOD_TOO_FINE, "rate", "370211", "2020q4")
     bounds = conflict(row(numerator=1010))
-    assert "101" in bounds.detail and "[0, 100]" in bounds.detail
+    assert "101" in str(bounds.detail) and "[0, 100]" in str(bounds.detail)
     mismatch = conflict(row(value=97.0))
-    assert "97.100" in mismatch.detail
+    assert "97.100" in str(mismatch.detail)
 
 
 def test_clean_rows() -> None:
@@ -168,7 +169,7 @@ def test_duplicates_are_all_rejected_and_name_each_other() -> None:
     keep, bad = reject_duplicates(rows)
     assert [r.index for r in keep] == [1, 4]
     assert [(c.index, c.code) for c in bad] == [(i, Code.DUPLICATE_IN_REQUEST) for i in (0, 2, 3)]
-    assert "2, 3" in bad[0].detail and "0, 3" in bad[1].detail
+    assert "2, 3" in str(bad[0].detail) and "0, 3" in str(bad[1].detail)
     # Labels are canonical, so spellings of one month collide.
     keep, bad = reject_duplicates([_c(0, "370211", "202007", "open"), _c(1, "370211", "2020-07", "open")])
     assert keep == [] and len(bad) == 2
@@ -184,7 +185,7 @@ def test_flow_overlaps_with_stored_and_submitted_periods() -> None:
     assert [r.index for r in keep] == [1, 4]
     assert [(c.index, c.code) for c in bad] == [(0, Code.PERIOD_OVERLAP), (2, Code.PERIOD_OVERLAP),
                                                 (3, Code.PERIOD_OVERLAP)]
-    assert "2020" in bad[0].detail and "2018Q3" in bad[1].detail and "2018 " in bad[2].detail
+    assert "2020" in str(bad[0].detail) and "2018Q3" in str(bad[1].detail) and "2018 " in str(bad[2].detail)
     # Resending the stored period itself is no overlap (it is the same value, upserted).
     keep, bad = reject_overlaps([_c(0, "370200", "2020", "flow")], flow_indicators=flows, stored=stored)
     assert len(keep) == 1 and bad == []

@@ -65,7 +65,10 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "DELETE /api/v1/measurements": ((422,), "unknown unit or unparseable period is 422"),
     "GET /api/v1/attainment": ((422,), "unparseable date/as_of or an unknown unit is 422"),
     "GET /api/v1/attainment/summary": ((422,), "unparseable date/as_of is 422"),
+    "GET /api/v1/indicators/{code}/yearly": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/completeness": ((422,), "unparseable date/as_of, an unknown unit or indicator is 422"),
+    "GET /api/v1/templates": ((422,), "an unknown unit or unparseable period is 422, as is no unit from a key "
+                                      "bound to none"),
     "POST /api/v1/measurements": (
         (400, 413, 422), "rows are judged by the catalog (unknown indicator, future period, period too fine, bounds, "
                          "rate mismatch, ...): no row accepted is 422; a text/csv body is any string in the schema, "
@@ -76,6 +79,15 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PATCH /api/v1/targets/{target_id}": ((422,), "year_from after year (the new or the stored one) is 422"),
     "POST /api/v1/units": ((422,), "an unknown parent unit is 422"),
     "POST /api/v1/keys": ((422,), "a district key without a unit, or an unknown unit, is 422"),
+    "GET /api/v1/quality": ((422,), "an unknown unit is 422"),
+    "GET /api/v1/reviews": ((422,), "an unknown unit is 422"),
+    "POST /api/v1/reviews": ((422,), "an unknown unit is 422"),
+    "POST /api/v1/reviews/{review_id}/approve": ((422,), "a comment with control characters is 422"),
+    "POST /api/v1/reviews/{review_id}/return": ((422,), "a comment with control characters is 422"),
+    "POST /api/v1/reviews/{review_id}/unlock": ((422,), "a reason with control characters is 422"),
+    "POST /api/v1/quality/{flag_id}/confirm": ((422,), "a note with control characters is 422"),
+    "PUT /api/v1/indicators/{code}/reporters": ((422,), "an unknown unit among the reporters is 422"),
+    "POST /api/v1/keys/{key_id}/rotate": ((422,), "an unparseable or past expiry is 422; it is free text"),
     "GET /api/v1/deliverables": ((422,), "unparseable date/as_of or an unknown department is 422"),
     "GET /api/v1/deliverables/{code}": ((422,), "unparseable date/as_of is 422"),
     "GET /api/v1/plan/summary": ((422,), "unparseable date/as_of is 422"),

@@ -1,0 +1,50 @@
+"""The write path's lock check (SPEC.md "Review and locking"): a value in an approved dataset, or under an
+approved ancestor's, cannot change. Checked inside the write's transaction with a shared lock on the review
+rows, so an approval (exclusive lock) either sees the write committed or makes the write see it approved."""
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import reviews
+from app.domain.catalog import Catalog
+from app.domain.review import locking
+from app.domain.submission import Clean, Code, Conflict
+from app.errors import Conflict as ConflictError
+from app.i18n import _
+
+
+def _datasets(catalog: Catalog, cells: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+    return {(u, year) for unit, year in cells for u in (unit, *catalog.ancestors(unit))}
+
+
+async def refuse_locked(session: AsyncSession, catalog: Catalog, changing: Sequence[Clean]
+                        ) -> tuple[list[Clean], list[Conflict]]:
+    """Split rows that would change a value into those allowed and `locked` conflicts."""
+    if not changing:
+        return [], []
+    approved = await reviews.approved_for_write(
+        session, _datasets(catalog, [(r.unit, r.period.year) for r in changing]))
+    if not approved:
+        return list(changing), []
+    allowed, refused = [], []
+    for r in changing:
+        held = locking(r.unit, catalog.ancestors(r.unit), r.period.year, approved)
+        if held is None:
+            allowed.append(r)
+        else:
+            refused.append(Conflict(
+                r.index, r.line, r.indicator, r.unit, r.period.label, Code.LOCKED,
+                _("The dataset {unit}/{year} is approved: its values cannot change until an admin unlocks it.",
+                  unit=held[0], year=held[1]),
+            ))
+    return allowed, refused
+
+
+async def refuse_locked_delete(session: AsyncSession, catalog: Catalog, unit: str, year: int) -> None:
+    """409 `locked` when deleting the value would change an approved dataset."""
+    approved = await reviews.approved_for_write(session, _datasets(catalog, [(unit, year)]))
+    held = locking(unit, catalog.ancestors(unit), year, approved)
+    if held is not None:
+        raise ConflictError(_("The dataset {unit}/{year} is approved: this value cannot be deleted until an admin "
+                              "unlocks it.", unit=held[0], year=held[1]), code="locked")

@@ -1,0 +1,128 @@
+"""Quality flags: which yearly values a write touches, what the rules find there, the POST answer's
+warnings, and keeping the flags in step — run after the write has committed, outside its locks."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import quality as store
+from app.db.catalog import CatalogCache
+from app.db.models import QualityFlag
+from app.domain.catalog import Catalog
+from app.domain.keys import Principal, Role
+from app.domain.quality import Finding, peers_of_all, yoy
+from app.domain.submission import Clean
+from app.errors import Conflict, Forbidden, NotFound
+from app.i18n import _, render
+
+Cell = tuple[str, str, int]
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    cell: Cell
+    finding: Finding
+
+
+Group = tuple[str, str | None, int]  # indicator, parent (None: the root), year
+
+
+def _groups(catalog: Catalog, cells: Iterable[Cell], *, upward: bool) -> set[Group]:
+    """The sibling groups whose flags a change of these cells can move: each unit's own group and, with
+    `upward`, its ancestors' (their aggregates changed) and the next year's (its previous value changed)."""
+    out: set[Group] = set()
+    for ind, unit, year in cells:
+        chain = (unit, *catalog.ancestors(unit)) if upward else (unit,)
+        for u in chain:
+            parent = catalog.parents.get(u)
+            out.add((ind, parent, year))
+            if upward:
+                out.add((ind, parent, year + 1))
+    return out
+
+
+async def evaluate(session: AsyncSession, catalog: Catalog, groups: set[Group]) -> tuple[list[Found], set[Cell]]:
+    """Findings on every unit of the given sibling groups, and the cells looked at."""
+    values = await store.group_values(session, groups | {(i, p, y - 1) for i, p, y in groups})
+    members: dict[Group, dict[str, float]] = defaultdict(dict)
+    for (ind, unit, year), v in values.items():
+        members[(ind, catalog.parents.get(unit), year)][unit] = v
+    found: list[Found] = []
+    looked: set[Cell] = set()
+    for group in sorted(groups, key=lambda g: (g[0], g[1] or "", g[2])):
+        ind, _, year = group
+        if ind not in catalog.indicators:
+            continue
+        info = catalog.indicators[ind]
+        here = members.get(group, {})
+        far = peers_of_all(here)
+        for unit, current in sorted(here.items()):
+            cell = (ind, unit, year)
+            looked.add(cell)
+            jump = yoy(rate=info.measure == "rate", previous=values.get((ind, unit, year - 1)), current=current,
+                       max_change=info.max_yoy_change, max_points=info.max_yoy_points)
+            found.extend(Found(cell, f) for f in (jump, far.get(unit)) if f is not None)
+    return found, looked
+
+
+async def keep(session: AsyncSession, catalog: Catalog, changed: Iterable[Cell]) -> None:
+    """Re-evaluate every flag a change touches: open or update what is found, clear what no longer is."""
+    changed = set(changed)
+    groups = _groups(catalog, changed, upward=True)
+    found, looked = await evaluate(session, catalog, groups)
+    cells = looked | {(i, u, y) for i, u0, y0 in changed for u in (u0, *catalog.ancestors(u0)) for y in (y0, y0 + 1)}
+    existing = await store.flags_of(session, sorted(cells))
+    seen = set()
+    for f in found:
+        key = (*f.cell, f.finding.code)
+        seen.add(key)
+        store.upsert(session, existing.get(key), f.cell, f.finding.code, f.finding.value, f.finding.figures)
+    for key, flag in existing.items():
+        if key not in seen:
+            store.clear(flag)
+    await session.flush()
+
+
+async def keep_after_commit(sessions: async_sessionmaker[AsyncSession], catalogs: CatalogCache,
+                            changed: set[Cell]) -> None:
+    """Keep the flags a committed write touched, in a transaction of its own (never inside the write's locks).
+    A failure here loses no value: the next change of the same cells re-evaluates them."""
+    try:
+        async with sessions() as session, session.begin():
+            await keep(session, await catalogs.snapshot(session), changed)
+    except Exception:  # noqa: BLE001 - the answer is sent; a flag is advice, never worth a failed request
+        log.warning("quality_flags_not_kept", cells=len(changed), exc_info=True)
+
+
+async def warnings(session: AsyncSession, catalog: Catalog, rows: Sequence[Clean]) -> list[dict[str, Any]]:
+    """The POST answer's warnings: findings on the yearly value of each written row's own unit and year."""
+    by_cell: dict[Cell, list[int]] = defaultdict(list)
+    for r in rows:
+        by_cell[(r.indicator, r.unit, r.period.year)].append(r.index)
+    found, _ = await evaluate(session, catalog, _groups(catalog, by_cell, upward=False))
+    return [{"index": i, "code": f.finding.code, "detail": render(f.finding.detail)}
+            for f in found if f.cell in by_cell for i in by_cell[f.cell]]
+
+
+async def confirm(session: AsyncSession, catalog: Catalog, flag_id: int, note: str, caller: Principal
+                  ) -> QualityFlag:
+    """The unit's district, a reviewer or admin confirms a flag with a note (the value is right)."""
+    flag = await session.get(QualityFlag, flag_id)
+    if flag is None:
+        raise NotFound(_("No quality flag {id}.", id=flag_id))
+    if caller.role == Role.DISTRICT:
+        if flag.unit_code not in catalog.subtree(caller.unit_code or ""):
+            raise Forbidden(_("This key confirms only flags of its own district and the units under it."))
+    elif caller.role not in (Role.ADMIN, Role.REVIEWER):
+        raise Forbidden(_("Only the unit's district, a reviewer or an admin confirms a quality flag."))
+    if flag.state != "open":
+        raise Conflict(_("This flag is {state}; only an open flag is confirmed.", state=flag.state),
+                       code="flag_state")
+    flag.state, flag.note, flag.confirmed_by = "confirmed", note, caller.name
+    await session.flush()
+    return flag
