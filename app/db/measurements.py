@@ -12,6 +12,7 @@ from sqlmodel import col
 from app.db.bulk import chunks, upsert
 from app.db.dialect import driver, is_postgres
 from app.db.models import Measurement, MeasurementRevision
+from app.domain.audit import Author
 from app.domain.periods import Period, PeriodType
 from app.domain.submission import Clean
 
@@ -67,17 +68,19 @@ _REVISION_TYPES = ("text", "text", "text", "text", "date", "date", "int", "text"
 
 def revisions_insert(first: int) -> str:
     """The revisions INSERT for PostgreSQL with its arrays numbered from $first (to sit in a larger statement):
-    the 13 columns of _REVISION_COLS, then key_name, request_id, recorded_at."""
+    the 13 columns of _REVISION_COLS, then the author's key_name, request_id, key_id, client_request_id, and
+    recorded_at."""
     arrays = ", ".join(f"${first + k}::{t}[]" for k, t in enumerate(_REVISION_TYPES))
     n = first + len(_REVISION_TYPES)
-    return (f"INSERT INTO measurement_revisions ({', '.join(_REVISION_COLS)}, key_name, request_id, recorded_at) "
-            f"SELECT *, ${n}::text, ${n + 1}::text, ${n + 2}::timestamptz FROM unnest({arrays})")
+    return (f"INSERT INTO measurement_revisions ({', '.join(_REVISION_COLS)}, key_name, request_id, key_id, "
+            f"client_request_id, recorded_at) SELECT *, ${n}::text, ${n + 1}::text, ${n + 2}::int, ${n + 3}::text, "
+            f"${n + 4}::timestamptz FROM unnest({arrays})")
 
 
-def revisions_args(revs: Sequence[dict[str, Any]], *, key_name: str, request_id: str | None,
-                   recorded_at: datetime) -> list[Any]:
+def revisions_args(revs: Sequence[dict[str, Any]], *, by: Author, recorded_at: datetime) -> list[Any]:
     """The arguments of revisions_insert."""
-    return [*([r[c] for r in revs] for c in _REVISION_COLS), key_name, request_id, recorded_at]
+    return [*([r[c] for r in revs] for c in _REVISION_COLS), by.key_name, by.request_id, by.key_id,
+            by.client_request_id, recorded_at]
 
 
 _REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
@@ -243,18 +246,15 @@ def revisions(rows: Sequence[Clean], before: dict[Key, "Stored"]) -> list[dict[s
     return out
 
 
-async def record(session: AsyncSession, revs: Sequence[dict[str, Any]], *, key_name: str, request_id: str | None,
-                 recorded_at: datetime) -> None:
+async def record(session: AsyncSession, revs: Sequence[dict[str, Any]], *, by: Author, recorded_at: datetime) -> None:
     """Append the revisions, stamped `recorded_at`."""
     if not revs:
         return
     if is_postgres(session):
         apg = await driver(session)
-        await apg.execute(revisions_insert(1), *revisions_args(revs, key_name=key_name, request_id=request_id,
-                                                                 recorded_at=recorded_at))
+        await apg.execute(revisions_insert(1), *revisions_args(revs, by=by, recorded_at=recorded_at))
         return
-    await session.execute(R.insert(), [{**r, "key_name": key_name, "request_id": request_id,
-                                        "recorded_at": recorded_at} for r in revs])
+    await session.execute(R.insert(), [{**r, **by.columns(), "recorded_at": recorded_at} for r in revs])
 
 
 async def delete(session: AsyncSession, *, key: Key, now: datetime) -> tuple[Measurement, dict[str, Any]] | None:

@@ -23,6 +23,7 @@ from app.db.dialect import driver, is_postgres
 from app.db.measurements import record as measurements_record
 from app.db.measurements import revisions_args, revisions_insert
 from app.db.models import KeptState, Measurement, Unit, YearlyValue, YearlyValueRevision
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.yearly import Measure, Sums, YearValue, effective, period_key, share, total_of
 
@@ -239,14 +240,13 @@ async def apply(session: AsyncSession, catalog: Catalog, owns: Mapping[Cell, Yea
     return Changes(changed, changed[written:])
 
 
-async def finish(session: AsyncSession, changes: Changes, *, revisions: Sequence[dict[str, Any]], key_name: str,
-                 request_id: str | None, recorded_at: datetime) -> None:
+async def finish(session: AsyncSession, changes: Changes, *, revisions: Sequence[dict[str, Any]], by: Author,
+                 recorded_at: datetime) -> None:
     """A write's last statement: the changed kept rows, their revisions and the values' revisions, all stamped
     `recorded_at` — one round trip on PostgreSQL, so the rows locked by `apply` are held as briefly as can be."""
     if not is_postgres(session):
         await _store(session, changes.unstored)
-        await measurements_record(session, revisions, key_name=key_name, request_id=request_id,
-                                  recorded_at=recorded_at)
+        await measurements_record(session, revisions, by=by, recorded_at=recorded_at)
         await record(session, changes.states, recorded_at=recorded_at)
         return
     stored = (*KEY, *STATE, "updated_at")
@@ -262,8 +262,7 @@ async def finish(session: AsyncSession, changes: Changes, *, revisions: Sequence
         + revisions_insert(first_rev)
     )
     args = [*([r[n] for r in changes.unstored] for n in stored), *([r[n] for r in changes.states] for n in kept),
-            recorded_at, *revisions_args(revisions, key_name=key_name, request_id=request_id,
-                                         recorded_at=recorded_at)]
+            recorded_at, *revisions_args(revisions, by=by, recorded_at=recorded_at)]
     apg = await driver(session)
     await apg.execute(sql, *args)
 

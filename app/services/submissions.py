@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
 from app.db.types import utcnow
+from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
 from app.domain.payload import RawRow
@@ -100,6 +101,7 @@ async def submit(
     today: date,
     now: datetime,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Outcome:
     """Run one submission; raises Forbidden before looking at any row if a foreign unit is named."""
     units = [resolve_unit(catalog, r.unit) for r in rows]
@@ -165,8 +167,8 @@ async def submit(
     if not clean:
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
     owns = owns_after(catalog, stored_cells, changed=changed)
-    await keep_totals(session, catalog, owns, measurements.revisions(changed, before), key_name=caller.name,
-                      request_id=request_id, now=now)
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    await keep_totals(session, catalog, owns, measurements.revisions(changed, before), by=by, now=now)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
     # Read-only, on this transaction's fresh yearly values; the flags themselves are kept after the commit.
     found = await quality.warnings(session, catalog, changed)
@@ -214,16 +216,14 @@ async def keep_totals(
     owns: dict[Cell, YearValue | None],
     revisions: Sequence[dict[str, Any]],
     *,
-    key_name: str,
-    request_id: str | None,
+    by: Author,
     now: datetime,
 ) -> None:
     """A write's last statements: the kept yearly rows of the changed cells and their ancestors, then the value
     revisions and the kept rows' revisions, all stamped once every lock is held (so stamps follow the order in
     which conflicting writes commit, and a past as_of sees whole writes)."""
     changes = await yearly.apply(session, catalog, owns, now=now)
-    await yearly.finish(session, changes, revisions=revisions, key_name=key_name, request_id=request_id,
-                        recorded_at=max(utcnow(), now))
+    await yearly.finish(session, changes, revisions=revisions, by=by, recorded_at=max(utcnow(), now))
 
 
 def _tally(

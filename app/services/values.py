@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements
 from app.db.models import Measurement
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal
 from app.domain.periods import parse_period
@@ -23,6 +24,7 @@ async def delete_value(
     *,
     now: datetime,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Measurement:
     """Withdraw the live value at (indicator, unit, period); 403 outside the key's subtree, 404 if none."""
     try:
@@ -40,6 +42,6 @@ async def delete_value(
         raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
                          period=key[2]))
     row, revision = found
-    await keep_totals(session, catalog, owns_after(catalog, stored, deleted=[key]), [revision],
-                      key_name=caller.name, request_id=request_id, now=now)
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    await keep_totals(session, catalog, owns_after(catalog, stored, deleted=[key]), [revision], by=by, now=now)
     return row

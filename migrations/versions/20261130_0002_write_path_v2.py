@@ -1,7 +1,7 @@
 """write path v2: kept yearly rows with own values and children's sums, their revisions, the flow overlap guard
 
 Revision ID: 0002
-Revises: w013
+Revises: 0006
 Create Date: 2026-11-30 02:00:00
 
 The kept rows are derived data: they are emptied here and rebuilt from the stored values by `attain migrate` /
@@ -17,7 +17,7 @@ from alembic import op
 import app.db.types
 
 revision: str = '0002'
-down_revision: str | None = 'w013'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
