@@ -220,6 +220,7 @@ def export(
 ) -> None:
     """Write the whole store — catalog, keys' hashes, values, every revision, every table — as one archive."""
     from app.db.archive import export_store
+    from app.domain.archive import ArchiveError
 
     settings = get_settings()
 
@@ -229,14 +230,22 @@ def export(
             if str(file) == "-":
                 return await export_store(engine, sys.stdout.buffer)
             part = file.with_name(file.name + ".part")
-            with open(part, "wb") as out:
-                manifest = await export_store(engine, out)
+            try:
+                with open(part, "wb") as out:
+                    manifest = await export_store(engine, out)
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
             part.replace(file)  # never a half-written archive under the asked name
             return manifest
         finally:
             await engine.dispose()
 
-    manifest = asyncio.run(run())
+    try:
+        manifest = asyncio.run(run())
+    except (ArchiveError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     rows = sum(t["rows"] for t in manifest["tables"])
     typer.echo(f"exported {rows} rows of {len(manifest['tables'])} tables (schema {manifest['schema_revision']})",
                err=True)

@@ -63,6 +63,19 @@ def keys_for(url: str) -> tuple[dict[str, str], set[int]]:
     return tokens, asyncio.run(more())
 
 
+def still_valid(url: str, token: str) -> bool:
+    """Whether the run's own key still authenticates (if not, its later 401s said nothing about the input)."""
+    async def probe() -> bool:
+        engine = create_engine(Settings(database_url=url))
+        try:
+            async with engine.connect() as conn:
+                return await key_store.authenticate(conn, token) is not None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(probe())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-examples", type=int, default=100, help="Hypothesis examples per operation and phase")
@@ -83,6 +96,8 @@ def main() -> int:
             app = create_app(Settings(database_url=url, metrics_public=False, log_level="warning"))
             report = run_schemathesis(app, role=role, token=tokens[role], max_examples=args.max_examples,
                                       protected_key_ids=key_ids, seed=args.seed)
+            if not still_valid(url, tokens[role]):
+                report.errors.append("the run's own key no longer authenticates")
         print(report.render(), flush=True)
         reports.append(report)
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.catalog import indicator_read, target_read
-from app.api.deps import Admin, Catalogs, Id, Reader, SessionDep, WriteSessionDep
+from app.api.deps import Admin, Catalogs, Id, Reader, SessionDep, WriteSessionDep, author
 from app.db import catalog as q
 from app.db import revisions
 from app.domain.keys import Principal
@@ -25,7 +25,7 @@ router = APIRouter(tags=["admin"])
 
 
 def _by(request: Request, caller: Principal) -> edits.Editor:
-    return edits.Editor(key_name=caller.name, request_id=getattr(request.state, "request_id", None))
+    return author(request, caller)
 
 
 @router.post("/indicators", status_code=201, responses={409: {"description": "Code exists"}})
@@ -109,6 +109,7 @@ async def catalog_revisions(
     """Every recorded change to indicators, targets and units."""
     return [
         RevisionRead(id=r.id or 0, entity=r.entity, key=r.entity_key, action=r.action, data=r.data, old=r.old,
-                     key_name=r.key_name, request_id=r.request_id, recorded_at=r.recorded_at.isoformat())
+                     key_name=r.key_name, request_id=r.request_id, key_id=r.key_id,
+                     client_request_id=r.client_request_id, recorded_at=r.recorded_at.isoformat())
         for r in await revisions.history(session, entity=entity, key=key)
     ]

@@ -119,12 +119,13 @@ async def report(request: Request, body: ReportWrite, session: WriteSessionDep, 
                  caller: Annotated[Principal, Depends(principal)], code: str = Code) -> ReportAnswer:
     """A department's report on its deliverable (admin: any). A change is kept as a revision; a resend of the
     current report changes nothing."""
+    cat = await catalogs.snapshot(session)
     done = await service.report_deliverable(
-        session, caller=caller, code=code, request_id=getattr(request.state, "request_id", None),
+        session, caller=caller, code=code, request_id=getattr(request.state, "request_id", None), catalog=cat,
+        client_request_id=getattr(request.state, "client_request_id", None),
         report=ReportInput(state=body.state, done_on=body.done_on, document_no=body.document_no, url=body.url,
                            note=body.note),
     )
-    cat = await catalogs.snapshot(session)
     j = await service.get_deliverable(session, cat, code, on=_day(None), as_of=None)
     return ReportAnswer(changed=done.revision is not None,
                         revision_id=done.revision.id if done.revision else None,
@@ -136,7 +137,8 @@ async def history(session: SessionDep, _caller: Reader, code: str = Code) -> lis
     """Every report on the deliverable, oldest first."""
     return [RevisionRead(id=r.id or 0, state=r.state, old_state=r.old_state, done_on=r.done_on,
                          document_no=r.document_no, url=r.url, note=r.note, key_name=r.key_name,
-                         department=r.department_code, request_id=r.request_id, recorded_at=r.recorded_at)
+                         department=r.department_code, request_id=r.request_id, key_id=r.key_id,
+                         client_request_id=r.client_request_id, recorded_at=r.recorded_at)
             for r in await service.deliverable_history(session, code)]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.catalog import CatalogCache
 from app.db.keys import authenticate_and_record
+from app.domain.audit import Author
 from app.domain.keys import METRICS_ROLES, READ_ROLES, WRITE_ROLES, Principal, Role
 from app.errors import Forbidden, Unauthorized
 from app.i18n import Message, _
@@ -95,3 +96,10 @@ Reader = Annotated[Principal, Depends(require(READ_ROLES, _("read the API")))]
 Writer = Annotated[Principal, Depends(require(WRITE_ROLES, _("submit or delete values")))]
 Admin = Annotated[Principal, Depends(require(frozenset({Role.ADMIN}), _("change the catalog")))]
 MetricsReader = Annotated[Principal, Depends(require(METRICS_ROLES, _("read metrics")))]
+
+
+def author(request: Request, caller: Principal) -> Author:
+    """Who makes this request's changes: the key, the server's request id and the client's own."""
+    state = request.state
+    return Author.of(caller, request_id=getattr(state, "request_id", None),
+                     client_request_id=getattr(state, "client_request_id", None))

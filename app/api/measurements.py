@@ -161,6 +161,7 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
         outcome = await submissions.submit(
             session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
             now=utcnow(), request_id=getattr(request.state, "request_id", None),
+            client_request_id=getattr(request.state, "client_request_id", None),
         )
     except AppError as exc:
         # Answered, not raised: the idempotency record must keep 4xx answers too.
@@ -293,7 +294,8 @@ async def value_history(
     return [
         RevisionRead(id=r.id or 0, action=r.action, value=r.value, old_value=r.old_value,  # type: ignore[arg-type]
                      numerator=r.numerator, denominator=r.denominator, comment=r.comment, key_name=r.key_name,
-                     request_id=r.request_id, recorded_at=r.recorded_at.isoformat())
+                     request_id=r.request_id, key_id=r.key_id, client_request_id=r.client_request_id,
+                     recorded_at=r.recorded_at.isoformat())
         for r in await measurements.history(session, key)
     ]
 
@@ -313,7 +315,8 @@ async def delete_value(
     catalog = await catalogs.snapshot(session)
     key = _key(catalog, indicator, unit, period)
     now = utcnow()
-    row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None))
+    row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None),
+                         client_request_id=getattr(request.state, "client_request_id", None))
     background.add_task(quality.keep_after_commit, request.app.state.write_sessions, catalogs,
                         {(row.indicator_code, row.unit_code, row.year)})
     return DeletedRead(deleted=ValueRead(

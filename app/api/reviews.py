@@ -22,7 +22,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {403: {}, 404: {}, 409: {"description
 
 
 def _actor(request: Request, caller: Any) -> service.Actor:
-    return service.Actor(principal=caller, request_id=getattr(request.state, "request_id", None))
+    return service.Actor(principal=caller, request_id=getattr(request.state, "request_id", None),
+                         client_request_id=getattr(request.state, "client_request_id", None))
 
 
 async def _read(session: Any, cat: Catalog, found: list[Review]) -> list[ReviewRead]:

@@ -93,6 +93,9 @@ async def export_store(engine: AsyncEngine, out: IO[bytes]) -> dict[str, Any]:
             conn = await conn.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
             manifest["schema_revision"] = await _revision(conn)
+            if manifest["schema_revision"] != head_revision():
+                raise ArchiveError(f"the database is at schema revision {manifest['schema_revision']}, this attain "
+                                   f"at {head_revision()}: run `attain migrate` first")
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
                 for position, table in enumerate(tables()):
                     name = member_name(position, table.name)

@@ -152,3 +152,16 @@ def indicator_row(i: Indicator) -> IndicatorRow:
         min_completeness=i.min_completeness, due_days=i.due_days, max_yoy_change=i.max_yoy_change,
         max_yoy_points=i.max_yoy_points,
     )
+
+
+# Serialises unit creation on PostgreSQL (SQLite's write transactions are serial already).
+_UNITS_LOCK = 0x756E697473  # "units"
+
+
+async def unit_names_locked(session: AsyncSession) -> list[tuple[str, tuple[str, ...]]]:
+    """Every unit's and retired unit's code and names, read after taking the unit-creation lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _UNITS_LOCK})
+    U, R = Unit.__table__, RetiredUnit.__table__  # type: ignore[attr-defined]
+    out = [(c, (n, *(a or []))) for c, n, a in await session.execute(select(U.c.code, U.c.name, U.c.aliases))]
+    return out + [(c, (n,)) for c, n in await session.execute(select(R.c.code, R.c.name))]

@@ -85,12 +85,14 @@ def same_report(row: DeliverableRow, report: ValidReport) -> bool:
 
 
 async def record_report(session: AsyncSession, row: DeliverableRow, report: ValidReport, *, key_name: str,
-                        department_code: str | None, request_id: str | None) -> DeliverableRevision:
+                        department_code: str | None, request_id: str | None, key_id: int | None = None,
+                        client_request_id: str | None = None) -> DeliverableRevision:
     """Make `report` the deliverable's current one and keep it as a revision, in the caller's transaction."""
     revision = DeliverableRevision(
         deliverable_code=row.code, state=report.state.value, done_on=report.done_on, document_no=report.document_no,
         url=report.url, note=report.note, old_state=row.state if row.reported_at is not None else None,
-        key_name=key_name, department_code=department_code, request_id=request_id,
+        key_name=key_name, department_code=department_code, request_id=request_id, key_id=key_id,
+        client_request_id=client_request_id,
     )
     session.add(revision)
     await session.flush()

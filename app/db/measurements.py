@@ -12,6 +12,7 @@ from sqlmodel import col
 from app.db.bulk import chunks, upsert
 from app.db.dialect import driver, is_postgres
 from app.db.models import Measurement, MeasurementRevision
+from app.domain.audit import Author
 from app.domain.periods import Period, PeriodType
 from app.domain.submission import Clean
 
@@ -60,8 +61,8 @@ up AS (
 )
 INSERT INTO measurement_revisions (indicator_code, unit_code, period, period_type, period_start, period_end, year,
                                    action, value, numerator, denominator, comment, old_value, key_name, request_id,
-                                   recorded_at)
-SELECT i, u, p, pt, ps, pe, y, a, v, n, d, c, o, $15, $16, $14 FROM t
+                                   key_id, client_request_id, recorded_at)
+SELECT i, u, p, pt, ps, pe, y, a, v, n, d, c, o, $15, $16, $17, $18, $14 FROM t
 """
 
 
@@ -71,7 +72,7 @@ async def _current_pg(session: AsyncSession, keys: Sequence[tuple[str, str, str]
 
 
 async def _write_pg(session: AsyncSession, rows: Sequence[Any], *, actions: Sequence[str],
-                old_values: Sequence[float | None], now: Any, key_name: str, request_id: str | None) -> None:
+                old_values: Sequence[float | None], now: Any, by: Author) -> None:
     """Upsert clean rows and append their revisions (`rows` are domain.submission.Clean)."""
     apg = await driver(session)
     periods = [r.period for r in rows]
@@ -79,8 +80,8 @@ async def _write_pg(session: AsyncSession, rows: Sequence[Any], *, actions: Sequ
         _WRITE, [r.indicator for r in rows], [r.unit for r in rows], [p.label for p in periods],
         [p.type.value for p in periods], [p.start for p in periods], [p.end for p in periods],
         [p.end.year for p in periods], [r.value for r in rows], [r.numerator for r in rows],
-        [r.denominator for r in rows], [r.comment for r in rows], list(actions), list(old_values), now, key_name,
-        request_id,
+        [r.denominator for r in rows], [r.comment for r in rows], list(actions), list(old_values), now, by.key_name,
+        by.request_id, by.key_id, by.client_request_id,
     )
 
 
@@ -163,8 +164,7 @@ async def write(
     rows: Sequence[Clean],
     *,
     before: dict[Key, Stored],
-    key_name: str,
-    request_id: str | None,
+    by: Author,
     now: datetime,
 ) -> None:
     """Upsert the rows and append one revision each, in the caller's transaction (one statement per table)."""
@@ -174,12 +174,10 @@ async def write(
     old_values = [o.value if o is not None and not o.deleted else None for o in olds]
     actions = ["update" if o is not None and not o.deleted else "create" for o in olds]
     if is_postgres(session):
-        await _write_pg(session, rows, actions=actions, old_values=old_values, now=now, key_name=key_name,
-                           request_id=request_id)
+        await _write_pg(session, rows, actions=actions, old_values=old_values, now=now, by=by)
         return
     revs = [
-        {**_state(r, now), "action": action, "old_value": old, "key_name": key_name, "request_id": request_id,
-         "recorded_at": now}
+        {**_state(r, now), "action": action, "old_value": old, **by.columns(), "recorded_at": now}
         for r, action, old in zip(rows, actions, old_values, strict=True)
     ]
     values = [{**_state(r, now), "deleted": False, "updated_at": now} for r in rows]
@@ -193,7 +191,7 @@ async def write(
 
 
 async def delete(
-    session: AsyncSession, *, key: Key, key_name: str, request_id: str | None, now: datetime
+    session: AsyncSession, *, key: Key, by: Author, now: datetime
 ) -> Measurement | None:
     """Flag a live value deleted and record it; None if there was nothing to delete."""
     found = await session.execute(select(M.c.year).where(M.c.indicator_code == key[0], M.c.unit_code == key[1],
@@ -213,7 +211,7 @@ async def delete(
         "indicator_code": row.indicator_code, "unit_code": row.unit_code, "period": row.period,
         "period_type": row.period_type, "period_start": row.period_start, "period_end": row.period_end,
         "year": row.year, "action": "delete", "value": None, "numerator": None, "denominator": None,
-        "comment": None, "old_value": row.value, "key_name": key_name, "request_id": request_id, "recorded_at": now,
+        "comment": None, "old_value": row.value, **by.columns(), "recorded_at": now,
     }])
     return row
 

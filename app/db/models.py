@@ -124,6 +124,8 @@ class DeliverableRevision(SQLModel, table=True):
     key_name: str
     department_code: str | None = Field(default=None, max_length=40)
     request_id: str | None = None
+    key_id: int | None = None
+    client_request_id: str | None = Field(default=None, max_length=64)
     recorded_at: datetime = _ts(nullable=False, default=utcnow)
 
 
@@ -199,6 +201,9 @@ class CatalogRevision(SQLModel, table=True):
     old: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     key_name: str
     request_id: str | None = None
+    # Who, exactly: names may repeat over time; the id does not. The client's own X-Request-ID, kept beside ours.
+    key_id: int | None = None
+    client_request_id: str | None = Field(default=None, max_length=64)
     recorded_at: datetime = _ts(nullable=False, default=utcnow)
 
 
@@ -267,6 +272,9 @@ class MeasurementRevision(SQLModel, table=True):
     old_value: float | None = None
     key_name: str
     request_id: str | None = None
+    # Who, exactly: names may repeat over time; the id does not. The client's own X-Request-ID, kept beside ours.
+    key_id: int | None = None
+    client_request_id: str | None = Field(default=None, max_length=64)
     recorded_at: datetime = _ts(nullable=False, default=utcnow)
 
 
@@ -335,6 +343,9 @@ class ReviewEvent(SQLModel, table=True):
     digest: str | None = Field(default=None, max_length=64)  # approvals: the values they saw
     key_name: str
     request_id: str | None = None
+    # Who, exactly: names may repeat over time; the id does not. The client's own X-Request-ID, kept beside ours.
+    key_id: int | None = None
+    client_request_id: str | None = Field(default=None, max_length=64)
     recorded_at: datetime = _ts(nullable=False, default=utcnow)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.bulk import chunks
 from app.db.models import CatalogRevision, Measurement
 from app.domain.catalog import Catalog
-from app.domain.completeness import Scope, scope_of
+from app.domain.completeness import Scope, scope_of, units_by_level
 from app.domain.periods import Period, PeriodType
 from app.domain.yearly import flow_covers
 
@@ -21,9 +21,10 @@ Cell = tuple[str, str, int]
 
 async def scopes(session: AsyncSession, catalog: Catalog, *, as_of: datetime | None) -> dict[str, Scope]:
     """Each indicator's Scope now, or at `as_of`."""
+    by_level = units_by_level(catalog)
     if as_of is None:
         return {code: scope_of(catalog, {"reporters": i.reporters, "level": i.level,
-                                         "min_completeness": i.min_completeness})
+                                         "min_completeness": i.min_completeness}, by_level)
                 for code, i in catalog.indicators.items()}
     R = CatalogRevision.__table__  # type: ignore[attr-defined]
     ranked = (
@@ -37,7 +38,7 @@ async def scopes(session: AsyncSession, catalog: Catalog, *, as_of: datetime | N
     out = {}
     for code, i in catalog.indicators.items():
         state = states.get(code) or {"level": i.level}
-        out[code] = scope_of(catalog, state)
+        out[code] = scope_of(catalog, state, by_level)
     return out
 
 

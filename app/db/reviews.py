@@ -59,12 +59,14 @@ async def states(session: AsyncSession, pairs: Sequence[tuple[str, int]]) -> dic
 
 
 def record(session: AsyncSession, review: Review, *, action: str, comment: str | None, key_name: str,
-           request_id: str | None, digest: str | None = None) -> None:
+           request_id: str | None, digest: str | None = None, key_id: int | None = None,
+           client_request_id: str | None = None) -> None:
     """Append one transition in the caller's transaction."""
     assert review.id is not None
     review.updated_at = utcnow()
     session.add(ReviewEvent(review_id=review.id, action=action, state=review.state, comment=comment,
-                            key_name=key_name, request_id=request_id, digest=digest))
+                            key_name=key_name, request_id=request_id, digest=digest, key_id=key_id,
+                            client_request_id=client_request_id))
 
 
 async def digest(session: AsyncSession, units: Iterable[str], year: int) -> str:

@@ -31,12 +31,14 @@ def record(
     old: dict[str, Any] | None,
     key_name: str,
     request_id: str | None,
+    key_id: int | None = None,
+    client_request_id: str | None = None,
 ) -> None:
     """Append one revision in the caller's transaction."""
     session.add(
         CatalogRevision(
             entity=entity, entity_key=key, action=action, data=data, old=old, key_name=key_name,
-            request_id=request_id,
+            request_id=request_id, key_id=key_id, client_request_id=client_request_id,
         )
     )
 

@@ -254,4 +254,6 @@ class RevisionRead(BaseModel):
     old: dict[str, object] | None
     key_name: str
     request_id: str | None
+    key_id: int | None = None
+    client_request_id: str | None = None
     recorded_at: str

@@ -73,6 +73,8 @@ class RevisionRead(BaseModel):
     key_name: str
     department: str | None
     request_id: str | None
+    key_id: int | None = None
+    client_request_id: str | None = None
     recorded_at: datetime
 
 

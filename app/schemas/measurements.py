@@ -87,6 +87,8 @@ class RevisionRead(BaseModel):
     comment: str | None
     key_name: str
     request_id: str | None
+    key_id: int | None = None
+    client_request_id: str | None = None
     recorded_at: str
 
 

@@ -1,15 +1,14 @@
 """Admin edits of the catalog: indicators, targets and units. Every change leaves a revision."""
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import revisions, yearly
-from app.db.catalog import CatalogCache
+from app.db.catalog import CatalogCache, unit_names_locked
 from app.db.models import Indicator, Target, Unit
 from app.db.seed import REPORTING_FIELDS
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.text import echo
 from app.domain.units import Existing, new_unit_problems
@@ -25,13 +24,8 @@ from app.schemas.catalog import (
 )
 from app.services.catalog import indicator_or_404
 
-
-@dataclass(frozen=True, slots=True)
-class Editor:
-    """Who makes a change, as its revision records it."""
-
-    key_name: str
-    request_id: str | None
+# Who makes a change, as its revision records it.
+Editor = Author
 
 
 async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorCreate, *, by: Editor) -> Indicator:
@@ -49,7 +43,7 @@ async def create_indicator(session: AsyncSession, cat: Catalog, body: IndicatorC
     )
     session.add(ind)
     revisions.record(session, entity="indicator", key=ind.code, action="create",
-                     data=revisions.indicator_state(ind), old=None, key_name=by.key_name, request_id=by.request_id)
+                     data=revisions.indicator_state(ind), old=None, **by.columns())
     await session.flush()
     return ind
 
@@ -74,7 +68,7 @@ async def update_indicator(
     new = revisions.indicator_state(ind)
     if new != old:
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     if new["measure"] != old["measure"]:
         # A rate, a stock and a flow make different yearly values of the same stored periods.
@@ -107,7 +101,7 @@ async def set_reporters(
     new = revisions.indicator_state(ind)
     if new != old:
         revisions.record(session, entity="indicator", key=code, action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     return ind
 
@@ -143,7 +137,7 @@ async def create_target(session: AsyncSession, cat: Catalog, code: str, body: Ta
     session.add(t)
     await session.flush()
     revisions.record(session, entity="target", key=str(t.id), action="create", data=revisions.target_state(t),
-                     old=None, key_name=by.key_name, request_id=by.request_id)
+                     old=None, **by.columns())
     return t
 
 
@@ -181,7 +175,7 @@ async def update_target(session: AsyncSession, target_id: int, body: TargetUpdat
     new = revisions.target_state(t)
     if new != old:
         revisions.record(session, entity="target", key=str(target_id), action="update", data=new, old=old,
-                         key_name=by.key_name, request_id=by.request_id)
+                         **by.columns())
     await session.flush()
     return t
 
@@ -190,7 +184,7 @@ async def delete_target(session: AsyncSession, target_id: int, *, by: Editor) ->
     """Remove a target; its revisions remain, so past reports still show it."""
     t = await _target_or_404(session, target_id)
     revisions.record(session, entity="target", key=str(target_id), action="delete", data=None,
-                     old=revisions.target_state(t), key_name=by.key_name, request_id=by.request_id)
+                     old=revisions.target_state(t), **by.columns())
     await session.delete(t)
     await session.flush()
 
@@ -203,8 +197,9 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
     if parent is None or parent.code not in cat.units:
         raise Unprocessable(_("Unknown parent unit '{text}'.", text=echo(body.parent)),
                             errors=[{"location": "body.parent", "message": "unknown unit"}])
-    existing = [Existing(u.code, (u.name, *(u.aliases or []))) for u in cat.units.values()]
-    existing += [Existing(r.code, (r.name,)) for r in cat.retired.values()]
+    # Read after taking the unit lock, not from the request's snapshot: two admins adding one name at once
+    # cannot both succeed.
+    existing = [Existing(code, names) for code, names in await unit_names_locked(session)]
     problems = new_unit_problems(code=body.code, name=body.name, aliases=body.aliases, level=body.level,
                                  parent_level=cat.units[parent.code].level, existing=existing)
     if problems:
@@ -216,6 +211,6 @@ async def create_unit(session: AsyncSession, cat: Catalog, body: UnitCreate, *, 
              aliases=body.aliases)
     session.add(u)
     revisions.record(session, entity="unit", key=u.code, action="create", data=revisions.unit_state(u), old=None,
-                     key_name=by.key_name, request_id=by.request_id)
+                     **by.columns())
     await session.flush()
     return u

@@ -133,6 +133,11 @@ async def plan_summary(session: AsyncSession, catalog: Catalog, *, on: date, as_
     )
 
 
+def _names(catalog: Catalog | None, codes: list[str]) -> str:
+    known = catalog.departments if catalog is not None else {}
+    return "、".join(known[c].name_zh if c in known else c for c in codes)
+
+
 def _unknown(code: str) -> NotFound:
     return NotFound(_("No deliverable '{code}'. The list is at /api/v1/deliverables.", code=code[:40]),
                     code="unknown_deliverable")
@@ -155,8 +160,10 @@ class Reported:
 
 
 async def report_deliverable(session: AsyncSession, *, caller: Principal, code: str, report: ReportInput,
-                             request_id: str | None) -> Reported:
-    """Record a department's (or admin's) report on a deliverable; one revision per change, nothing on refusal."""
+                             request_id: str | None, catalog: Catalog | None = None,
+                             client_request_id: str | None = None) -> Reported:
+    """Record a department's (or admin's) report on a deliverable; one revision per change, nothing on refusal.
+    With the catalog, a refusal names departments by their Chinese names."""
     if caller.role not in (Role.ADMIN, Role.DEPARTMENT):
         raise Forbidden(_("A {role} key cannot report on plan deliverables; this needs a department key of one "
                           "of its departments, or admin.", role=caller.role.value), code="role_cannot_report")
@@ -166,7 +173,8 @@ async def report_deliverable(session: AsyncSession, *, caller: Principal, code: 
     row, departments = found
     if not caller.may_report_for(departments):
         raise Forbidden(_("Deliverable {code} belongs to {departments}; this key reports for {department}.",
-                          code=code, departments=", ".join(departments), department=caller.department_code),
+                          code=code, departments=_names(catalog, departments),
+                          department=_names(catalog, [caller.department_code or ""])),
                         code="other_department")
     checked = check_report(report, today=today_in_shanghai())
     if isinstance(checked, list):
@@ -174,7 +182,8 @@ async def report_deliverable(session: AsyncSession, *, caller: Principal, code: 
     if store.same_report(row, checked):
         return Reported(code=code, revision=None)
     revision = await store.record_report(session, row, checked, key_name=caller.name,
-                                         department_code=caller.department_code, request_id=request_id)
+                                         department_code=caller.department_code, request_id=request_id,
+                                         key_id=caller.key_id, client_request_id=client_request_id)
     return Reported(code=code, revision=revision)
 
 

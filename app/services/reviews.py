@@ -21,6 +21,7 @@ SUBMITTERS = frozenset({Role.ADMIN, Role.DISTRICT})
 class Actor:
     principal: Principal
     request_id: str | None
+    client_request_id: str | None = None
 
 
 def _may_submit(catalog: Catalog, caller: Principal, unit: str) -> None:
@@ -45,7 +46,7 @@ async def submit(session: AsyncSession, catalog: Catalog, unit: str, year: int, 
                              year=year),
                            code="review_state") from None
         reviews.record(session, review, action=Action.SUBMIT.value, comment=None, key_name=by.principal.name,
-                       request_id=by.request_id)
+                       request_id=by.request_id, key_id=by.principal.key_id, client_request_id=by.client_request_id)
         await session.flush()
         return review, True
     await _move(session, found, Action.RESUBMIT, comment=None, by=by)
@@ -85,5 +86,6 @@ async def _move(session: AsyncSession, review: Review, action: Action, *, commen
     except NotAllowed as exc:
         raise Conflict(message_of(exc), code="review_state", state=review.state) from None
     reviews.record(session, review, action=action.value, comment=comment, key_name=by.principal.name,
-                   request_id=by.request_id, digest=digest)
+                   request_id=by.request_id, digest=digest, key_id=by.principal.key_id,
+                   client_request_id=by.client_request_id)
     await session.flush()

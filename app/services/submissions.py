@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
+from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
 from app.domain.payload import RawRow
@@ -98,6 +99,7 @@ async def submit(
     today: date,
     now: datetime,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Outcome:
     """Run one submission; raises Forbidden before looking at any row if a foreign unit is named."""
     units = [resolve_unit(catalog, r.unit) for r in rows]
@@ -133,7 +135,8 @@ async def submit(
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
     if dry_run:
         return Outcome(200, "dry_run", counts, listed)
-    await measurements.write(session, changed, before=before, key_name=caller.name, request_id=request_id, now=now)
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    await measurements.write(session, changed, before=before, by=by, now=now)
     cells = {(r.indicator, r.unit, r.period.year) for r in changed}
     await yearly.refresh(session, catalog, cells)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
 from app.db.models import Measurement
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal
 from app.domain.periods import parse_period
@@ -23,6 +24,7 @@ async def delete_value(
     *,
     now: datetime,
     request_id: str | None,
+    client_request_id: str | None = None,
 ) -> Measurement:
     """Withdraw the live value at (indicator, unit, period); 403 outside the key's subtree, 404 if none."""
     try:
@@ -32,7 +34,8 @@ async def delete_value(
     period = parse_period(key[2])
     if key[1] in catalog.units:
         await refuse_locked_delete(session, catalog, key[1], period.year)
-    row = await measurements.delete(session, key=key, key_name=caller.name, request_id=request_id, now=now)
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    row = await measurements.delete(session, key=key, by=by, now=now)
     if row is None:
         raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
                          period=key[2]))

@@ -88,6 +88,15 @@ async def test_authorization_matrix(client: httpx.AsyncClient, keys: Keys, app_c
     assert summary.status_code == (403 if role == "scraper" else 200)
 
 
+async def test_a_refusal_names_the_departments(client: httpx.AsyncClient, app_ctx: object) -> None:
+    token = await department_key(app_ctx, "基教处")
+    r = await client.put(f"{API}/deliverables/r02-1/report", json={"state": "in_progress"},
+                         headers={**auth(token), "Accept-Language": "zh"})
+    doc = assert_problem(r, 403)
+    assert doc["code"] == "other_department"
+    assert "教育装备与信息中心、教科院" in doc["detail"] and "基教处" in doc["detail"]
+
+
 async def test_no_key_is_401(client: httpx.AsyncClient) -> None:
     assert_problem(await client.put(f"{API}/deliverables/r01-1/report", json={"state": "done"}), 401)
     assert_problem(await client.get(f"{API}/deliverables"), 401)

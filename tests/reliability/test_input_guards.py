@@ -2,6 +2,7 @@
 control characters in query strings and paths, echoed input in problems, Idempotency-Key syntax, compressed
 bodies, a client that leaves mid-body, and unit names an admin adds."""
 
+import asyncio
 import gzip
 from typing import Any
 
@@ -176,3 +177,12 @@ async def test_a_zero_width_unit_alias_changes_nothing(client: httpx.AsyncClient
     before = await counts(session)
     assert_problem(await _add_unit(client, keys, aliases=["\u200d"]), 422)
     assert await counts(session) == before
+
+
+async def test_concurrent_units_of_one_name_give_it_once(client: httpx.AsyncClient, keys: Keys) -> None:
+    answers = await asyncio.gather(*(client.post(f"{API}/units", json={
+        "code": f"37021195{i}", "name": "同名学校", "parent": HUANGDAO}, headers=keys.auth(keys.admin))
+        for i in range(5)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409], [r.text for r in answers]
+    units = (await client.get(f"{API}/units", headers=keys.auth(keys.admin))).json()
+    assert [u["name"] for u in units].count("同名学校") == 1
