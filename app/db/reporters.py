@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import CatalogRevision, Measurement
 from app.domain.catalog import Catalog
-from app.domain.completeness import Scope, scope_of
+from app.domain.completeness import Scope, scope_of, units_by_level
 
 M = Measurement.__table__  # type: ignore[attr-defined]
 Cell = tuple[str, str, int]
@@ -17,9 +17,10 @@ Cell = tuple[str, str, int]
 
 async def scopes(session: AsyncSession, catalog: Catalog, *, as_of: datetime | None) -> dict[str, Scope]:
     """Each indicator's Scope now, or at `as_of`."""
+    by_level = units_by_level(catalog)
     if as_of is None:
         return {code: scope_of(catalog, {"reporters": i.reporters, "level": i.level,
-                                         "min_completeness": i.min_completeness})
+                                         "min_completeness": i.min_completeness}, by_level)
                 for code, i in catalog.indicators.items()}
     R = CatalogRevision.__table__  # type: ignore[attr-defined]
     ranked = (
@@ -33,5 +34,5 @@ async def scopes(session: AsyncSession, catalog: Catalog, *, as_of: datetime | N
     out = {}
     for code, i in catalog.indicators.items():
         state = states.get(code) or {"level": i.level}
-        out[code] = scope_of(catalog, state)
+        out[code] = scope_of(catalog, state, by_level)
     return out

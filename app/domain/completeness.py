@@ -4,7 +4,7 @@ from per-unit facts (own covering value or children's aggregate), so silence nev
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,12 +32,22 @@ def default_reporters(levels: Mapping[str, str], level: str) -> frozenset[str]:
     return frozenset(code for code, lvl in levels.items() if lvl == level)
 
 
-def scope_of(catalog: Catalog, state: Mapping[str, Any]) -> Scope:
+def units_by_level(catalog: Catalog) -> dict[str, frozenset[str]]:
+    """Every unit grouped by level: the default reporter lists, built once for all indicators."""
+    grouped: dict[str, set[str]] = {}
+    for code, u in catalog.units.items():
+        grouped.setdefault(u.level, set()).add(code)
+    return {level: frozenset(codes) for level, codes in grouped.items()}
+
+
+def scope_of(catalog: Catalog, state: Mapping[str, Any], by_level: Mapping[str, frozenset[str]] | None = None
+             ) -> Scope:
     """An indicator's Scope from its row or a revision's state (older states lack the fields: defaults)."""
     listed = state.get("reporters")
-    levels = {code: u.level for code, u in catalog.units.items()}
-    reporters = (frozenset(u for u in listed if u in catalog.units) if listed is not None
-                 else default_reporters(levels, state["level"]))
+    if listed is not None:
+        reporters = frozenset(u for u in listed if u in catalog.units)
+    else:
+        reporters = (by_level if by_level is not None else units_by_level(catalog)).get(state["level"], frozenset())
     minimum = state.get("min_completeness")
     return Scope(reporters, DEFAULT_MIN_COMPLETENESS if minimum is None else float(minimum))
 
@@ -61,11 +71,17 @@ class Tree:
                 relevant.add(node)
                 node = parents.get(node)
         self.relevant = frozenset(relevant)
-        self._children = children
+        # Built once from the relevant units, never by scanning a district's hundreds of schools per question.
+        expected: dict[str, list[str]] = {}
+        for unit in relevant:
+            parent = parents.get(unit)
+            if parent is not None and unit in children.get(parent, ()):
+                expected.setdefault(parent, []).append(unit)
+        self._expected = {parent: sorted(kids) for parent, kids in expected.items()}
 
     def expected(self, unit: str) -> list[str]:
         """Direct children of unit that are reporters or have reporters below them."""
-        return [kid for kid in self._children.get(unit, ()) if kid in self.relevant]
+        return self._expected.get(unit, [])
 
 
 def mark(*, tree: Tree, scope: Scope, series: Mapping[str, Mapping[int, YearValue]]) -> dict[str, dict[int, YearValue]]:
@@ -93,15 +109,22 @@ def mark(*, tree: Tree, scope: Scope, series: Mapping[str, Mapping[int, YearValu
     out: dict[str, dict[int, YearValue]] = {}
     for unit, years in series.items():
         marked: dict[int, YearValue] = {}
+        expected = tree.expected(unit)
         for year, value in years.items():
             if value.own:
-                marked[year] = replace(value, complete=value.covers, reported=0, total=0)
+                same = value.complete == value.covers and value.reported == value.total == 0
+                marked[year] = value if same else _with(value, value.covers, 0, 0)
             else:
-                expected = tree.expected(unit)
                 reported = sum(1 for kid in expected if complete(kid, year))
-                marked[year] = replace(value, complete=complete(unit, year), reported=reported, total=len(expected))
+                marked[year] = _with(value, complete(unit, year), reported, len(expected))
         out[unit] = marked
     return out
+
+
+def _with(v: YearValue, complete: bool, reported: int, total: int) -> YearValue:
+    # A direct constructor call: dataclasses.replace costs several times more, thousands of times per report.
+    return YearValue(v.year, v.value, v.numerator, v.denominator, v.period, v.period_end, v.own, reported, total,
+                     v.covers, complete)
 
 
 def completed_at(
