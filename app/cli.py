@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from app.db import keys as key_store
+from app.db import yearly_rebuild
+from app.db.catalog import read_catalog
 from app.db.engine import create_engine, create_session_factory
 from app.db.migrate import upgrade
-from app.db.models import Action, Deliverable
+from app.db.models import Action, Deliverable, Measurement, YearlyValue
 from app.db.seed import seed as load_seed
 from app.db.types import utcnow
 from app.domain.keys import Role, is_active, parse_expiry
@@ -53,10 +55,27 @@ def write_secret(path: Path, token: str) -> None:
     os.chmod(path, 0o600)
 
 
+async def _rebuild_kept_rows(session: AsyncSession) -> int:
+    # Kept rows are derived data: a migration that changes their layout empties them, and they are rebuilt here.
+    if (await session.execute(select(col(YearlyValue.year)).limit(1))).first() is not None:
+        return 0
+    if (await session.execute(select(col(Measurement.id)).limit(1))).first() is None:
+        return 0
+    await yearly_rebuild.hold_tables(session)
+    return await yearly_rebuild.rebuild(session, await read_catalog(session), now=utcnow())
+
+
+def _migrate(settings: Settings) -> None:
+    upgrade(settings.database_url)
+    rebuilt = _in_session(settings, _rebuild_kept_rows)
+    if rebuilt:
+        typer.echo(f"kept yearly rows rebuilt from the stored values ({rebuilt} rows)")
+
+
 @cli.command()
 def migrate() -> None:
     """Bring the database schema up to date."""
-    upgrade(get_settings().database_url)
+    _migrate(get_settings())
     typer.echo("database migrated")
 
 
@@ -71,7 +90,7 @@ def seed() -> None:
 
 def bootstrap(settings: Settings) -> None:
     """Migrate, seed an empty catalog, and create the first admin key if there is none."""
-    upgrade(settings.database_url)
+    _migrate(settings)
 
     async def work(session: AsyncSession) -> str | None:
         # An upgraded store gets what is new in seeds/ (deliverables) without waiting for `attain seed`.

@@ -10,7 +10,11 @@ keep-alive connection pools), all on 127.0.0.1.
     --step-duration seconds, for the highest fixed rate that still meets the target: up by --rate-step until a
     step fails, then bisection down to --resolution.
 
+(c) with --hot, (b) again with every write to one (indicator, year) across the 10,000 schools — the
+    reporting-deadline pattern.
+
     .venv/bin/python bench/load.py [--duration 60] [--clients 50] [--rate 200] [--procs 2] [--step-duration 15]
+                                   [--hot] [--no-closed] [--no-search]
 """
 
 import argparse
@@ -58,6 +62,7 @@ class Job:
     rate: float = 0.0  # open loop: this process's share
     offset: float = 0.0  # open loop: where this process's sends sit between the others'
     first_key: int = 0  # this process uses keys first_key + index + stride·j, j < max_keys
+    hot: bool = False  # every write to one (indicator, year): the reporting-deadline pattern
     index: int = 0
     stride: int = 1
     max_keys: int = 0
@@ -99,8 +104,8 @@ YEARS = LAST_YEAR - FIRST_YEAR + 1
 def value_body(g: int) -> bytes:
     """The body for key number g: one value, distinct (school, year) for every g.
 
-    Consecutive keys go to different years: the service serialises writers of the same (indicator, year)
-    (app/db/measurements.py lock()), so keys all in one year would measure that lock, not the service."""
+    Consecutive keys go to different years: up to commit 4890032 the service serialised writers of the same
+    (indicator, year), so keys all in one year measured that lock, not the service (see hot_body)."""
     school, year = g // YEARS, FIRST_YEAR + g % YEARS
     assert school < len(DISTRICTS) * SCHOOLS_PER_DISTRICT, "key space exhausted"
     unit = f"{DISTRICTS[school // SCHOOLS_PER_DISTRICT]}{school % SCHOOLS_PER_DISTRICT:05d}"
@@ -109,6 +114,15 @@ def value_body(g: int) -> bytes:
 
 
 KEY_SPACE = len(DISTRICTS) * SCHOOLS_PER_DISTRICT * YEARS
+HOT_YEAR = 2024
+
+
+def hot_body(g: int) -> bytes:
+    """The --hot phase: every write to one (indicator, year) — each of the 10,000 schools in turn, then again."""
+    school = g % (len(DISTRICTS) * SCHOOLS_PER_DISTRICT)
+    unit = f"{DISTRICTS[school // SCHOOLS_PER_DISTRICT]}{school % SCHOOLS_PER_DISTRICT:05d}"
+    return orjson.dumps({"values": [{"indicator": INDICATOR, "unit": unit, "period": str(HOT_YEAR),
+                                     "numerator": g % 1000, "denominator": 1000}]})
 
 
 async def _request(client: httpx.AsyncClient, job: Job, key: int | None) -> str | None:
@@ -117,7 +131,8 @@ async def _request(client: httpx.AsyncClient, job: Job, key: int | None) -> str 
         if job.target == "healthz":
             r = await client.get("/healthz")
         else:
-            r = await client.post("/api/v1/measurements", content=value_body(key or 0),
+            body = hot_body(key or 0) if job.hot else value_body(key or 0)
+            r = await client.post("/api/v1/measurements", content=body,
                                   headers={"Content-Type": "application/json"})
     except httpx.HTTPError as exc:
         return type(exc).__name__
@@ -214,13 +229,14 @@ class Generator:
         self.base, self.token, self.procs = base, token, procs
         self.pool = ProcessPoolExecutor(max_workers=procs, mp_context=get_context("spawn"))
         self.next_key = 0
+        self.hot = False
 
     def _jobs(self, **kw: object) -> list[Job]:
         """One job per process; their keys interleave from the next unused key (distinct across the run)."""
         left = (KEY_SPACE - self.next_key) // self.procs
         start_at = time.time() + 1.0
         return [Job(self.base, self.token, start_at=start_at, first_key=self.next_key, index=i, stride=self.procs,
-                    max_keys=left, **kw) for i in range(self.procs)]  # type: ignore[arg-type]
+                    max_keys=left, hot=self.hot, **kw) for i in range(self.procs)]  # type: ignore[arg-type]
 
     def closed(self, target: str, clients: int, duration: float) -> Result:
         jobs = self._jobs(mode="closed", target=target, duration=duration)
@@ -320,6 +336,20 @@ def search(gen: Generator, args: argparse.Namespace) -> tuple[float | None, list
     return (good or None), lines
 
 
+def _open_phase(gen: Generator, args: argparse.Namespace, title: str) -> None:
+    d = args.duration
+    fixed, fixed_srv = phase(lambda: gen.open(args.rate, d))
+    print(f"{title}: {args.rate:.0f} POST/s for {d:.0f} s (latency from the scheduled send)")
+    print(f"  {describe(fixed, fixed_srv)}  generator lag {ms(fixed.lag)}")
+    print(f"  target p99 < {TARGET_P99_S * 1000:.0f} ms and no errors: "
+          f"{'MET' if meets(fixed) else 'NOT MET'}", flush=True)
+    if not args.no_search:
+        print(f"  search, {args.step_duration:.0f} s per step:", flush=True)
+        best, _ = search(gen, args)
+        found = f"{best:.0f} POST/s" if best else "none of the rates tried (not even the lowest)"
+        print(f"  highest fixed rate meeting the target: {found}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=60, help="seconds of each closed-loop and open-loop phase")
@@ -331,6 +361,9 @@ def main() -> None:
     ap.add_argument("--max-rate", type=float, default=3000, help="search: never above this rate")
     ap.add_argument("--resolution", type=float, default=10, help="search: bisect down to this")
     ap.add_argument("--no-search", action="store_true", help="skip the search for the highest rate")
+    ap.add_argument("--hot", action="store_true",
+                    help="then (c): the open loop and its search again, every write to one (indicator, year)")
+    ap.add_argument("--no-closed", action="store_true", help="skip the closed-loop phase (a)")
     args = ap.parse_args()
     # A SIGTERM (timeout, CI) still drops the database and stops the server: the `with` blocks run.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -346,24 +379,18 @@ def main() -> None:
             try:
                 gen.closed("post", args.clients, 3)  # warm-up: connections, catalog snapshot, plans
                 d = args.duration
-                post, post_srv = phase(lambda: gen.closed("post", args.clients, d))
-                print(f"(a) closed loop, {args.clients} clients, {d:.0f} s each", flush=True)
-                print(f"  POST 1 value : {describe(post, post_srv)}", flush=True)
-                health, health_srv = phase(lambda: gen.closed("healthz", args.clients, d))
-                print(f"  GET /healthz : {describe(health, health_srv)}", flush=True)
-                ratio = (post.ok / post.elapsed) / (health.ok / health.elapsed) if health.ok else math.nan
-                print(f"  ratio POST / healthz throughput: {ratio:.2f}", flush=True)
-
-                fixed, fixed_srv = phase(lambda: gen.open(args.rate, d))
-                print(f"(b) open loop, {args.rate:.0f} POST/s for {d:.0f} s (latency from the scheduled send)")
-                print(f"  {describe(fixed, fixed_srv)}  generator lag {ms(fixed.lag)}")
-                print(f"  target p99 < {TARGET_P99_S * 1000:.0f} ms and no errors: "
-                      f"{'MET' if meets(fixed) else 'NOT MET'}", flush=True)
-                if not args.no_search:
-                    print(f"  search, {args.step_duration:.0f} s per step:", flush=True)
-                    best, _ = search(gen, args)
-                    found = f"{best:.0f} POST/s" if best else "none of the rates tried (not even the lowest)"
-                    print(f"  highest fixed rate meeting the target: {found}", flush=True)
+                if not args.no_closed:
+                    post, post_srv = phase(lambda: gen.closed("post", args.clients, d))
+                    print(f"(a) closed loop, {args.clients} clients, {d:.0f} s each", flush=True)
+                    print(f"  POST 1 value : {describe(post, post_srv)}", flush=True)
+                    health, health_srv = phase(lambda: gen.closed("healthz", args.clients, d))
+                    print(f"  GET /healthz : {describe(health, health_srv)}", flush=True)
+                    ratio = (post.ok / post.elapsed) / (health.ok / health.elapsed) if health.ok else math.nan
+                    print(f"  ratio POST / healthz throughput: {ratio:.2f}", flush=True)
+                _open_phase(gen, args, "(b) open loop, keys spread over 36 years")
+                if args.hot:
+                    gen.hot = True
+                    _open_phase(gen, args, f"(c) --hot: every write to {INDICATOR} {HOT_YEAR}, 10,000 schools")
             finally:
                 gen.close()
 

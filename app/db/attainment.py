@@ -1,24 +1,19 @@
-"""Reads that feed the attainment rules: targets (current or as of), kept yearly totals, and values as they
-stood at an instant — a bounded number of set-based queries whatever the data size."""
+"""Reads that feed the attainment rules: targets (current or as of), kept yearly values (db.yearly, now or as of),
+and values as they stood at an instant — a bounded number of set-based queries whatever the data size."""
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements
-from app.db.bulk import chunks
+from app.db import measurements, yearly
 from app.db.dialect import is_postgres
-from app.db.models import CatalogRevision, Target, YearlyValue
-from app.db.reporters import covering
+from app.db.models import CatalogRevision, MeasurementRevision, Target
 from app.domain.attainment import AT_RISK_PACE, ON_TRACK_PACE, Kind, TargetSpec
-from app.domain.catalog import Catalog
 from app.domain.report import TargetInfo
-from app.domain.yearly import Measure, YearValue
+from app.domain.yearly import YearValue
 
 Series = dict[tuple[str, str], dict[int, YearValue]]
 
@@ -50,25 +45,22 @@ async def targets(session: AsyncSession, *, as_of: datetime | None) -> list[Targ
 
 
 async def kept(
-    session: AsyncSession, catalog: Catalog, units: set[str], indicators: set[str], last_year: int
+    session: AsyncSession, units: set[str], indicators: set[str], last_year: int, *, as_of: datetime | None = None
 ) -> Series:
-    """Kept yearly totals of the given units and indicators, for years up to `last_year`."""
-    Y = YearlyValue.__table__  # type: ignore[attr-defined]
-    series: Series = defaultdict(dict)
-    for part in chunks(sorted(units)):
-        rows = await session.execute(
-            select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.numerator, Y.c.denominator,
-                   Y.c.period, Y.c.period_end, Y.c.own, Y.c.reported, Y.c.total)
-            .where(Y.c.unit_code.in_(list(part)), Y.c.indicator_code.in_(sorted(indicators)), Y.c.year <= last_year)
-        )
-        for ind, unit, year, value, num, den, period, end, own, reported, total in rows:
-            series[(ind, unit)][year] = YearValue(year, value, num, den, period, end, own, reported, total)
-    # A flow's own year made of quarters, halves or months covers it only with every part present.
-    parts = [(ind, unit, year) for (ind, unit), years in series.items() for year, v in years.items()
-             if v.own and catalog.indicators[ind].measure == Measure.FLOW and v.period != str(year)]
-    for cell, covers in (await covering(session, parts)).items():
-        series[cell[:2]][cell[2]] = replace(series[cell[:2]][cell[2]], covers=covers)
-    return series
+    """Kept yearly values of the given units and indicators for years up to `last_year`: as they stand, or as the
+    kept rows stood at `as_of` (db.yearly.kept_rows); an own value says whether it covers its year."""
+    rows = await yearly.kept_rows(session, indicators=indicators, units=units, as_of=as_of)
+    return yearly.as_series(rows.values(), last_year=last_year)
+
+
+async def before_kept_history(session: AsyncSession, as_of: datetime) -> bool:
+    """Whether values were recorded at or before `as_of` but the kept rows' history starts after it (a database
+    upgraded from the first layout)."""
+    since = await yearly.history_since(session)
+    if since is None or as_of >= since:
+        return False
+    R = MeasurementRevision.__table__  # type: ignore[attr-defined]
+    return (await session.execute(select(R.c.id).where(R.c.recorded_at <= as_of).limit(1))).first() is not None
 
 
 async def values_as_of(

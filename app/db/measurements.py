@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -36,7 +36,11 @@ class Stored:
         )
 
 
-# PostgreSQL: one statement per table, the columns passed as unnest() arrays.
+class PeriodsOverlap(Exception):  # noqa: N818 — a state of the data, not a programming error
+    """Another transaction stored a flow period overlapping one of these first (PostgreSQL's exclusion constraint,
+    or a deadlock between two such inserts); nothing of this write was kept."""
+
+
 _CURRENT = """
 SELECT m.indicator_code, m.unit_code, m.period, m.value, m.numerator, m.denominator, m.comment, m.deleted
 FROM measurements m
@@ -44,86 +48,119 @@ JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(i, u, p)
   ON m.indicator_code = k.i AND m.unit_code = k.u AND m.period = k.p
 """
 
-# One statement for both tables: the arrays cross the wire once, the revisions are appended as the values land.
+# Sorted input, so concurrent batches take the rows' locks in one order.
 _WRITE = """
-WITH t AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[],
-                         $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::float8[])
-         AS t(i, u, p, pt, ps, pe, y, v, n, d, c, a, o)
-),
-up AS (
-    INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year,
-                              value, numerator, denominator, comment, deleted, updated_at)
-    SELECT i, u, p, pt, ps, pe, y, v, n, d, c, false, $14 FROM t
-    ON CONFLICT (indicator_code, unit_code, period) DO UPDATE
-    SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
-        comment = excluded.comment, deleted = false, updated_at = excluded.updated_at
-)
-INSERT INTO measurement_revisions (indicator_code, unit_code, period, period_type, period_start, period_end, year,
-                                   action, value, numerator, denominator, comment, old_value, key_name, request_id,
-                                   key_id, client_request_id, recorded_at)
-SELECT i, u, p, pt, ps, pe, y, a, v, n, d, c, o, $15, $16, $17, $18, $14 FROM t
+INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year,
+                          value, numerator, denominator, comment, is_flow, deleted, updated_at)
+SELECT i, u, p, pt, ps, pe, y, v, n, d, c, f, false, $13
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[],
+            $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::bool[])
+     AS t(i, u, p, pt, ps, pe, y, v, n, d, c, f)
+ORDER BY i, u, p
+ON CONFLICT (indicator_code, unit_code, period) DO UPDATE
+SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
+    comment = excluded.comment, is_flow = excluded.is_flow, deleted = false, updated_at = excluded.updated_at
+"""
+
+_REVISION_TYPES = ("text", "text", "text", "text", "date", "date", "int", "text", "float8", "float8", "float8", "text",
+                   "float8")
+
+
+def revisions_insert(first: int) -> str:
+    """The revisions INSERT for PostgreSQL with its arrays numbered from $first (to sit in a larger statement):
+    the 13 columns of _REVISION_COLS, then the author's key_name, request_id, key_id, client_request_id, and
+    recorded_at."""
+    arrays = ", ".join(f"${first + k}::{t}[]" for k, t in enumerate(_REVISION_TYPES))
+    n = first + len(_REVISION_TYPES)
+    return (f"INSERT INTO measurement_revisions ({', '.join(_REVISION_COLS)}, key_name, request_id, key_id, "
+            f"client_request_id, recorded_at) SELECT *, ${n}::text, ${n + 1}::text, ${n + 2}::int, ${n + 3}::text, "
+            f"${n + 4}::timestamptz FROM unnest({arrays})")
+
+
+def revisions_args(revs: Sequence[dict[str, Any]], *, by: Author, recorded_at: datetime) -> list[Any]:
+    """The arguments of revisions_insert."""
+    return [*([r[c] for r in revs] for c in _REVISION_COLS), by.key_name, by.request_id, by.key_id,
+            by.client_request_id, recorded_at]
+
+
+_REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
+                  "action", "value", "numerator", "denominator", "comment", "old_value")
+_OVERLAP_STATES = frozenset({"23P01", "40P01"})  # exclusion_violation, deadlock_detected
+
+
+# Beyond this many cells a write locks whole (indicator, year)s instead: PostgreSQL's lock table is shared and
+# bounded (max_locks_per_transaction × connections), and a bulk batch needs no finer grain.
+BULK_CELLS = 64
+_LOCK_CELLS = """
+SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(hashtextextended(n, 0))
+            ELSE pg_advisory_xact_lock(hashtextextended(n, 0)) END
+FROM unnest($1::bool[], $2::text[]) AS t(shared, n) ORDER BY shared DESC, n
 """
 
 
-async def _current_pg(session: AsyncSession, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
-    apg = await driver(session)
-    return list(await apg.fetch(_CURRENT, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]))
+async def lock_cells(session: AsyncSession, cells: Iterable[tuple[str, str, int]]) -> None:
+    """Serialise writers of the same unit's values of one indicator and year until commit — nothing wider — so a
+    value's revision knows its old value and the unit's own yearly value is computed from what is stored.
 
-
-async def _write_pg(session: AsyncSession, rows: Sequence[Any], *, actions: Sequence[str],
-                old_values: Sequence[float | None], now: Any, by: Author) -> None:
-    """Upsert clean rows and append their revisions (`rows` are domain.submission.Clean)."""
-    apg = await driver(session)
-    periods = [r.period for r in rows]
-    await apg.execute(
-        _WRITE, [r.indicator for r in rows], [r.unit for r in rows], [p.label for p in periods],
-        [p.type.value for p in periods], [p.start for p in periods], [p.end for p in periods],
-        [p.end.year for p in periods], [r.value for r in rows], [r.numerator for r in rows],
-        [r.denominator for r in rows], [r.comment for r in rows], list(actions), list(old_values), now, by.key_name,
-        by.request_id, by.key_id, by.client_request_id,
-    )
-
-
-_VALUES_AS_OF = """
-SELECT indicator_code, unit_code, period, period_type, period_start, period_end, year, value, numerator,
-       denominator, comment, recorded_at
-FROM (
-    SELECT r.*, row_number() OVER (PARTITION BY indicator_code, unit_code, period ORDER BY id DESC) AS rn
-    FROM measurement_revisions r
-    WHERE recorded_at <= $1 AND period_end <= $2
-) latest
-WHERE rn = 1 AND action <> 'delete'
-"""
-
-
-async def values_as_of_pg(session: AsyncSession, *, as_of: Any, end: Any, timeout: float) -> list[Any]:
-    """Every value as it stood at `as_of`, for periods ending by `end`: a long read, with its own time limit."""
-    apg = await driver(session)
-    return list(await apg.fetch(_VALUES_AS_OF, as_of, end, timeout=timeout))
-
-
-async def lock(session: AsyncSession, cells: Iterable[tuple[str, int]]) -> None:
-    """Serialise writers of the same (indicator, year) until commit, so histories and yearly totals stay exact.
-
-    PostgreSQL: transaction advisory locks taken in a fixed order (no deadlocks). SQLite writers already hold
-    the database's single write lock from BEGIN IMMEDIATE.
-    """
+    PostgreSQL: transaction advisory locks in one order — a small write takes its (indicator, year)s shared and
+    its cells exclusive; a bulk write (over BULK_CELLS cells) takes its (indicator, year)s exclusive. SQLite
+    writers already hold the database's single write lock from BEGIN IMMEDIATE."""
     if not is_postgres(session):
         return
-    names = sorted({f"{ind}:{year}" for ind, year in cells})
-    if names:
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(n)) FROM unnest(CAST(:names AS text[])) AS n ORDER BY n"),
-            {"names": names},
-        )
+    wanted = set(cells)
+    if not wanted:
+        return
+    years = sorted({f"{i}\x1f{y}" for i, _, y in wanted})
+    if len(wanted) > BULK_CELLS:
+        shared, names = [False] * len(years), years
+    else:
+        fine = sorted({f"{i}\x1f{u}\x1f{y}" for i, u, y in wanted})
+        shared, names = [True] * len(years) + [False] * len(fine), years + fine
+    apg = await driver(session)
+    await apg.execute(_LOCK_CELLS, shared, names)
+
+
+@dataclass(frozen=True, slots=True)
+class CellValue:
+    """A stored value of a locked cell, live or deleted."""
+
+    period: Period
+    stored: Stored
+
+
+_IN_CELLS = """
+SELECT m.indicator_code, m.unit_code, m.period, m.period_type, m.period_start, m.period_end, m.value, m.numerator,
+       m.denominator, m.comment, m.deleted
+FROM measurements m JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(i, u, y)
+  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y
+"""
+
+
+async def in_cells(session: AsyncSession, cells: Iterable[tuple[str, str, int]]) -> dict[Key, CellValue]:
+    """Every stored value (deleted ones too) of the given (indicator, unit, year) cells."""
+    wanted = sorted(set(cells))
+    rows: list[Any] = []
+    if is_postgres(session):
+        apg = await driver(session)
+        rows = list(await apg.fetch(_IN_CELLS, [c[0] for c in wanted], [c[1] for c in wanted],
+                                    [c[2] for c in wanted]))
+    else:
+        for part in chunks(wanted, 500):
+            rows.extend(await session.execute(
+                select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
+                       M.c.period_end, M.c.value, M.c.numerator, M.c.denominator, M.c.comment, M.c.deleted)
+                .where(tuple_(M.c.indicator_code, M.c.unit_code, M.c.year).in_(list(part)))))
+    return {(r[0], r[1], r[2]): CellValue(Period(PeriodType(r[3]), r[2], r[4], r[5]),
+                                          Stored(r[6], r[7], r[8], r[9], r[10])) for r in rows}
 
 
 async def current(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Stored]:
     """The stored state of the given (indicator, unit, period) keys, deleted ones included."""
     out: dict[Key, Stored] = {}
     if is_postgres(session):
-        for ind, unit, period, value, num, den, comment, deleted in await _current_pg(session, keys):
+        apg = await driver(session)
+        found = await apg.fetch(_CURRENT, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+        for ind, unit, period, value, num, den, comment, deleted in found:
             out[(ind, unit, period)] = Stored(value, num, den, comment, deleted)
         return out
     for part in chunks(list(keys)):
@@ -150,7 +187,7 @@ async def stored_periods(session: AsyncSession, pairs: Iterable[tuple[str, str]]
     return found
 
 
-def _state(row: Clean, now: datetime) -> dict[str, Any]:
+def _state(row: Clean) -> dict[str, Any]:
     p = row.period
     return {
         "indicator_code": row.indicator, "unit_code": row.unit, "period": p.label, "period_type": p.type.value,
@@ -159,45 +196,70 @@ def _state(row: Clean, now: datetime) -> dict[str, Any]:
     }
 
 
-async def write(
-    session: AsyncSession,
-    rows: Sequence[Clean],
-    *,
-    before: dict[Key, Stored],
-    by: Author,
-    now: datetime,
-) -> None:
-    """Upsert the rows and append one revision each, in the caller's transaction (one statement per table)."""
+async def write(session: AsyncSession, rows: Sequence[Clean], *, flows: frozenset[str], now: datetime) -> None:
+    """Upsert the rows in one statement (their revisions come with `record`). Raises PeriodsOverlap, having undone
+    the statement, when a concurrent transaction stored an overlapping flow period first."""
     if not rows:
         return
-    olds = [before.get(r.key) for r in rows]
-    old_values = [o.value if o is not None and not o.deleted else None for o in olds]
-    actions = ["update" if o is not None and not o.deleted else "create" for o in olds]
+    rows = sorted(rows, key=lambda r: r.key)
     if is_postgres(session):
-        await _write_pg(session, rows, actions=actions, old_values=old_values, now=now, by=by)
+        apg = await driver(session)
+        periods = [r.period for r in rows]
+        args = (
+            [r.indicator for r in rows], [r.unit for r in rows], [p.label for p in periods],
+            [p.type.value for p in periods], [p.start for p in periods], [p.end for p in periods],
+            [p.end.year for p in periods], [r.value for r in rows], [r.numerator for r in rows],
+            [r.denominator for r in rows], [r.comment for r in rows], [r.indicator in flows for r in rows], now,
+        )
+        if not any(r.indicator in flows for r in rows):
+            await apg.execute(_WRITE, *args)
+            return
+        # Only flows can meet the exclusion constraint: a savepoint undoes just this statement if they do.
+        await apg.execute("SAVEPOINT flow_periods")
+        try:
+            await apg.execute(_WRITE, *args)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) not in _OVERLAP_STATES:
+                raise
+            await apg.execute("ROLLBACK TO SAVEPOINT flow_periods")
+            raise PeriodsOverlap(str(exc)) from None
+        await apg.execute("RELEASE SAVEPOINT flow_periods")
         return
-    revs = [
-        {**_state(r, now), "action": action, "old_value": old, **by.columns(), "recorded_at": now}
-        for r, action, old in zip(rows, actions, old_values, strict=True)
-    ]
-    values = [{**_state(r, now), "deleted": False, "updated_at": now} for r in rows]
+    values = [{**_state(r), "is_flow": r.indicator in flows, "deleted": False, "updated_at": now} for r in rows]
     stmt = upsert(session, M)
     stmt = stmt.on_conflict_do_update(
         index_elements=[M.c.indicator_code, M.c.unit_code, M.c.period],
-        set_={c: stmt.excluded[c] for c in ("value", "numerator", "denominator", "comment", "deleted", "updated_at")},
+        set_={c: stmt.excluded[c] for c in ("value", "numerator", "denominator", "comment", "is_flow", "deleted",
+                                            "updated_at")},
     )
     await session.execute(stmt, values)
-    await session.execute(R.insert(), revs)
 
 
-async def delete(
-    session: AsyncSession, *, key: Key, by: Author, now: datetime
-) -> Measurement | None:
-    """Flag a live value deleted and record it; None if there was nothing to delete."""
-    found = await session.execute(select(M.c.year).where(M.c.indicator_code == key[0], M.c.unit_code == key[1],
-                                                         M.c.period == key[2]))
-    for (year,) in found:
-        await lock(session, [(key[0], year)])
+def revisions(rows: Sequence[Clean], before: dict[Key, "Stored"]) -> list[dict[str, Any]]:
+    """One revision per written row: created, or updated from its old value."""
+    out = []
+    for r in rows:
+        old = before.get(r.key)
+        live = old is not None and not old.deleted
+        out.append({**_state(r), "action": "update" if live else "create",
+                    "old_value": old.value if live and old is not None else None})
+    return out
+
+
+async def record(session: AsyncSession, revs: Sequence[dict[str, Any]], *, by: Author, recorded_at: datetime) -> None:
+    """Append the revisions, stamped `recorded_at`."""
+    if not revs:
+        return
+    if is_postgres(session):
+        apg = await driver(session)
+        await apg.execute(revisions_insert(1), *revisions_args(revs, by=by, recorded_at=recorded_at))
+        return
+    await session.execute(R.insert(), [{**r, **by.columns(), "recorded_at": recorded_at} for r in revs])
+
+
+async def delete(session: AsyncSession, *, key: Key, now: datetime) -> tuple[Measurement, dict[str, Any]] | None:
+    """Flag a live value deleted (its cell locked by the caller); the value and its revision (for `record`), or
+    None if there was nothing."""
     row = (await session.execute(
         select(Measurement).where(
             col(Measurement.indicator_code) == key[0], col(Measurement.unit_code) == key[1],
@@ -207,13 +269,50 @@ async def delete(
     if row is None:
         return None
     await session.execute(update(M).where(M.c.id == row.id).values(deleted=True, updated_at=now))
-    await session.execute(R.insert(), [{
+    revision = {
         "indicator_code": row.indicator_code, "unit_code": row.unit_code, "period": row.period,
         "period_type": row.period_type, "period_start": row.period_start, "period_end": row.period_end,
         "year": row.year, "action": "delete", "value": None, "numerator": None, "denominator": None,
-        "comment": None, "old_value": row.value, **by.columns(), "recorded_at": now,
-    }])
-    return row
+        "comment": None, "old_value": row.value,
+    }
+    return row, revision
+
+
+async def set_flow(session: AsyncSession, indicator: str, *, flow: bool) -> None:
+    """Mark an indicator's stored values as a flow's (after its measure changed). Raises PeriodsOverlap when its
+    live periods overlap, which a flow may not."""
+    stmt = update(M).where(M.c.indicator_code == indicator).values(is_flow=flow)
+    if not is_postgres(session):
+        await session.execute(stmt)
+        return
+    try:
+        async with session.begin_nested():
+            await session.execute(stmt)
+    except Exception as exc:
+        chain: BaseException | None = exc
+        while chain is not None and getattr(chain, "sqlstate", None) not in _OVERLAP_STATES:
+            chain = chain.__cause__ or getattr(chain, "orig", None)
+        if chain is None:
+            raise
+        raise PeriodsOverlap(str(exc)) from None
+
+
+_VALUES_AS_OF = """
+SELECT indicator_code, unit_code, period, period_type, period_start, period_end, year, value, numerator,
+       denominator, comment, recorded_at
+FROM (
+    SELECT r.*, row_number() OVER (PARTITION BY indicator_code, unit_code, period ORDER BY id DESC) AS rn
+    FROM measurement_revisions r
+    WHERE recorded_at <= $1 AND period_end <= $2
+) latest
+WHERE rn = 1 AND action <> 'delete'
+"""
+
+
+async def values_as_of_pg(session: AsyncSession, *, as_of: Any, end: Any, timeout: float) -> list[Any]:
+    """Every value as it stood at `as_of`, for periods ending by `end`: a long read, with its own time limit."""
+    apg = await driver(session)
+    return list(await apg.fetch(_VALUES_AS_OF, as_of, end, timeout=timeout))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from app.db.types import UTCDateTime, utcnow
@@ -245,6 +245,9 @@ class Measurement(SQLModel, table=True):
     denominator: float | None = None
     comment: str | None = None
     deleted: bool = False
+    # A flow's live periods may not overlap: PostgreSQL holds that with an exclusion constraint over these rows
+    # (migration 0002), so even concurrent submissions cannot both store overlapping periods.
+    is_flow: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 
 
@@ -278,22 +281,60 @@ class MeasurementRevision(SQLModel, table=True):
     recorded_at: datetime = _ts(nullable=False, default=utcnow)
 
 
-class YearlyValue(SQLModel, table=True):
-    """Kept yearly totals: the effective A(u, y) of every unit, maintained on every write."""
+class KeptState(SQLModel):
+    """A unit's kept yearly row: its own value, its children's sums, and the effective A(u, y) they make.
+
+    `own_*` come from the unit's own live periods (`own_covers`: ATTAINMENT.md "covers"); `kids_*` are the sums of
+    its direct children's effective values (rates: numerators and denominators), `kids_count` how many children
+    count, `kids_period*` the latest-ending of their periods. `value` … `reported` are the effective A(u, y) —
+    own if any, else the aggregate of the sums — and are NULL when the unit has no value that year.
+    """
+
+    value: float | None = None
+    numerator: float | None = None
+    denominator: float | None = None
+    period: str | None = Field(default=None, max_length=16)
+    period_start: date | None = None
+    period_end: date | None = None
+    own: bool = False
+    reported: int = 0
+    total: int = 0
+    own_value: float | None = None
+    own_numerator: float | None = None
+    own_denominator: float | None = None
+    own_period: str | None = Field(default=None, max_length=16)
+    own_period_start: date | None = None
+    own_period_end: date | None = None
+    own_covers: bool = False
+    kids_value: float = 0.0
+    kids_numerator: float = 0.0
+    kids_denominator: float = 0.0
+    kids_count: int = 0
+    kids_period: str | None = Field(default=None, max_length=16)
+    kids_period_start: date | None = None
+    kids_period_end: date | None = None
+
+
+class YearlyValue(KeptState, table=True):
+    """Kept yearly rows: one per (indicator, unit, year) ever written, maintained by every write's last statements."""
 
     __tablename__ = "yearly_values"
     indicator_code: str = Field(primary_key=True, max_length=64)
     unit_code: str = Field(primary_key=True, max_length=32)
     year: int = Field(primary_key=True)
-    value: float
-    numerator: float | None = None
-    denominator: float | None = None
-    period: str = Field(max_length=16)
-    period_end: date
-    own: bool
-    reported: int = 0
-    total: int = 0
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class YearlyValueRevision(KeptState, table=True):
+    """Append-only: the state of a kept yearly row after each change, valid from recorded_at until the next one."""
+
+    __tablename__ = "yearly_value_revisions"
+    __table_args__ = (Index("ix_yearly_value_revisions_key", "indicator_code", "unit_code", "year", "recorded_at"),)
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    indicator_code: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32)
+    year: int
+    recorded_at: datetime = _ts(nullable=False)
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -1,19 +1,15 @@
 """Who must report each indicator and how complete a parent must be (as they stand now, or as they stood at
-`as_of`, rebuilt from the indicators' revisions), and whether a flow's own periods cover their year."""
+`as_of`, rebuilt from the indicators' revisions). Whether a unit's own periods cover their year is kept with its
+yearly row (db.yearly)."""
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.bulk import chunks
 from app.db.models import CatalogRevision, Measurement
 from app.domain.catalog import Catalog
 from app.domain.completeness import Scope, scope_of, units_by_level
-from app.domain.periods import Period, PeriodType
-from app.domain.yearly import flow_covers
 
 M = Measurement.__table__  # type: ignore[attr-defined]
 Cell = tuple[str, str, int]
@@ -40,18 +36,3 @@ async def scopes(session: AsyncSession, catalog: Catalog, *, as_of: datetime | N
         state = states.get(code) or {"level": i.level}
         out[code] = scope_of(catalog, state, by_level)
     return out
-
-
-async def covering(session: AsyncSession, cells: Sequence[Cell]) -> dict[Cell, bool]:
-    """Whether each (flow indicator, unit, year)'s own live periods cover the year — only cells not stored as
-    one yearly period are asked, so this reads a handful of rows."""
-    found: dict[Cell, list[Period]] = defaultdict(list)
-    for part in chunks(sorted(set(cells))):
-        rows = await session.execute(
-            select(M.c.indicator_code, M.c.unit_code, M.c.year, M.c.period, M.c.period_type, M.c.period_start,
-                   M.c.period_end)
-            .where(tuple_(M.c.indicator_code, M.c.unit_code, M.c.year).in_(list(part)), M.c.deleted.is_(False))
-        )
-        for ind, unit, year, label, ptype, start, end in rows:
-            found[(ind, unit, year)].append(Period(PeriodType(ptype), label, start, end))
-    return {cell: flow_covers(found.get(cell, ())) for cell in cells}

@@ -1,285 +1,341 @@
-"""Kept yearly totals: yearly_values holds the effective A(u, y) of every unit, refreshed on every write
-from the touched units up to the city, so a city report reads a few hundred rows, not every value."""
+"""Kept yearly rows: per (indicator, unit, year) the unit's own yearly value, the sums of its children's values and
+the effective A(u, y) they make (models.KeptState), so a report reads a few hundred rows, never every value.
+
+A write keeps them exact without serialising the writers of an (indicator, year): its last statements lock the
+rows it changes — the touched cells, then their parents, grandparents … up to the city — in one fixed order
+(deepest level first, then indicator, unit, year), recompute the touched units' own values from their periods,
+and apply each child's change to its parent as a difference of shares (domain.yearly.share). Every rule is the
+domain's (own_yearly, share, effective); SQL here only moves rows. Each changed state is also appended to
+yearly_value_revisions, stamped by the caller once all locks are held, so a past `as_of` reads the rows valid then.
+"""
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.bulk import chunks, upsert
-from app.db.dialect import columns, driver, is_postgres
-from app.db.models import Measurement, Unit, YearlyValue
-from app.db.types import utcnow
+from app.db.bulk import chunks
+from app.db.dialect import driver, is_postgres
+from app.db.measurements import record as measurements_record
+from app.db.measurements import revisions_args, revisions_insert
+from app.db.models import KeptState, Measurement, Unit, YearlyValue, YearlyValueRevision
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
-from app.domain.periods import Period, PeriodType
-from app.domain.yearly import Measure, Observation, YearValue, aggregate, own_yearly
+from app.domain.yearly import Measure, Sums, YearValue, effective, period_key, share, total_of
 
 M = Measurement.__table__  # type: ignore[attr-defined]
 Y = YearlyValue.__table__  # type: ignore[attr-defined]
+H = YearlyValueRevision.__table__  # type: ignore[attr-defined]
+U = Unit.__table__  # type: ignore[attr-defined]
 
 Cell = tuple[str, str, int]  # indicator, unit, year
+KEY = ("indicator_code", "unit_code", "year")
+STATE = tuple(KeptState.model_fields)
+_PG_TYPES = {"value": "float8", "numerator": "float8", "denominator": "float8", "period": "text",
+             "period_start": "date", "period_end": "date", "own": "bool", "reported": "int", "total": "int",
+             "own_value": "float8", "own_numerator": "float8", "own_denominator": "float8", "own_period": "text",
+             "own_period_start": "date", "own_period_end": "date", "own_covers": "bool", "kids_value": "float8",
+             "kids_numerator": "float8", "kids_denominator": "float8", "kids_count": "int", "kids_period": "text",
+             "kids_period_start": "date", "kids_period_end": "date", "indicator_code": "text", "unit_code": "text",
+             "year": "int", "updated_at": "timestamptz", "recorded_at": "timestamptz"}
 
 
-# PostgreSQL: the same work done where the rows are, columns passed as unnest() arrays.
-OBSERVATIONS = """
-SELECT m.indicator_code, m.unit_code, m.period, m.period_type, m.period_start, m.period_end, m.value, m.numerator,
-       m.denominator
-FROM measurements m
-JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(i, u, y)
-  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y
-WHERE NOT m.deleted
-"""
+@dataclass(frozen=True, slots=True)
+class KeptRow:
+    """One kept row as the rules see it (see kept_rows)."""
 
-YEARLY = """
-INSERT INTO yearly_values (indicator_code, unit_code, year, value, numerator, denominator, period, period_end, own,
-                           reported, total, updated_at)
-SELECT * , $12::timestamptz FROM unnest($1::text[], $2::text[], $3::int[], $4::float8[], $5::float8[], $6::float8[],
-                     $7::text[], $8::date[], $9::bool[], $10::int[], $11::int[])
-ON CONFLICT (indicator_code, unit_code, year) DO UPDATE
-SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
-    period = excluded.period, period_end = excluded.period_end, own = excluded.own, reported = excluded.reported,
-    total = excluded.total, updated_at = excluded.updated_at
-"""
+    indicator: str
+    unit: str
+    year: int
+    own: YearValue | None
+    sums: Sums
+    value: YearValue | None  # the effective A(u, y)
 
 
-# The leaf case of yearly.own_yearly done where the rows are: the latest-ending period (ties: the coarsest, then
-# the earliest start) for stocks and rates, the year's sum for flows. The tests run every rule on both databases,
-# so this and the Python rules (used on SQLite and for units with children) are held to the same answers.
-LEAF_YEARLY = """
-WITH k(i, u, y) AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])),
-gone AS (
-    -- Cells left without a live period (their last value was deleted) lose their yearly value.
-    DELETE FROM yearly_values yv USING k
-    WHERE yv.indicator_code = k.i AND yv.unit_code = k.u AND yv.year = k.y
-      AND NOT EXISTS (SELECT 1 FROM measurements m WHERE m.indicator_code = k.i AND m.unit_code = k.u
-                      AND m.year = k.y AND NOT m.deleted)
-),
-obs AS (
-    SELECT m.indicator_code, m.unit_code, m.year, m.value, m.numerator, m.denominator, m.period, m.period_end,
-           m.period_start, m.period_type, ind.measure
-    FROM measurements m
-    JOIN k ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y
-    JOIN indicators ind ON ind.code = m.indicator_code
-    WHERE NOT m.deleted
-),
-latest AS (
-    SELECT DISTINCT ON (indicator_code, unit_code, year) *,
-           sum(value) OVER (PARTITION BY indicator_code, unit_code, year) AS total
-    FROM obs
-    ORDER BY indicator_code, unit_code, year, period_end DESC,
-             CASE period_type WHEN 'month' THEN 1 WHEN 'quarter' THEN 2 WHEN 'semester' THEN 3 ELSE 4 END DESC,
-             period_start
-)
-INSERT INTO yearly_values (indicator_code, unit_code, year, value, numerator, denominator, period, period_end, own,
-                           reported, total, updated_at)
-SELECT l.indicator_code, l.unit_code, l.year,
-       CASE WHEN l.measure = 'flow' THEN l.total ELSE l.value END,
-       CASE WHEN l.measure = 'flow' THEN NULL ELSE l.numerator END,
-       CASE WHEN l.measure = 'flow' THEN NULL ELSE l.denominator END,
-       l.period, l.period_end, true, 0, 0, $4
-FROM latest l
-ON CONFLICT (indicator_code, unit_code, year) DO UPDATE
-SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
-    period = excluded.period, period_end = excluded.period_end, own = true, reported = 0, total = 0,
-    updated_at = excluded.updated_at
-"""
+def _kept_row(r: Any) -> KeptRow:
+    year = r["year"]
+    own = None
+    if r["own_period"] is not None:
+        own = YearValue(year, r["own_value"], r["own_numerator"], r["own_denominator"], r["own_period"],
+                        r["own_period_end"], True, period_start=r["own_period_start"], covers=r["own_covers"])
+    sums = Sums(r["kids_value"], r["kids_numerator"], r["kids_denominator"], r["kids_count"], r["kids_period"],
+                r["kids_period_start"], r["kids_period_end"])
+    value = None
+    if r["value"] is not None:
+        # An own value is no aggregate: it carries no completeness (reported/total 0), as own_yearly makes it.
+        value = YearValue(year, r["value"], r["numerator"], r["denominator"], r["period"], r["period_end"], r["own"],
+                          0 if r["own"] else r["reported"], 0 if r["own"] else r["total"],
+                          period_start=r["period_start"],
+                          covers=bool(r["own_covers"]) if r["own"] else True)
+    return KeptRow(r["indicator_code"], r["unit_code"], year, own, sums, value)
 
 
-# yearly.aggregate done where the rows are, one row per parent cell: Σn/Σd×100 over children with both (None
-# when Σd = 0) for rates, Σ for stocks and flows; the period of the latest-ending child (ties: lowest unit code).
-AGGREGATES = """
-WITH k(i, u, y) AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[])),
-kids AS (
-    SELECT k.i, k.u, k.y, yv.value, yv.numerator, yv.denominator, yv.period, yv.period_end, yv.unit_code AS child,
-           ind.measure
-    FROM k
-    JOIN indicators ind ON ind.code = k.i
-    JOIN units c ON c.parent_code = k.u
-    JOIN yearly_values yv ON yv.indicator_code = k.i AND yv.unit_code = c.code AND yv.year = k.y
-    WHERE ind.measure <> 'rate' OR (yv.numerator IS NOT NULL AND yv.denominator IS NOT NULL)
-)
-SELECT i, u, y,
-       CASE WHEN min(measure) = 'rate' THEN sum(numerator) / NULLIF(sum(denominator), 0) * 100
-            ELSE sum(value) END,
-       CASE WHEN min(measure) = 'rate' THEN sum(numerator) END,
-       CASE WHEN min(measure) = 'rate' THEN sum(denominator) END,
-       (array_agg(period ORDER BY period_end DESC, child))[1],
-       max(period_end),
-       count(*)
-FROM kids GROUP BY i, u, y
-"""
-
-YEARLY_COLS = ("indicator_code", "unit_code", "year", "value", "numerator", "denominator", "period", "period_end",
-               "own", "reported", "total")
-
-
-async def _refresh_leaves_pg(session: AsyncSession, cells: Sequence[tuple[str, str, int]], now: Any) -> None:
-    """Kept yearly values of units without children, computed and stored in one statement."""
-    apg = await driver(session)
-    await apg.execute(LEAF_YEARLY, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells], now)
-
-
-async def _aggregates_pg(session: AsyncSession, cells: Sequence[tuple[str, str, int]]) -> list[Any]:
-    """Per parent cell: value, numerator, denominator, period, period_end, reported."""
-    apg = await driver(session)
-    return list(await apg.fetch(AGGREGATES, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells]))
-
-
-async def _observations_pg(session: AsyncSession, cells: Sequence[tuple[str, str, int]]) -> list[Any]:
-    apg = await driver(session)
-    return list(await apg.fetch(OBSERVATIONS, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells]))
-
-
-async def _upsert_yearly_pg(session: AsyncSession, rows: Sequence[dict[str, Any]], now: Any) -> None:
-    apg = await driver(session)
-    await apg.execute(YEARLY, *columns(rows, YEARLY_COLS), now)
-
-
-def _depth(catalog: Catalog, unit: str) -> int:
-    return len(catalog.ancestors(unit))
-
-
-async def refresh(session: AsyncSession, catalog: Catalog, touched: Iterable[Cell]) -> None:
-    """Recompute the touched cells and every ancestor cell, deepest units first."""
-    pending: dict[int, set[Cell]] = defaultdict(set)
-    for cell in touched:
-        pending[_depth(catalog, cell[1])].add(cell)
-    while pending:
-        depth = max(pending)
-        cells = pending.pop(depth)
-        await _refresh_level(session, catalog, cells)
-        for ind, unit, year in cells:
-            parent = catalog.units[unit].parent_code if unit in catalog.units else None
-            if parent:
-                pending[depth - 1].add((ind, parent, year))
-
-
-async def refresh_indicator(session: AsyncSession, catalog: Catalog, indicator: str) -> None:
-    """Recompute every kept yearly value of one indicator (after its measure changed)."""
-    cells = await session.execute(
-        select(M.c.unit_code, M.c.year).where(M.c.indicator_code == indicator, M.c.deleted.is_(False)).distinct()
-    )
-    await refresh(session, catalog, {(indicator, unit, year) for unit, year in cells})
-
-
-async def _own(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
-    """Each cell's own yearly value from its unit's live periods of that year."""
-    rows: list[tuple[Any, ...]]
-    if is_postgres(session):
-        rows = [tuple(r) for r in await _observations_pg(session, sorted(cells))]
-    else:
-        rows = []
-        inds = sorted({c[0] for c in cells})
-        years = sorted({c[2] for c in cells})
-        for part in chunks(sorted({c[1] for c in cells})):
-            found = await session.execute(
-                select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
-                       M.c.period_end, M.c.value, M.c.numerator, M.c.denominator)
-                .where(M.c.deleted.is_(False), M.c.indicator_code.in_(inds), M.c.year.in_(years),
-                       M.c.unit_code.in_(list(part)))
-            )
-            rows.extend(tuple(r) for r in found)
-    groups: dict[Cell, list[tuple[Any, ...]]] = defaultdict(list)
-    for r in rows:
-        cell = (r[0], r[1], r[5].year)
-        if cell in cells:
-            groups[cell].append(r)
-    out: dict[Cell, YearValue] = {}
-    for cell, group in groups.items():
-        flow = catalog.indicators[cell[0]].measure == Measure.FLOW
-        if len(group) == 1:
-            # The common case — one period in the year — needs none of the rules' machinery.
-            _, _, label, _, _, end, value, num, den = group[0]
-            out[cell] = YearValue(cell[2], value, None if flow else num, None if flow else den, label, end, True)
-            continue
-        observations = [Observation(Period(PeriodType(pt), label, start, end), value, num, den)
-                        for _, _, label, pt, start, end, value, num, den in group]
-        measure = Measure(catalog.indicators[cell[0]].measure)
-        computed = own_yearly(measure=measure, observations=observations).get(cell[2])
-        if computed is not None:
-            out[cell] = computed
-    return out
-
-
-async def _summed(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
-    """Children's values aggregated by PostgreSQL: one row per cell, however many children (schools) it has."""
-    out = {}
-    for ind, unit, year, value, num, den, period, period_end, reported in await _aggregates_pg(
-        session, sorted(c for c in cells if catalog.children.get(c[1]))
-    ):
-        if value is not None:
-            out[(ind, unit, year)] = YearValue(year, value, num, den, period, period_end, False, reported,
-                                               len(catalog.children.get(unit, ())))
-    return out
-
-
-async def _children(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> dict[Cell, YearValue]:
-    parents = sorted({unit for _, unit, _ in cells if catalog.children.get(unit)})
-    if not parents:
-        return {}
-    inds = sorted({c[0] for c in cells})
-    years = sorted({c[2] for c in cells})
-    U = Unit.__table__  # type: ignore[attr-defined]
-    # By parent, not by a list of thousands of child codes: one small, indexable query.
-    kids = select(U.c.code).where(U.c.parent_code.in_(parents))
-    rows = await session.execute(
-        select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.numerator, Y.c.denominator, Y.c.period,
-               Y.c.period_end, Y.c.own, Y.c.reported, Y.c.total)
-        .where(Y.c.indicator_code.in_(inds), Y.c.year.in_(years), Y.c.unit_code.in_(kids))
-    )
+def _state(own: YearValue | None, sums: Sums, value: YearValue | None, total: int) -> dict[str, Any]:
     return {
-        (ind, unit, year): YearValue(year, value, num, den, period, period_end, own_flag, reported, total)
-        for ind, unit, year, value, num, den, period, period_end, own_flag, reported, total in rows
+        "value": value.value if value else None, "numerator": value.numerator if value else None,
+        "denominator": value.denominator if value else None, "period": value.period if value else None,
+        "period_start": value.period_start if value else None, "period_end": value.period_end if value else None,
+        "own": bool(value and value.own), "reported": value.reported if value and not value.own else 0,
+        "total": total,
+        "own_value": own.value if own else None, "own_numerator": own.numerator if own else None,
+        "own_denominator": own.denominator if own else None, "own_period": own.period if own else None,
+        "own_period_start": own.period_start if own else None, "own_period_end": own.period_end if own else None,
+        "own_covers": bool(own and own.covers),
+        "kids_value": sums.value, "kids_numerator": sums.numerator, "kids_denominator": sums.denominator,
+        "kids_count": sums.count, "kids_period": sums.period, "kids_period_start": sums.period_start,
+        "kids_period_end": sums.period_end,
     }
 
 
-async def _refresh_level(session: AsyncSession, catalog: Catalog, cells: set[Cell]) -> None:
-    now = utcnow()
+def _unnest(names: Sequence[str], first: int = 1) -> str:
+    args = ", ".join(f"${first + k}::{_PG_TYPES[n]}[]" for k, n in enumerate(names))
+    return f"unnest({args}) AS t({', '.join(names)})"
+
+
+_LOCK_PG = f"""
+INSERT INTO yearly_values AS y ({', '.join(KEY)}, total, own, reported, own_covers, kids_value, kids_numerator,
+                                kids_denominator, kids_count, updated_at)
+SELECT indicator_code, unit_code, year, total, false, 0, false, 0, 0, 0, 0, $6
+FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::int[]) AS t(indicator_code, unit_code, year, total, depth)
+ORDER BY depth DESC, indicator_code, unit_code, year
+ON CONFLICT (indicator_code, unit_code, year) DO UPDATE SET total = excluded.total
+RETURNING y.*
+"""
+
+
+async def _lock(session: AsyncSession, catalog: Catalog, cells: Sequence[Cell], now: datetime) -> dict[
+        Cell, KeptRow]:
+    """Create the missing rows and lock all of them in the one global order (deepest units first, then indicator,
+    unit, year) that every writer follows, so none waits for another in a cycle; their current state."""
+    totals = [len(catalog.children.get(c[1], ())) for c in cells]
     if is_postgres(session):
-        leaves = sorted(c for c in cells if not catalog.children.get(c[1]))
-        if leaves:
-            await _refresh_leaves_pg(session, leaves, now)
-            cells = cells.difference(leaves)
-        if not cells:
-            return
-    own = await _own(session, catalog, cells)
-    summed = await _summed(session, catalog, cells) if is_postgres(session) else None
-    kids = await _children(session, catalog, cells) if summed is None else {}
-    upserts, gone = [], []
-    for cell in cells:
-        ind, unit, year = cell
-        children = catalog.children.get(unit, [])
-        found = own.get(cell)
-        if found is None and summed is not None:
-            found = summed.get(cell)
-        elif found is None:
-            values = [kids[(ind, k, year)] for k in children if (ind, k, year) in kids]
-            found = aggregate(measure=Measure(catalog.indicators[ind].measure), year=year, children=values,
-                              total=len(children)) if values else None
-        if found is None:
-            gone.append(cell)
-            continue
-        found = replace(found, year=year)
-        upserts.append({
-            "indicator_code": ind, "unit_code": unit, "year": year, "value": found.value,
-            "numerator": found.numerator, "denominator": found.denominator, "period": found.period,
-            "period_end": found.period_end, "own": found.own, "reported": found.reported, "total": found.total,
-            "updated_at": now,
-        })
-    for part in chunks(gone):
-        await session.execute(delete(Y).where(tuple_(Y.c.indicator_code, Y.c.unit_code, Y.c.year).in_(list(part))))
-    if upserts and is_postgres(session):
-        await _upsert_yearly_pg(session, upserts, now)
-    elif upserts:
-        insert = upsert(session, Y)
-        insert = insert.on_conflict_do_update(
-            index_elements=[Y.c.indicator_code, Y.c.unit_code, Y.c.year],
-            set_={c: insert.excluded[c] for c in
-                  ("value", "numerator", "denominator", "period", "period_end", "own", "reported", "total",
-                   "updated_at")},
-        )
-        for batch in chunks(upserts, 1000):
-            await session.execute(insert, list(batch))
+        apg = await driver(session)
+        found = await apg.fetch(_LOCK_PG, [c[0] for c in cells], [c[1] for c in cells], [c[2] for c in cells],
+                                totals, [len(catalog.ancestors(c[1])) for c in cells], now)
+        return {(r["indicator_code"], r["unit_code"], r["year"]): _kept_row(r) for r in found}
+    # SQLite: the request already holds the database's only write lock (BEGIN IMMEDIATE).
+    from sqlalchemy.dialects.sqlite import insert
+
+    blank = _state(None, Sums(), None, 0)
+    rows = [{**blank, "indicator_code": c[0], "unit_code": c[1], "year": c[2], "total": t, "updated_at": now}
+            for c, t in zip(cells, totals, strict=True)]
+    for part in chunks(rows, 500):
+        await session.execute(insert(Y).on_conflict_do_nothing(), list(part))
+    out: dict[Cell, KeptRow] = {}
+    for keys in chunks(list(cells), 500):
+        for r in await session.execute(select(Y).where(tuple_(Y.c.indicator_code, Y.c.unit_code, Y.c.year)
+                                                       .in_(list(keys)))):
+            row = _kept_row(r._mapping)
+            out[(row.indicator, row.unit, row.year)] = row
+    return out
+
+
+async def _children_shares(session: AsyncSession, catalog: Catalog, cells: Sequence[Cell]) -> dict[Cell, Sums]:
+    """Each parent cell's sums recomputed from its children's kept rows (when its latest child period went away)."""
+    out: dict[Cell, Sums] = {}
+    for ind, unit, year in cells:
+        measure = Measure(catalog.indicators[ind].measure)
+        kids = select(U.c.code).where(U.c.parent_code == unit)
+        found = await session.execute(select(Y).where(Y.c.indicator_code == ind, Y.c.year == year,
+                                                      Y.c.unit_code.in_(kids), Y.c.value.is_not(None)))
+        out[(ind, unit, year)] = total_of(share(measure, _kept_row(r._mapping).value) for r in found)
+    return out
+
+
+def _apply(sums: Sums, old: Sums, new: Sums) -> tuple[Sums, bool]:
+    """Sums with one child's share replaced; True when the latest period must be found again among the children."""
+    count = sums.count - old.count + new.count
+    if count == 0:
+        return Sums(), False  # nothing left: exact zeros, no rounding residue
+    out = Sums(sums.value - old.value + new.value, sums.numerator - old.numerator + new.numerator,
+               sums.denominator - old.denominator + new.denominator, count, sums.period, sums.period_start,
+               sums.period_end)
+    latest = period_key(sums.period, sums.period_start, sums.period_end)
+    if new.count and period_key(new.period, new.period_start, new.period_end) > latest:
+        return Sums(out.value, out.numerator, out.denominator, out.count, new.period, new.period_start,
+                    new.period_end), False
+    old_latest = old.count and period_key(old.period, old.period_start, old.period_end) == latest
+    stays = new.count and period_key(new.period, new.period_start, new.period_end) == latest
+    return out, bool(old_latest and not stays)
+
+
+async def _store(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Write the new states of locked rows."""
+    if not rows:
+        return
+    names = (*KEY, *STATE, "updated_at")
+    if is_postgres(session):
+        sets = ", ".join(f"{n} = t.{n}" for n in (*STATE, "updated_at"))
+        sql = (f"UPDATE yearly_values y SET {sets} FROM {_unnest(names)} WHERE y.indicator_code = t.indicator_code "
+               "AND y.unit_code = t.unit_code AND y.year = t.year")
+        apg = await driver(session)
+        await apg.execute(sql, *([r[n] for r in rows] for n in names))
+        return
+    from sqlalchemy import bindparam
+
+    stmt = (Y.update().where(and_(*(Y.c[k] == bindparam(f"k_{k}") for k in KEY)))
+            .values({n: bindparam(f"v_{n}") for n in (*STATE, "updated_at")}))
+    await session.execute(stmt, [{**{f"k_{k}": r[k] for k in KEY}, **{f"v_{n}": r[n] for n in (*STATE, "updated_at")}}
+                                 for r in rows])
+
+
+@dataclass
+class Changes:
+    """The kept rows a write changed: all their new states (for their revisions), and those not yet stored."""
+
+    states: list[dict[str, Any]]
+    unstored: list[dict[str, Any]]
+
+
+async def apply(session: AsyncSession, catalog: Catalog, owns: Mapping[Cell, YearValue | None], *,
+                now: datetime) -> Changes:
+    """Set the touched cells' own values and bring their ancestors' sums up to date — to be the transaction's last
+    statements: one locks every row concerned (in the global order); `finish` writes the changed ones. The caller
+    holds the touched cells still (their own values cannot change)."""
+    cells = set(owns)
+    for ind, unit, year in owns:
+        cells.update((ind, a, year) for a in catalog.ancestors(unit))
+    depth = {c: len(catalog.ancestors(c[1])) for c in cells}
+    rows = await _lock(session, catalog, sorted(cells), now)
+    deltas: dict[Cell, list[tuple[Sums, Sums]]] = defaultdict(list)
+    changed: list[dict[str, Any]] = []
+    written = 0
+    for level in sorted({*depth.values()}, reverse=True):
+        here = sorted(c for c in cells if depth[c] == level and (c in owns or c in deltas))
+        states: dict[Cell, tuple[YearValue | None, Sums]] = {}
+        again = []
+        for cell in here:
+            row = rows[cell]
+            sums = row.sums
+            for old, new in deltas.pop(cell, []):
+                sums, lost = _apply(sums, old, new)
+                if lost:
+                    again.append(cell)
+            states[cell] = (owns[cell] if cell in owns else row.own, sums)
+        if again:
+            # Rare (a child's latest period went away): the children's rows are read, so write theirs first.
+            await _store(session, changed[written:])
+            written = len(changed)
+            for cell, sums in (await _children_shares(session, catalog, sorted(set(again)))).items():
+                states[cell] = (states[cell][0], sums)
+        for cell in here:
+            ind, unit, year = cell
+            own, sums = states[cell]
+            measure = Measure(catalog.indicators[ind].measure)
+            total = len(catalog.children.get(unit, ()))
+            value = effective(measure=measure, year=year, own=own, sums=sums, total=total)
+            state = _state(own, sums, value, total)
+            old_row = rows[cell]
+            if state == _state(old_row.own, old_row.sums, old_row.value, total):
+                continue
+            changed.append({"indicator_code": ind, "unit_code": unit, "year": year, **state, "updated_at": now})
+            before, after = share(measure, old_row.value), share(measure, value)
+            parent = catalog.units[unit].parent_code if unit in catalog.units else None
+            if parent is not None and before != after:
+                deltas[(ind, parent, year)].append((before, after))
+    return Changes(changed, changed[written:])
+
+
+async def finish(session: AsyncSession, changes: Changes, *, revisions: Sequence[dict[str, Any]], by: Author,
+                 recorded_at: datetime) -> None:
+    """A write's last statement: the changed kept rows, their revisions and the values' revisions, all stamped
+    `recorded_at` — one round trip on PostgreSQL, so the rows locked by `apply` are held as briefly as can be."""
+    if not is_postgres(session):
+        await _store(session, changes.unstored)
+        await measurements_record(session, revisions, by=by, recorded_at=recorded_at)
+        await record(session, changes.states, recorded_at=recorded_at)
+        return
+    stored = (*KEY, *STATE, "updated_at")
+    kept = (*KEY, *STATE)
+    sets = ", ".join(f"{n} = t.{n}" for n in (*STATE, "updated_at"))
+    first_kept = len(stored) + 1
+    first_rev = first_kept + len(kept) + 1
+    sql = (
+        f"WITH s AS (UPDATE yearly_values y SET {sets} FROM {_unnest(stored)} "
+        "WHERE y.indicator_code = t.indicator_code AND y.unit_code = t.unit_code AND y.year = t.year), "
+        f"h AS (INSERT INTO yearly_value_revisions ({', '.join(kept)}, recorded_at) SELECT t.*, "
+        f"${first_kept + len(kept)}::timestamptz FROM {_unnest(kept, first_kept)}) "
+        + revisions_insert(first_rev)
+    )
+    args = [*([r[n] for r in changes.unstored] for n in stored), *([r[n] for r in changes.states] for n in kept),
+            recorded_at, *revisions_args(revisions, by=by, recorded_at=recorded_at)]
+    apg = await driver(session)
+    await apg.execute(sql, *args)
+
+
+async def record(session: AsyncSession, states: Sequence[dict[str, Any]], *, recorded_at: datetime) -> None:
+    """Append the changed states to yearly_value_revisions (valid from `recorded_at`)."""
+    if not states:
+        return
+    names = (*KEY, *STATE)
+    if is_postgres(session):
+        apg = await driver(session)
+        await apg.execute(
+            f"INSERT INTO yearly_value_revisions ({', '.join(names)}, recorded_at) SELECT t.*, ${len(names) + 1} "
+            f"FROM {_unnest(names)}", *([s[n] for s in states] for n in names), recorded_at)
+        return
+    for part in chunks(list(states), 500):
+        await session.execute(H.insert(), [{**{n: s[n] for n in names}, "recorded_at": recorded_at} for s in part])
+
+
+async def kept_rows(
+    session: AsyncSession,
+    *,
+    indicators: Iterable[str],
+    years: Iterable[int] | None = None,
+    units: Iterable[str] | None = None,
+    as_of: datetime | None = None,
+) -> dict[Cell, KeptRow]:
+    """The kept row of every unit (or of `units`) for the given indicators and years, now or as it stood at `as_of`.
+
+    Each KeptRow carries, for one (indicator, unit, year):
+    - `own`: the unit's own yearly value from its own periods (domain.yearly.own_yearly), or None; `own.covers`
+      says whether those periods cover the year (ATTAINMENT.md "covers": any period for a stock or a rate, the
+      whole year for a flow);
+    - `sums`: its direct children's shares summed — `value` (stocks, flows), `numerator`/`denominator` (rates),
+      `count` (children that have a value that counts), and the latest-ending child period;
+    - `value`: the effective A(u, y) — own if any, else the children's aggregate (`reported` = sums.count).
+    Completeness is computed from these rows at read time: a child has reported y when its own value covers y, or
+    when its aggregate is complete by the same rule one level down. With `as_of`, each row is the revision valid
+    at that instant (yearly_value_revisions), never a rebuild from the value revisions. Years with no value at
+    all may still have a row (value None): a write keeps the row it once locked.
+    """
+    inds = sorted(set(indicators))
+    conds = [Y.c.indicator_code.in_(inds)]
+    if years is not None:
+        conds.append(Y.c.year.in_(sorted(set(years))))
+    unit_list = sorted(set(units)) if units is not None else None
+    out: dict[Cell, KeptRow] = {}
+    for part in chunks(unit_list, 1000) if unit_list is not None else [None]:
+        where = [*conds, Y.c.unit_code.in_(list(part))] if part is not None else conds
+        if as_of is None:
+            stmt = select(Y).where(*where)
+        else:
+            # The revision valid at as_of of each row that exists now (a row, once created, is never removed).
+            latest = (select(H.c.id).where(H.c.indicator_code == Y.c.indicator_code, H.c.unit_code == Y.c.unit_code,
+                                           H.c.year == Y.c.year, H.c.recorded_at <= as_of)
+                      .order_by(H.c.recorded_at.desc(), H.c.id.desc()).limit(1).correlate(Y).scalar_subquery())
+            stmt = select(H).join(Y, H.c.id == latest).where(*where)
+        for r in await session.execute(stmt):
+            row = _kept_row(r._mapping)
+            out[(row.indicator, row.unit, row.year)] = row
+    return out
+
+
+async def history_since(session: AsyncSession) -> datetime | None:
+    """When the kept rows' revisions begin (a database migrated from an older layout starts them at its rebuild)."""
+    return (await session.execute(select(H.c.recorded_at).order_by(H.c.id).limit(1))).scalar_one_or_none()
+
+
+def as_series(rows: Iterable[KeptRow], *, last_year: int | None = None) -> dict[tuple[str, str], dict[int, YearValue]]:
+    """Effective yearly values by (indicator, unit), as the attainment rules take them."""
+    series: dict[tuple[str, str], dict[int, YearValue]] = defaultdict(dict)
+    for r in rows:
+        if r.value is not None and (last_year is None or r.year <= last_year):
+            series[(r.indicator, r.unit)][r.year] = r.value
+    return series
+

@@ -1,7 +1,7 @@
 """Yearly values A(u, y): one value per unit and calendar year, own or aggregated from child units."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -35,6 +35,8 @@ class YearValue:
     total: int = 0  # expected direct children (docs/ATTAINMENT.md "Completeness")
     covers: bool = True  # own values cover the whole year (always, for a stock or a rate)
     complete: bool = True  # set by app.domain.completeness from the unit tree and the indicator's reporters
+    # Where the chosen period starts: ties between periods ending the same day (not part of the value).
+    period_start: date | None = field(default=None, compare=False)
 
 
 def _latest_key(period: Period) -> tuple[date, int, int]:
@@ -73,6 +75,7 @@ def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict
                 period=latest.period.label,
                 period_end=latest.period.end,
                 own=True,
+                period_start=latest.period.start,
                 covers=flow_covers(o.period for o in group),
             )
         else:
@@ -84,41 +87,102 @@ def own_yearly(*, measure: Measure, observations: Iterable[Observation]) -> dict
                 period=latest.period.label,
                 period_end=latest.period.end,
                 own=True,
+                period_start=latest.period.start,
             )
     return result
 
 
-def aggregate(*, measure: Measure, year: int, children: Sequence[YearValue], total: int) -> YearValue | None:
-    """Combine the direct children's values for one year into the parent's value, or None."""
+@dataclass(frozen=True, slots=True)
+class Sums:
+    """What a parent keeps of its direct children's yearly values: the sums its aggregate is made of, how many
+    children count, and the latest-ending child period. Children's changes are applied to it as differences."""
+
+    value: float = 0.0
+    numerator: float = 0.0
+    denominator: float = 0.0
+    count: int = 0
+    period: str | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+    def plus(self, other: "Sums", sign: int = 1) -> "Sums":
+        """These sums with another's added (sign 1) or taken away (sign -1); the period is settled by the caller."""
+        count = self.count + sign * other.count
+        if count == 0:
+            # Nothing left: exact zeros, so no rounding residue of float additions survives.
+            return Sums()
+        return Sums(self.value + sign * other.value, self.numerator + sign * other.numerator,
+                    self.denominator + sign * other.denominator, count, self.period, self.period_start,
+                    self.period_end)
+
+
+def period_key(period: str | None, start: date | None, end: date | None) -> tuple[date, int, str]:
+    """Order of children's periods for a parent's period: latest end, then earliest start (coarsest), then label."""
+    if period is None or end is None:
+        return (date.min, 0, "")
+    return (end, -(start or end).toordinal(), period)
+
+
+def share(measure: Measure, child: YearValue | None) -> Sums:
+    """What one child's yearly value adds to its parent's sums: a rate counts only with its fraction."""
+    if child is None:
+        return Sums()
+    start = child.period_start or child.period_end
     if measure is Measure.RATE:
-        used = [c for c in children if c.numerator is not None and c.denominator is not None]
-    else:
-        used = list(children)
-    if not used:
+        if child.numerator is None or child.denominator is None:
+            return Sums()
+        return Sums(0.0, child.numerator, child.denominator, 1, child.period, start, child.period_end)
+    return Sums(child.value, 0.0, 0.0, 1, child.period, start, child.period_end)
+
+
+def latest_share(shares: Iterable[Sums]) -> Sums | None:
+    """The share whose period a parent shows (period_key order)."""
+    counted = [s for s in shares if s.count]
+    return max(counted, key=lambda s: period_key(s.period, s.period_start, s.period_end)) if counted else None
+
+
+def total_of(shares: Iterable[Sums]) -> Sums:
+    """The sums of the given children's shares (in any order: the period is chosen by period_key)."""
+    listed = list(shares)
+    out = Sums()
+    for s in listed:
+        out = out.plus(s)
+    latest = latest_share(listed)
+    if latest is None:
+        return Sums()
+    return Sums(out.value, out.numerator, out.denominator, out.count, latest.period, latest.period_start,
+                latest.period_end)
+
+
+def from_sums(*, measure: Measure, year: int, sums: Sums, total: int) -> YearValue | None:
+    """A parent's aggregated yearly value from its children's sums, or None."""
+    if sums.count == 0 or sums.period is None or sums.period_end is None:
         return None
     numerator: float | None = None
     denominator: float | None = None
     if measure is Measure.RATE:
-        numerator = sum(c.numerator for c in used if c.numerator is not None)
-        denominator = sum(c.denominator for c in used if c.denominator is not None)
+        numerator, denominator = sums.numerator, sums.denominator
         if denominator == 0:
             return None
         # Pooled rate: districts weigh by their size, never the mean of their percentages.
         value = numerator / denominator * 100
     else:
-        value = sum(c.value for c in used)
-    latest = max(used, key=lambda c: c.period_end)
-    return YearValue(
-        year=year,
-        value=value,
-        numerator=numerator,
-        denominator=denominator,
-        period=latest.period,
-        period_end=latest.period_end,
-        own=False,
-        reported=len(used),
-        total=total,
-    )
+        value = sums.value
+    return YearValue(year=year, value=value, numerator=numerator, denominator=denominator, period=sums.period,
+                     period_end=sums.period_end, own=False, reported=sums.count, total=total,
+                     period_start=sums.period_start)
+
+
+def effective(*, measure: Measure, year: int, own: YearValue | None, sums: Sums, total: int) -> YearValue | None:
+    """A(u, y): the unit's own value wins; otherwise its children's aggregate."""
+    if own is not None:
+        return own
+    return from_sums(measure=measure, year=year, sums=sums, total=total)
+
+
+def aggregate(*, measure: Measure, year: int, children: Sequence[YearValue], total: int) -> YearValue | None:
+    """Combine the direct children's values for one year into the parent's value, or None."""
+    return from_sums(measure=measure, year=year, sums=total_of(share(measure, c) for c in children), total=total)
 
 
 def _subtree_postorder(children: Mapping[str, Sequence[str]], root: str) -> list[str]:

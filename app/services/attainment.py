@@ -24,7 +24,9 @@ class Report:
     rows: list[Row]
     on: date
     as_of: datetime | None
-    source: str  # "kept" (yearly totals), "values" (recomputed for the judged year) or "revisions" (as_of)
+    # "kept" (kept rows, now or as of), "values" (the judged year recomputed from values) or "revisions" (an as_of
+    # older than the kept rows' history)
+    source: str
     series: Series  # the yearly values A(u, y) the rows were judged on
 
 
@@ -87,17 +89,18 @@ async def report(
     rules = await scopes(session, catalog, as_of=as_of)
     trees = {code: Tree(children=catalog.children, parents=catalog.parents, reporters=scope.reporters)
              for code, scope in rules.items()}
-    if as_of is not None:
+    if as_of is not None and await reads.before_kept_history(session, as_of):
+        # Older than the kept rows' history (a database upgraded from the first layout): rebuilt from revisions.
         rows = await reads.values_as_of(session, as_of=as_of, end=on, timeout=report_timeout)
         series = rolled(catalog, rows, on)
         source = "revisions"
     else:
         units = _needed_units(catalog, found, trees)
-        series = await reads.kept(session, catalog, units, {t.indicator for t in found}, on.year)
+        series = await reads.kept(session, units, {t.indicator for t in found}, on.year, as_of=as_of)
         source = "kept"
-        # Kept totals cover whole years; a day inside a year sees only the periods ended by then.
+        # Kept rows cover whole years; a day inside a year sees only the periods ended by then.
         if any(y.period_end > on for years in series.values() for y in years.values()):
-            this_year = await measurements.values(session, start=date(on.year, 1, 1), end=on)
+            this_year = await measurements.values(session, start=date(on.year, 1, 1), end=on, as_of=as_of)
             fresh = rolled(catalog, this_year, on)
             for key in list(series):
                 series[key].pop(on.year, None)

@@ -4,10 +4,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db import revisions, yearly
+from app.db import measurements, revisions, yearly_rebuild
 from app.db.catalog import CatalogCache, unit_names_locked
 from app.db.models import Indicator, Target, Unit
 from app.db.seed import REPORTING_FIELDS
+from app.db.types import utcnow
 from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.text import echo
@@ -72,7 +73,14 @@ async def update_indicator(
     await session.flush()
     if new["measure"] != old["measure"]:
         # A rate, a stock and a flow make different yearly values of the same stored periods.
-        await yearly.refresh_indicator(session, await catalogs.snapshot(session, fresh=True), code)
+        await yearly_rebuild.hold_tables(session)
+        try:
+            await measurements.set_flow(session, code, flow=new["measure"] == "flow")
+        except measurements.PeriodsOverlap:
+            raise Conflict(f"Stored periods of {code} overlap, which a flow's may not; delete the overlapping "
+                           "periods first.") from None
+        fresh = await catalogs.snapshot(session, fresh=True)
+        await yearly_rebuild.rebuild(session, fresh, now=utcnow(), indicator=code)
     return ind
 
 

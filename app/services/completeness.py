@@ -4,16 +4,16 @@ time each reporter's year was first covered (its values' first revisions)."""
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements
+from app.db import measurements, yearly
 from app.db.bulk import chunks
 from app.db.models import MeasurementRevision, YearlyValue
-from app.db.reporters import covering, scopes
+from app.db.reporters import scopes
 from app.domain.catalog import Catalog
 from app.domain.completeness import Tree, completed_at, mark
 from app.domain.periods import SHANGHAI
@@ -39,18 +39,9 @@ class Item:
 async def _kept(session: AsyncSession, catalog: Catalog, inds: Sequence[str], units: Iterable[str], year: int
                 ) -> dict[str, dict[str, dict[int, YearValue]]]:
     out: dict[str, dict[str, dict[int, YearValue]]] = defaultdict(dict)
-    for part in chunks(sorted(set(units))):
-        rows = await session.execute(
-            select(Y.c.indicator_code, Y.c.unit_code, Y.c.value, Y.c.numerator, Y.c.denominator, Y.c.period,
-                   Y.c.period_end, Y.c.own)
-            .where(Y.c.year == year, Y.c.indicator_code.in_(list(inds)), Y.c.unit_code.in_(list(part)))
-        )
-        for ind, unit, value, num, den, period, end, own in rows:
-            out[ind][unit] = {year: YearValue(year, value, num, den, period, end, own)}
-    parts = [(ind, unit, year) for ind, units_ in out.items() for unit, ys in units_.items()
-             if ys[year].own and catalog.indicators[ind].measure == Measure.FLOW and ys[year].period != str(year)]
-    for (ind, unit, _), covers in (await covering(session, parts)).items():
-        out[ind][unit][year] = replace(out[ind][unit][year], covers=covers)
+    for row in (await yearly.kept_rows(session, indicators=inds, years=[year], units=units)).values():
+        if row.value is not None:  # an own value says whether it covers the year (kept with the row)
+            out[row.indicator][row.unit] = {year: row.value}
     return out
 
 

@@ -47,7 +47,7 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
         select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.period_end, Y.c.updated_at)
         # Naming the indicators lets the (indicator, unit, year) key serve the read: no scan of every school's rows.
         .where(Y.c.indicator_code.in_(sorted(catalog.indicators)), Y.c.unit_code.in_(sorted(exported)),
-               Y.c.year <= today.year)
+               Y.c.year <= today.year, Y.c.value.is_not(None))
     )
     latest: dict[tuple[str, str], tuple[int, float]] = {}
     last_report: dict[str, float] = {}

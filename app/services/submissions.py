@@ -1,6 +1,6 @@
 """The district submission use case: resolve, authorise, check, classify, write — set-based throughout."""
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import measurements, yearly
+from app.db.types import utcnow
 from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
@@ -25,6 +26,7 @@ from app.domain.submission import (
     reject_duplicates,
     reject_overlaps,
 )
+from app.domain.yearly import Measure, Observation, YearValue, own_yearly
 from app.errors import Forbidden
 from app.i18n import _
 from app.services import quality
@@ -115,34 +117,113 @@ async def submit(
     clean, overlapping = reject_overlaps(clean, flow_indicators=flows, stored=stored)
     conflicts = sorted([*conflicts, *dupes, *overlapping], key=lambda c: c.index)
 
-    await measurements.lock(session, {(r.indicator, r.period.year) for r in clean})
-    before = await measurements.current(session, [r.key for r in clean])
+    cells = {(r.indicator, r.unit, r.period.year) for r in clean}
+    stored_cells: dict[measurements.Key, measurements.CellValue] = {}
+    if dry_run:
+        before = await measurements.current(session, [r.key for r in clean])
+    else:
+        await measurements.lock_cells(session, cells)
+        stored_cells = await measurements.in_cells(session, cells)
+        before = {k: v.stored for k, v in stored_cells.items()}
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
-    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not).
+    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not). It takes
+    # a shared lock on the review rows, in this transaction, just before the write.
     changed, locked = await refuse_locked(session, catalog, changed)
     if locked:
         refused = {c.index for c in locked}
         clean = [r for r in clean if r.index not in refused]
         conflicts = sorted([*conflicts, *locked], key=lambda c: c.index)
-    created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
-    counts = {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
-              "rejected": len(conflicts)}
-    listed = [c.as_dict() for c in conflicts]
-    if atomic and conflicts:
-        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
+    if atomic and conflicts or not clean or dry_run:
+        counts = _counts(clean, changed, before, conflicts)
+        listed = [c.as_dict() for c in conflicts]
+        if dry_run and not (atomic and conflicts) and clean:
+            return Outcome(200, "dry_run", counts, listed)
+        if atomic and conflicts:
+            counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
+
+    for _attempt in range(_WRITE_ATTEMPTS):
+        try:
+            await measurements.write(session, changed, flows=flows, now=now)
+            break
+        except measurements.PeriodsOverlap:
+            # A concurrent submission stored an overlapping flow period first: it is now visible, so the same
+            # check as above finds it and refuses these rows as `period_overlap`.
+            pairs = {(r.indicator, r.unit) for r in changed if r.indicator in flows}
+            changed, raced = reject_overlaps(changed, flow_indicators=flows,
+                                             stored=await measurements.stored_periods(session, pairs))
+            if raced and atomic:
+                counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
+                refused_rows = sorted([*conflicts, *raced], key=lambda c: c.index)
+                return Outcome(422, "rejected", counts, [c.as_dict() for c in refused_rows],
+                               _tally(catalog, rows, units, [], len(rows)))
+            lost = {c.index for c in raced}
+            clean = [r for r in clean if r.index not in lost]
+            conflicts = sorted([*conflicts, *raced], key=lambda c: c.index)
+    else:
+        raise measurements.PeriodsOverlap("flow periods kept overlapping concurrent submissions")
+    counts = _counts(clean, changed, before, conflicts)
+    listed = [c.as_dict() for c in conflicts]
     if not clean:
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
-    if dry_run:
-        return Outcome(200, "dry_run", counts, listed)
+    owns = owns_after(catalog, stored_cells, changed=changed)
     by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
-    await measurements.write(session, changed, before=before, by=by, now=now)
-    cells = {(r.indicator, r.unit, r.period.year) for r in changed}
-    await yearly.refresh(session, catalog, cells)
+    await keep_totals(session, catalog, owns, measurements.revisions(changed, before), by=by, now=now)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
     # Read-only, on this transaction's fresh yearly values; the flags themselves are kept after the commit.
     found = await quality.warnings(session, catalog, changed)
-    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, cells)
+    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, set(owns))
+
+
+_WRITE_ATTEMPTS = 5
+Cell = tuple[str, str, int]  # indicator, unit, year
+
+
+def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measurements.Key, measurements.Stored],
+            conflicts: Sequence[Conflict]) -> dict[str, int]:
+    created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
+    return {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
+            "rejected": len(conflicts)}
+
+
+def owns_after(
+    catalog: Catalog,
+    stored: dict[measurements.Key, measurements.CellValue],
+    *,
+    changed: Sequence[Clean] = (),
+    deleted: Sequence[measurements.Key] = (),
+) -> dict[Cell, YearValue | None]:
+    """The own yearly value of every changed cell once the write is done, from its stored periods (read under the
+    cell's lock) with the write's changes in place."""
+    periods: dict[Cell, dict[measurements.Key, Observation]] = defaultdict(dict)
+    cells = {(r.indicator, r.unit, r.period.year) for r in changed} | {
+        (k[0], k[1], stored[k].period.year) for k in deleted if k in stored}
+    for key, found in stored.items():
+        cell = (key[0], key[1], found.period.year)
+        if cell in cells and not found.stored.deleted and found.stored.value is not None and key not in deleted:
+            periods[cell][key] = Observation(found.period, found.stored.value, found.stored.numerator,
+                                             found.stored.denominator)
+    for r in changed:
+        periods[(r.indicator, r.unit, r.period.year)][r.key] = Observation(r.period, r.value, r.numerator,
+                                                                           r.denominator)
+    return {cell: own_yearly(measure=Measure(catalog.indicators[cell[0]].measure),
+                             observations=periods[cell].values()).get(cell[2]) for cell in cells}
+
+
+async def keep_totals(
+    session: AsyncSession,
+    catalog: Catalog,
+    owns: dict[Cell, YearValue | None],
+    revisions: Sequence[dict[str, Any]],
+    *,
+    by: Author,
+    now: datetime,
+) -> None:
+    """A write's last statements: the kept yearly rows of the changed cells and their ancestors, then the value
+    revisions and the kept rows' revisions, all stamped once every lock is held (so stamps follow the order in
+    which conflicting writes commit, and a past as_of sees whole writes)."""
+    changes = await yearly.apply(session, catalog, owns, now=now)
+    await yearly.finish(session, changes, revisions=revisions, by=by, recorded_at=max(utcnow(), now))
 
 
 def _tally(

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements, yearly
+from app.db import measurements
 from app.db.models import Measurement
 from app.domain.audit import Author
 from app.domain.catalog import Catalog
@@ -13,7 +13,7 @@ from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
 from app.i18n import _
 from app.services.locking import refuse_locked_delete
-from app.services.submissions import authorise, resolve_unit
+from app.services.submissions import authorise, keep_totals, owns_after, resolve_unit
 
 
 async def delete_value(
@@ -34,10 +34,14 @@ async def delete_value(
     period = parse_period(key[2])
     if key[1] in catalog.units:
         await refuse_locked_delete(session, catalog, key[1], period.year)
-    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
-    row = await measurements.delete(session, key=key, by=by, now=now)
-    if row is None:
+    cell = (key[0], key[1], period.end.year)
+    await measurements.lock_cells(session, [cell])
+    stored = await measurements.in_cells(session, [cell])
+    found = await measurements.delete(session, key=key, now=now)
+    if found is None:
         raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
                          period=key[2]))
-    await yearly.refresh(session, catalog, {(row.indicator_code, row.unit_code, row.year)})
+    row, revision = found
+    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    await keep_totals(session, catalog, owns_after(catalog, stored, deleted=[key]), [revision], by=by, now=now)
     return row

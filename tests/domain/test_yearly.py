@@ -25,7 +25,7 @@ def yv(
     own: bool = True,
 ) -> YearValue:
     period = parse_period(label or str(year))
-    return YearValue(year, value, n, d, period.label, period.end, own)
+    return YearValue(year, value, n, d, period.label, period.end, own, period_start=period.start)
 
 
 def test_stock_takes_the_latest_ending_period_of_the_year() -> None:
