@@ -12,8 +12,8 @@ from starlette.background import BackgroundTask
 from app import metrics
 from app.api.csvout import csv_response, values_csv, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep, Writer, WriteSessionDep
+from app.api.replay import claim
 from app.db import idempotency, measurements
-from app.db.idempotency import ClaimState
 from app.db.types import utcnow
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal, Role
@@ -26,7 +26,6 @@ from app.errors import (
     PROBLEM,
     AppError,
     BadRequest,
-    Conflict,
     PayloadTooLarge,
     Unprocessable,
     UnsupportedMediaType,
@@ -111,18 +110,9 @@ async def submit(
     content_type = request.headers.get("content-type", "")
     claimed = False
     if idempotency_key is not None:
-        fp = idempotency.fingerprint(body=body, content_type=content_type, query=str(request.url.query))
-        claim = await idempotency.claim(
-            request.app.state.write_sessions, key_id=caller.key_id, key=idempotency_key, fp=fp,
-            lease_s=settings.idempotency_lease_seconds, ttl_h=settings.idempotency_ttl_hours,
-        )
-        if claim.state == ClaimState.REPLAY:
-            return Response(claim.body or "", status_code=claim.status_code or 200, media_type=claim.media_type,
-                            headers={"Idempotent-Replayed": "true"})
-        if claim.state == ClaimState.MISMATCH:
-            raise Unprocessable(_("This Idempotency-Key was used with a different request; use a new key."))
-        if claim.state == ClaimState.IN_FLIGHT:
-            raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
+        replayed = await claim(request, caller, idempotency_key, body=body, query=str(request.url.query))
+        if replayed is not None:
+            return replayed
         claimed = True
     try:
         response = await _process(request, session, catalogs, caller, body, content_type, dry_run=dry_run,

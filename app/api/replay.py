@@ -15,6 +15,23 @@ from app.errors import PROBLEM, AppError, Conflict, Unprocessable, problem_body
 from app.i18n import _
 
 
+async def claim(request: Request, caller: Principal, key: str, *, body: bytes, query: str) -> Response | None:
+    """Claim (API key, Idempotency-Key) for this request: the first answer when it is a replay, None when this request
+    is to run; another body under the key is 422, one still in flight 409."""
+    settings = request.app.state.settings
+    fp = idempotency.fingerprint(body=body, content_type=request.headers.get("content-type", ""), query=query)
+    found = await idempotency.claim(request.app.state.write_sessions, key_id=caller.key_id, key=key, fp=fp,
+                                    lease_s=settings.idempotency_lease_seconds, ttl_h=settings.idempotency_ttl_hours)
+    if found.state == ClaimState.REPLAY:
+        return Response(found.body or "", status_code=found.status_code or 200, media_type=found.media_type,
+                        headers={"Idempotent-Replayed": "true"})
+    if found.state == ClaimState.MISMATCH:
+        raise Unprocessable(_("This Idempotency-Key was used with a different request; use a new key."))
+    if found.state == ClaimState.IN_FLIGHT:
+        raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
+    return None
+
+
 async def idempotently(request: Request, session: AsyncSession, caller: Principal, key: str | None, status: int,
                        run: Callable[[], Awaitable[BaseModel]], status_of: Callable[[], int] | None = None
                        ) -> Response:
@@ -23,18 +40,10 @@ async def idempotently(request: Request, session: AsyncSession, caller: Principa
     if key is None:
         model = await run()
         return _json(status_of() if status_of else status, model)
-    settings = request.app.state.settings
-    fp = idempotency.fingerprint(body=await request.body(), content_type=request.headers.get("content-type", ""),
-                                 query=f"{request.url.path}?{request.url.query}")
-    claim = await idempotency.claim(request.app.state.write_sessions, key_id=caller.key_id, key=key, fp=fp,
-                                    lease_s=settings.idempotency_lease_seconds, ttl_h=settings.idempotency_ttl_hours)
-    if claim.state == ClaimState.REPLAY:
-        return Response(claim.body or "", status_code=claim.status_code or 200, media_type=claim.media_type,
-                        headers={"Idempotent-Replayed": "true"})
-    if claim.state == ClaimState.MISMATCH:
-        raise Unprocessable(_("This Idempotency-Key was used with a different request; use a new key."))
-    if claim.state == ClaimState.IN_FLIGHT:
-        raise Conflict(_("A request with this Idempotency-Key is still being processed; retry shortly."))
+    replayed = await claim(request, caller, key, body=await request.body(),
+                           query=f"{request.url.path}?{request.url.query}")
+    if replayed is not None:
+        return replayed
     try:
         try:
             model = await run()
