@@ -155,7 +155,7 @@ def _hand_over(token: str, out: Path | None, what: str) -> None:
 
 @keys_cli.command("create")
 def keys_create(
-    role: Annotated[Role, typer.Option(help="admin, bureau, district, department, reviewer or scraper")],
+    role: Annotated[Role, typer.Option(help="admin, bureau, district, department, reviewer, leader or scraper")],
     name: Annotated[str, typer.Option(help="Who holds the key, e.g. 黄岛区教体局 (unique among active keys)")],
     unit: Annotated[str | None, typer.Option(help="Unit code a district key is bound to")] = None,
     department: Annotated[str | None, typer.Option(help="Department (code, name or alias) a department key is "

@@ -6,6 +6,8 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+from app import clock
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out — SQLite keeps no zone of its own."""
@@ -29,5 +31,5 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
-    """Now, aware, in UTC."""
-    return datetime.now(UTC)
+    """Now, aware, in UTC, from the service's one clock."""
+    return clock.now()

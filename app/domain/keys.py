@@ -22,9 +22,10 @@ class Role(StrEnum):
     DEPARTMENT = "department"
     SCRAPER = "scraper"
     REVIEWER = "reviewer"  # the city bureau's statistics desk: approves or returns district submissions
+    LEADER = "leader"  # 局领导 and the 督查 office: write 批示, decide extension requests
 
 
-READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.DEPARTMENT, Role.REVIEWER})
+READ_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.DISTRICT, Role.DEPARTMENT, Role.REVIEWER, Role.LEADER})
 METRICS_ROLES = frozenset({Role.ADMIN, Role.BUREAU, Role.SCRAPER})
 WRITE_ROLES = frozenset({Role.ADMIN, Role.DISTRICT})
 # Reports on plan deliverables: admin any, a department key its own department's.

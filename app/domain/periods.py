@@ -3,10 +3,11 @@
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from app import clock
 from app.i18n import Message, _
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -137,5 +138,5 @@ def is_future(period: Period, *, today: date) -> bool:
 
 
 def today_in_shanghai() -> date:
-    """Today's date in Qingdao (Asia/Shanghai), whatever the server's time zone."""
-    return datetime.now(SHANGHAI).date()
+    """Today's date in Qingdao (Asia/Shanghai), from the service's one clock."""
+    return clock.today()
