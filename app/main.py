@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app import logs, openapi
+from app import logs, metrics, openapi
 from app.api import (
     admin,
     attainment,
@@ -26,6 +26,7 @@ from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
 from app.guards import InputGuard
 from app.middleware import ETags, Language, RequestContext
+from app.services import rollup
 from app.settings import Settings, get_settings
 from app.web.install import install as install_web
 
@@ -45,9 +46,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = create_session_factory(engine)
         app.state.write_sessions = create_session_factory(engine, write=True)
         app.state.catalogs = CatalogCache()
+        app.state.rollup = rollup.Worker(app.state.write_sessions, app.state.catalogs,
+                                         interval=settings.rollup_interval_seconds,
+                                         debounce=settings.rollup_debounce_seconds, paused=settings.rollup_paused,
+                                         observe=metrics.ROLLUP_DURATION.observe)
+        app.state.rollup.start()
         try:
             yield
         finally:
+            await app.state.rollup.stop()
             await engine.dispose()
 
     app = FastAPI(

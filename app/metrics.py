@@ -37,6 +37,11 @@ HTTP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+ROLLUP_DURATION = Histogram(
+    "attain_rollup_duration_seconds", "Time per roll-up batch (kept yearly rows and flags brought up to date).",
+    registry=REGISTRY, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+
 
 def count_ingested(tallies: Counter[tuple[str, str]]) -> None:
     """Add one submission's per-unit outcomes to the ingestion counter."""

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # Signs the leaders' page session cookies; unset, one is generated and kept in the database (all workers agree).
     session_secret: str | None = None
     session_hours: float = 8.0
+    # The roll-up worker: how often it looks for other processes' writes, how long it lets this process's
+    # writes gather before it runs, and (tests only) whether it is paused — reads still roll up what they need.
+    rollup_interval_seconds: float = 0.5
+    rollup_debounce_seconds: float = 0.02
+    rollup_paused: bool = False
 
 
 @lru_cache

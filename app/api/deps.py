@@ -13,6 +13,7 @@ from app.domain.audit import Author
 from app.domain.keys import METRICS_ROLES, READ_ROLES, WRITE_ROLES, Principal, Role
 from app.errors import Forbidden, Unauthorized
 from app.i18n import Message, _
+from app.services import rollup
 
 
 async def _session(request: Request, *, write: bool) -> AsyncIterator[AsyncSession]:
@@ -23,7 +24,9 @@ async def _session(request: Request, *, write: bool) -> AsyncIterator[AsyncSessi
 
 
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A transaction for reading; committed (harmlessly) at the end."""
+    """A transaction for reading, after the roll-up has caught up with every write acknowledged before it (so a
+    read never misses one); committed (harmlessly) at the end."""
+    await rollup.settle_app(request.app.state)
     async for s in _session(request, write=False):
         yield s
 

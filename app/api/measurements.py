@@ -42,7 +42,7 @@ from app.schemas.measurements import (
     ValueRead,
     inline_schema,
 )
-from app.services import quality, submissions
+from app.services import submissions
 from app.services.catalog import indicator_or_404
 from app.services.values import delete_value as withdraw
 
@@ -160,9 +160,8 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
     if outcome.status_code == 200:
         response = _json(200, outcome.body())
         if outcome.changed:
-            # Quality flags are kept once this request's transaction has committed, outside its locks.
-            response.background = BackgroundTask(quality.keep_after_commit, request.app.state.write_sessions,
-                                                 catalogs, outcome.changed)
+            # After the commit: the roll-up keeps the totals and flags above what this request stored.
+            response.background = BackgroundTask(request.app.state.rollup.poke)
         return response
     rejected = outcome.counts["rejected"]
     detail = (_("No value was accepted: {count} rejected (atomic: one bad row rejects all).", count=rejected)
@@ -307,8 +306,7 @@ async def delete_value(
     now = utcnow()
     row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None),
                          client_request_id=getattr(request.state, "client_request_id", None))
-    background.add_task(quality.keep_after_commit, request.app.state.write_sessions, catalogs,
-                        {(row.indicator_code, row.unit_code, row.year)})
+    background.add_task(request.app.state.rollup.poke)
     return DeletedRead(deleted=ValueRead(
         indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
         period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,

@@ -88,38 +88,6 @@ _REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "perio
 _OVERLAP_STATES = frozenset({"23P01", "40P01"})  # exclusion_violation, deadlock_detected
 
 
-# Beyond this many cells a write locks whole (indicator, year)s instead: PostgreSQL's lock table is shared and
-# bounded (max_locks_per_transaction × connections), and a bulk batch needs no finer grain.
-BULK_CELLS = 64
-_LOCK_CELLS = """
-SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(hashtextextended(n, 0))
-            ELSE pg_advisory_xact_lock(hashtextextended(n, 0)) END
-FROM unnest($1::bool[], $2::text[]) AS t(shared, n) ORDER BY shared DESC, n
-"""
-
-
-async def lock_cells(session: AsyncSession, cells: Iterable[tuple[str, str, int]]) -> None:
-    """Serialise writers of the same unit's values of one indicator and year until commit — nothing wider — so a
-    value's revision knows its old value and the unit's own yearly value is computed from what is stored.
-
-    PostgreSQL: transaction advisory locks in one order — a small write takes its (indicator, year)s shared and
-    its cells exclusive; a bulk write (over BULK_CELLS cells) takes its (indicator, year)s exclusive. SQLite
-    writers already hold the database's single write lock from BEGIN IMMEDIATE."""
-    if not is_postgres(session):
-        return
-    wanted = set(cells)
-    if not wanted:
-        return
-    years = sorted({f"{i}\x1f{y}" for i, _, y in wanted})
-    if len(wanted) > BULK_CELLS:
-        shared, names = [False] * len(years), years
-    else:
-        fine = sorted({f"{i}\x1f{u}\x1f{y}" for i, u, y in wanted})
-        shared, names = [True] * len(years) + [False] * len(fine), years + fine
-    apg = await driver(session)
-    await apg.execute(_LOCK_CELLS, shared, names)
-
-
 @dataclass(frozen=True, slots=True)
 class CellValue:
     """A stored value of a locked cell, live or deleted."""

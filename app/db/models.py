@@ -407,3 +407,20 @@ class QualityFlag(SQLModel, table=True):
     confirmed_by: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class DirtyCell(SQLModel, table=True):
+    """A yearly cell whose values changed and whose kept rows (its own and its ancestors') wait for the roll-up.
+
+    Written by the write that changed it, in the write's transaction, with the write's stamp; removed by the roll-up
+    that brings the kept rows up to date, in its transaction — so a crash loses nothing and rolls nothing up twice.
+    Rows are appended, never updated: concurrent writers of one cell never meet on a row."""
+
+    __tablename__ = "rollup_dirty"
+    __table_args__ = (Index("ix_rollup_dirty_group", "indicator_code", "year"),
+                      Index("ix_rollup_dirty_stamp", "stamp"), {"info": {"archived": False}})
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    indicator_code: str = Field(max_length=64)
+    unit_code: str = Field(max_length=32)
+    year: int
+    stamp: datetime = _ts(nullable=False)

@@ -1,6 +1,6 @@
-"""Review rows and their history. Writers read the review rows of their cells' datasets with a shared lock,
-an approval takes an exclusive one, so a write and an approval of the same dataset never interleave
-(PostgreSQL row locks; SQLite's single writer serialises them anyway)."""
+"""Review rows and their history. A write and an approval of the same dataset never interleave: writes hold the
+dataset's advisory lock shared before they read its review rows, an approval holds it exclusively (db.locks;
+SQLite's single writer serialises them anyway)."""
 
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -21,13 +21,11 @@ RV = Review.__table__  # type: ignore[attr-defined]
 
 
 async def approved_for_write(session: AsyncSession, datasets: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """The approved datasets among the given (unit, year) pairs, their rows held with a shared lock until commit."""
+    """The approved datasets among the given (unit, year) pairs (read after the write's dataset locks)."""
     found: dict[tuple[str, int], int] = {}
     for part in chunks(sorted(set(datasets))):
         stmt = select(RV.c.unit_code, RV.c.year, RV.c.state, RV.c.id).where(
             tuple_(RV.c.unit_code, RV.c.year).in_(list(part)))
-        if is_postgres(session):
-            stmt = stmt.order_by(RV.c.id).with_for_update(read=True)
         for unit, year, state, rid in await session.execute(stmt):
             if state == ReviewState.APPROVED:
                 found[(unit, year)] = rid

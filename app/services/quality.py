@@ -1,5 +1,5 @@
 """Quality flags: which yearly values a write touches, what the rules find there, the POST answer's
-warnings, and keeping the flags in step — run after the write has committed, outside its locks."""
+warnings, and keeping the flags in step — run by the roll-up, outside the write."""
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import quality as store
-from app.db.catalog import CatalogCache
 from app.db.models import QualityFlag
+from app.db.yearly_rebuild import own_values
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal, Role
 from app.domain.quality import Finding, peers_of_all, yoy
@@ -46,9 +46,12 @@ def _groups(catalog: Catalog, cells: Iterable[Cell], *, upward: bool) -> set[Gro
     return out
 
 
-async def evaluate(session: AsyncSession, catalog: Catalog, groups: set[Group]) -> tuple[list[Found], set[Cell]]:
-    """Findings on every unit of the given sibling groups, and the cells looked at."""
-    values = await store.group_values(session, groups | {(i, p, y - 1) for i, p, y in groups})
+async def evaluate(session: AsyncSession, catalog: Catalog, groups: set[Group],
+                   values: dict[Cell, float] | None = None) -> tuple[list[Found], set[Cell]]:
+    """Findings on every unit of the given sibling groups (on their kept own values, or on `values`), and the
+    cells looked at."""
+    if values is None:
+        values = await store.group_values(session, groups | {(i, p, y - 1) for i, p, y in groups})
     members: dict[Group, dict[str, float]] = defaultdict(dict)
     for (ind, unit, year), v in values.items():
         members[(ind, catalog.parents.get(unit), year)][unit] = v
@@ -88,25 +91,26 @@ async def keep(session: AsyncSession, catalog: Catalog, changed: Iterable[Cell])
     await session.flush()
 
 
-async def keep_after_commit(sessions: async_sessionmaker[AsyncSession], catalogs: CatalogCache,
-                            changed: set[Cell]) -> None:
-    """Keep the flags a committed write touched, in a transaction of its own (never inside the write's locks).
-    A failure here loses no value: the next change of the same cells re-evaluates them."""
-    try:
-        async with sessions() as session, session.begin():
-            await keep(session, await catalogs.snapshot(session), changed)
-    except Exception:  # noqa: BLE001 - the answer is sent; a flag is advice, never worth a failed request
-        log.warning("quality_flags_not_kept", cells=len(changed), exc_info=True)
-
-
 async def warnings(session: AsyncSession, catalog: Catalog, rows: Sequence[Clean]) -> list[dict[str, Any]]:
-    """The POST answer's warnings: findings on the yearly value of each written row's own unit and year."""
+    """The POST answer's warnings: the roll-up's findings on the yearly value of each written row's own unit and
+    year, read from the stored values as this write left them (own values are what the roll-up will keep)."""
     by_cell: dict[Cell, list[int]] = defaultdict(list)
     for r in rows:
         by_cell[(r.indicator, r.unit, r.period.year)].append(r.index)
-    found, _ = await evaluate(session, catalog, _groups(catalog, by_cell, upward=False))
+    groups = _groups(catalog, by_cell, upward=False)
+    cells = {(ind, u, y) for ind, parent, y in groups for u in _members(catalog, parent)}
+    cells |= {(ind, u, y - 1) for ind, u, y in by_cell}
+    own = await own_values(session, catalog, sorted(cells))
+    values = {c: v.value for c, v in own.items() if v is not None}
+    found, _ = await evaluate(session, catalog, groups, values)
     return [{"index": i, "code": f.finding.code, "detail": render(f.finding.detail)}
             for f in found if f.cell in by_cell for i in by_cell[f.cell]]
+
+
+def _members(catalog: Catalog, parent: str | None) -> list[str]:
+    if parent is None:
+        return [u for u, p in catalog.parents.items() if p is None]
+    return list(catalog.children.get(parent, ()))
 
 
 async def confirm(session: AsyncSession, catalog: Catalog, flag_id: int, note: str, caller: Principal

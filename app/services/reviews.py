@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import reviews
+from app.db import locks, reviews
 from app.db.models import Review
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal, Role
@@ -64,6 +64,10 @@ async def transition(session: AsyncSession, catalog: Catalog, review_id: int, ac
     review = await reviews.get(session, review_id, exclusive=True)
     if review is None:
         raise NotFound(_("No review {id}.", id=review_id))
+    if action is Action.APPROVE:
+        # The dataset's lock, exclusive: writes in flight commit first (and the digest below sees them); later
+        # writes wait, then see it approved.
+        await locks.approving(session, review.unit_code, review.year)
     if action is Action.UNLOCK:
         above = await reviews.approved_for_write(
             session, [(a, review.year) for a in catalog.ancestors(review.unit_code)])

@@ -1,6 +1,6 @@
 """The district submission use case: resolve, authorise, check, classify, write — set-based throughout."""
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements, yearly
+from app.db import locks, measurements, rollup
 from app.db.types import utcnow
 from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog, IndicatorRow
@@ -26,7 +26,6 @@ from app.domain.submission import (
     reject_duplicates,
     reject_overlaps,
 )
-from app.domain.yearly import Measure, Observation, YearValue, own_yearly
 from app.errors import Forbidden
 from app.i18n import _
 from app.services import quality
@@ -118,16 +117,14 @@ async def submit(
     conflicts = sorted([*conflicts, *dupes, *overlapping], key=lambda c: c.index)
 
     cells = {(r.indicator, r.unit, r.period.year) for r in clean}
-    stored_cells: dict[measurements.Key, measurements.CellValue] = {}
     if dry_run:
         before = await measurements.current(session, [r.key for r in clean])
     else:
-        await measurements.lock_cells(session, cells)
-        stored_cells = await measurements.in_cells(session, cells)
-        before = {k: v.stored for k, v in stored_cells.items()}
+        await locks.for_write(session, cells, datasets(catalog, {(u, y) for _, u, y in cells}))
+        before = {k: v.stored for k, v in (await measurements.in_cells(session, cells)).items()}
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
-    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not). It takes
-    # a shared lock on the review rows, in this transaction, just before the write.
+    # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not); read
+    # under the datasets' locks taken above.
     changed, locked = await refuse_locked(session, catalog, changed)
     if locked:
         refused = {c.index for c in locked}
@@ -166,13 +163,13 @@ async def submit(
     listed = [c.as_dict() for c in conflicts]
     if not clean:
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
-    owns = owns_after(catalog, stored_cells, changed=changed)
     by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
-    await keep_totals(session, catalog, owns, measurements.revisions(changed, before), by=by, now=now)
+    moved = {(r.indicator, r.unit, r.period.year) for r in changed}
+    await keep(session, measurements.revisions(changed, before), moved, by=by, now=now)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
-    # Read-only, on this transaction's fresh yearly values; the flags themselves are kept after the commit.
-    found = await quality.warnings(session, catalog, changed)
-    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, set(owns))
+    # On the values as this write leaves them: the same rule, on the same own values, as the roll-up's flags.
+    found = await quality.warnings(session, catalog, changed) if changed else []
+    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, moved)
 
 
 _WRITE_ATTEMPTS = 5
@@ -186,44 +183,19 @@ def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measu
             "rejected": len(conflicts)}
 
 
-def owns_after(
-    catalog: Catalog,
-    stored: dict[measurements.Key, measurements.CellValue],
-    *,
-    changed: Sequence[Clean] = (),
-    deleted: Sequence[measurements.Key] = (),
-) -> dict[Cell, YearValue | None]:
-    """The own yearly value of every changed cell once the write is done, from its stored periods (read under the
-    cell's lock) with the write's changes in place."""
-    periods: dict[Cell, dict[measurements.Key, Observation]] = defaultdict(dict)
-    cells = {(r.indicator, r.unit, r.period.year) for r in changed} | {
-        (k[0], k[1], stored[k].period.year) for k in deleted if k in stored}
-    for key, found in stored.items():
-        cell = (key[0], key[1], found.period.year)
-        if cell in cells and not found.stored.deleted and found.stored.value is not None and key not in deleted:
-            periods[cell][key] = Observation(found.period, found.stored.value, found.stored.numerator,
-                                             found.stored.denominator)
-    for r in changed:
-        periods[(r.indicator, r.unit, r.period.year)][r.key] = Observation(r.period, r.value, r.numerator,
-                                                                           r.denominator)
-    return {cell: own_yearly(measure=Measure(catalog.indicators[cell[0]].measure),
-                             observations=periods[cell].values()).get(cell[2]) for cell in cells}
+def datasets(catalog: Catalog, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    """The datasets a write of these (unit, year)s falls in: each unit's own and its ancestors'."""
+    return {(u, year) for unit, year in pairs for u in (unit, *catalog.ancestors(unit))}
 
 
-async def keep_totals(
-    session: AsyncSession,
-    catalog: Catalog,
-    owns: dict[Cell, YearValue | None],
-    revisions: Sequence[dict[str, Any]],
-    *,
-    by: Author,
-    now: datetime,
-) -> None:
-    """A write's last statements: the kept yearly rows of the changed cells and their ancestors, then the value
-    revisions and the kept rows' revisions, all stamped once every lock is held (so stamps follow the order in
-    which conflicting writes commit, and a past as_of sees whole writes)."""
-    changes = await yearly.apply(session, catalog, owns, now=now)
-    await yearly.finish(session, changes, revisions=revisions, by=by, recorded_at=max(utcnow(), now))
+async def keep(session: AsyncSession, revisions: Sequence[dict[str, Any]], cells: set[Cell], *, by: Author,
+               now: datetime) -> None:
+    """A write's last statement: the value revisions and the dirty marks of the cells it changed, stamped once
+    every lock is held (so stamps follow the order in which conflicting writes commit). The kept rows above are
+    the roll-up's."""
+    stamp = max(utcnow(), now)
+    await measurements.record(session, revisions, by=by, recorded_at=stamp)
+    await rollup.mark(session, cells, stamp=stamp)
 
 
 def _tally(

@@ -1,10 +1,10 @@
-"""Withdrawing a stored value: authorise, flag it deleted with a revision, keep the yearly totals exact."""
+"""Withdrawing a stored value: authorise, flag it deleted with a revision, mark its cell for the roll-up."""
 
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements
+from app.db import locks, measurements
 from app.db.models import Measurement
 from app.domain.audit import Author
 from app.domain.catalog import Catalog
@@ -13,7 +13,7 @@ from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
 from app.i18n import _
 from app.services.locking import refuse_locked_delete
-from app.services.submissions import authorise, keep_totals, owns_after, resolve_unit
+from app.services.submissions import authorise, datasets, keep, resolve_unit
 
 
 async def delete_value(
@@ -32,16 +32,16 @@ async def delete_value(
     except Forbidden:
         raise Forbidden(_("This key cannot delete values of unit {unit}.", unit=key[1])) from None
     period = parse_period(key[2])
-    if key[1] in catalog.units:
-        await refuse_locked_delete(session, catalog, key[1], period.year)
     cell = (key[0], key[1], period.end.year)
-    await measurements.lock_cells(session, [cell])
-    stored = await measurements.in_cells(session, [cell])
+    known = key[1] in catalog.units
+    await locks.for_write(session, [cell], datasets(catalog, {(key[1], cell[2])}) if known else set())
+    if known:
+        await refuse_locked_delete(session, catalog, key[1], period.year)
     found = await measurements.delete(session, key=key, now=now)
     if found is None:
         raise NotFound(_("No current value for {indicator} / {unit} / {period}.", indicator=key[0], unit=key[1],
                          period=key[2]))
     row, revision = found
     by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
-    await keep_totals(session, catalog, owns_after(catalog, stored, deleted=[key]), [revision], by=by, now=now)
+    await keep(session, [revision], {cell}, by=by, now=now)
     return row

@@ -6,9 +6,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db.catalog import read_catalog
 from app.domain.periods import today_in_shanghai
+from app.services import rollup
 
 API = "/api/v1"
 MEASUREMENTS = f"{API}/measurements"
@@ -25,9 +27,19 @@ CITY, HUANGDAO, SHINAN = "370200", "370211", "370202"
 TABLES = ("measurements", "measurement_revisions", "yearly_values")
 
 
+async def settled(session: AsyncSession) -> None:
+    """Roll up every waiting write (what any read of the API does first), for tests that read kept rows directly."""
+    await session.rollback()
+    assert session.bind is not None
+    writer = async_sessionmaker(session.bind.execution_options(sqlite_begin="IMMEDIATE"))  # type: ignore[union-attr]
+    async with writer() as s, s.begin():
+        await rollup.roll_up(s, await read_catalog(s), wait=True, limit=1_000_000)
+
+
 async def count_rows(session: AsyncSession, table: str) -> int:
     """Rows in one table, read in a transaction of its own so no stale snapshot is kept."""
     assert table in (*TABLES, "idempotency_records"), table
+    await settled(session)
     try:
         return int(await session.scalar(text(f"SELECT COUNT(*) FROM {table}")) or 0)
     finally:

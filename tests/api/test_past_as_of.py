@@ -14,7 +14,7 @@ from app.db import measurements, yearly
 from app.db.types import utcnow
 from app.domain.catalog import CITY
 from app.services.attainment import rolled
-from tests.api.helpers import API, FLOW, HUANGDAO, MEASUREMENTS, RATE, SEMESTER, SHINAN, post
+from tests.api.helpers import API, FLOW, HUANGDAO, MEASUREMENTS, RATE, SEMESTER, SHINAN, post, settled
 from tests.conftest import Keys
 
 SCHOOLS = ["37021191", "37021192"]  # under 黄岛区
@@ -64,6 +64,7 @@ async def test_past_as_of_equals_a_rebuild_from_revisions(
     for step in steps:
         await _apply(client, keys, year, step)
         instants.append(utcnow())
+    await settled(session)
     catalog = await app_ctx.state.catalogs.snapshot(session)
     for as_of in instants:
         kept = yearly.as_series((await yearly.kept_rows(session, indicators=[RATE, SEMESTER, FLOW], years=[year],

@@ -29,6 +29,7 @@ from tests.api.helpers import (
     next_year,
     post,
     rate,
+    settled,
     tally,
 )
 from tests.conftest import Keys
@@ -208,6 +209,7 @@ async def test_city_yearly_value_is_the_pooled_rate_of_its_districts(
 ) -> None:
     assert (await post(client, keys.huangdao, batch(HUANGDAO, "2020", rate(n=900, d=1000)))).status_code == 200
     assert (await post(client, keys.shinan, batch(SHINAN, "2020", rate(n=80, d=100)))).status_code == 200
+    await settled(session)
     rows = (await session.execute(text(
         "SELECT unit_code, value, numerator, denominator, own, reported, total FROM yearly_values "
         "WHERE indicator_code = :i AND year = 2020 ORDER BY unit_code"), {"i": RATE})).all()

@@ -26,6 +26,7 @@ from tests.api.helpers import (
     lenient_client,
     post,
     rate,
+    settled,
     tally,
 )
 from tests.conftest import Keys
@@ -138,6 +139,7 @@ async def test_delete_refreshes_the_yearly_values(client: httpx.AsyncClient, key
     await post(client, keys.shinan, batch(SHINAN, "2020", rate(n=80, d=100)))
 
     async def yearly() -> dict[str, tuple[float, int]]:
+        await settled(session)
         rows = (await session.execute(text(
             "SELECT unit_code, value, reported FROM yearly_values WHERE indicator_code = :i AND year = 2020 "
             "AND value IS NOT NULL"),  # a kept row stays, without a value, once its unit has none
@@ -268,6 +270,7 @@ async def test_concurrent_districts_all_count_in_the_city_yearly_value(
     answers = await asyncio.gather(*[post(client, keys.admin, batch(u, "2020", rate(n=900 + i, d=1000)))
                                      for i, u in enumerate(districts)])
     assert all(r.status_code == 200 for r in answers)
+    await settled(session)
     row = (await session.execute(text(
         "SELECT value, numerator, denominator, reported, total FROM yearly_values "
         "WHERE indicator_code = :i AND unit_code = :u AND year = 2020"), {"i": RATE, "u": CITY})).one()

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.catalog import CITY
-from tests.api.helpers import API, FLOW, MEASUREMENTS, RATE, batch, count_rows, post, rate
+from tests.api.helpers import API, FLOW, MEASUREMENTS, RATE, batch, count_rows, post, rate, settled
 from tests.conftest import Keys
 
 DISTRICTS = ["370202", "370203", "370211", "370212", "370213", "370214", "370215", "370281", "370283", "370285"]
@@ -25,6 +25,7 @@ async def _schools(client: httpx.AsyncClient, keys: Keys) -> None:
 
 
 async def _kept(session: AsyncSession, year: int) -> dict[str, tuple[Any, ...]]:
+    await settled(session)
     rows = (await session.execute(text(
         "SELECT unit_code, value, numerator, denominator, reported, own FROM yearly_values "
         "WHERE indicator_code = :i AND year = :y AND value IS NOT NULL"), {"i": RATE, "y": year})).all()
@@ -117,6 +118,7 @@ async def test_five_overlapping_flow_periods_sent_at_once_store_exactly_one(
                                params={"indicator": FLOW, "unit": CITY, "period_from": "1999",
                                        "period_to": "1999"})).json()["items"]
     assert sorted(v["period"] for v in values) == sorted(stored)
+    await settled(session)
     row = (await session.execute(text(
         "SELECT value FROM yearly_values WHERE indicator_code = :i AND unit_code = :u AND year = 1999"),
         {"i": FLOW, "u": CITY})).one()

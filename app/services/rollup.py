@@ -1,0 +1,187 @@
+"""The roll-up: kept yearly rows brought up to date behind the writes, and the worker that runs it.
+
+A write stores its values, their revisions and "dirty" marks for the yearly cells it changed (db.rollup.mark).
+The roll-up takes the marks of whole (indicator, year) groups, recomputes the kept rows of those cells and of their
+ancestors level by level — deepest first, each level one read — writes one kept-row revision per distinct stamp
+from the oldest mark's stamp on (domain.timeline), and keeps the quality flags of what changed, in one transaction.
+Every server process runs a worker; reads call `settle` first, so a read never misses an acknowledged value.
+"""
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import rollup as store
+from app.db.catalog import CatalogCache
+from app.db.types import utcnow
+from app.db.yearly import _state
+from app.domain.catalog import Catalog
+from app.domain.timeline import EMPTY, Line, State, combine, own_line
+from app.domain.yearly import Measure
+from app.services import quality
+
+log = structlog.get_logger(__name__)
+
+Cell = tuple[str, str, int]
+Group = tuple[str, int]
+
+# Groups taken per transaction: enough to amortise a busy deadline's writes, few enough to commit often.
+BATCH_GROUPS = 200
+
+
+@dataclass
+class Done:
+    groups: int = 0
+    cells: int = 0
+
+
+def _line_of(kept: tuple[State, list[tuple[datetime, State]]] | None) -> Line:
+    if kept is None:
+        return Line(EMPTY)
+    return Line(kept[0], tuple(kept[1]))
+
+
+async def recompute(session: AsyncSession, catalog: Catalog, dirty: dict[Group, set[str]], *, since: datetime,
+                    now: datetime) -> list[Cell]:
+    """Recompute the kept rows and history (from `since` on) of the dirty cells and their ancestors; the dirty
+    cells whose rows exist in the catalog."""
+    marked = {(ind, u, y) for (ind, y), units in dirty.items() for u in units
+              if ind in catalog.indicators and u in catalog.units}
+    affected = set(marked)
+    for ind, unit, year in marked:
+        affected.update((ind, a, year) for a in catalog.ancestors(unit))
+    around = {(ind, k, y) for ind, u, y in affected for k in catalog.children.get(u, ())}
+    kept = await store.kept_lines(session, sorted((affected | around) - marked), since=since)
+    revisions = await store.value_revisions(session, sorted(marked))
+    depth = {c: len(catalog.ancestors(c[1])) for c in affected}
+    lines: dict[Cell, Line] = {}
+    for cell in sorted(affected, key=lambda c: (-depth[c], c)):
+        ind, unit, year = cell
+        measure = Measure(catalog.indicators[ind].measure)
+        if cell in marked:
+            own = own_line(measure=measure, year=year, revisions=revisions.get(cell, []), since=since)
+        else:
+            mine = _line_of(kept.get(cell))
+            own = (mine.base.own, [(s, st.own) for s, st in mine.changes])
+        children: dict[str, Line] = {}
+        for kid in catalog.children.get(unit, ()):
+            k = (ind, kid, year)
+            line = lines[k] if k in lines else _line_of(kept.get(k))
+            if line.base.value is not None or line.changes:
+                children[kid] = line
+        lines[cell] = combine(measure=measure, year=year, total=len(catalog.children.get(unit, ())), own=own,
+                              children=children)
+    rows, history = [], []
+    for (ind, unit, year), line in lines.items():
+        total = len(catalog.children.get(unit, ()))
+        key = {"indicator_code": ind, "unit_code": unit, "year": year}
+        last = line.last
+        rows.append({**key, **_state(last.own, last.sums, last.value, total), "updated_at": now})
+        history.extend({**key, **_state(st.own, st.sums, st.value, total), "recorded_at": s}
+                       for s, st in line.changes)
+    await store.store(session, rows, history, cells=sorted(affected), since=since)
+    return sorted(marked)
+
+
+async def roll_up(session: AsyncSession, catalog: Catalog, *, groups: Sequence[Group] | None = None,
+                  wait: bool, limit: int = BATCH_GROUPS) -> Done:
+    """One batch: hold waiting groups (all given ones with `wait`, else those free now), recompute, keep flags."""
+    if groups is None:
+        groups = await store.waiting_groups(session, limit=limit)
+    if not groups:
+        return Done()
+    held = await store.hold(session, groups, wait=wait)
+    dirty, since = await store.take(session, held)
+    if not dirty or since is None:
+        return Done()
+    changed = await recompute(session, catalog, dirty, since=since, now=utcnow())
+    if changed:
+        await quality.keep(session, catalog, changed)
+    return Done(len(dirty), len(changed))
+
+
+async def settle(sessions: async_sessionmaker[AsyncSession], write_sessions: async_sessionmaker[AsyncSession],
+                 catalogs: CatalogCache) -> None:
+    """Roll up everything waiting now, waiting for any roll-up under way: called before a read of kept rows, so
+    the read reflects every value acknowledged before it started."""
+    async with sessions() as s:
+        if not await store.any_waiting(s):
+            return
+    async with write_sessions() as session, session.begin():
+        catalog = await catalogs.snapshot(session)
+        groups = await store.waiting_groups(session, limit=1_000_000)
+        for part in range(0, len(groups), BATCH_GROUPS):
+            await roll_up(session, catalog, groups=groups[part:part + BATCH_GROUPS], wait=True)
+
+
+async def settle_app(state: Any) -> None:
+    """`settle` with an application's resources."""
+    await settle(state.sessions, state.write_sessions, state.catalogs)
+
+
+class Worker:
+    """Rolls up in the background: woken by this process's writes (after a short debounce, so a busy deadline's
+    writes are taken together) and on an interval for the other processes'."""
+
+    def __init__(self, write_sessions: async_sessionmaker[AsyncSession], catalogs: CatalogCache, *,
+                 interval: float, debounce: float, paused: bool, observe: Any = None) -> None:
+        self._sessions = write_sessions
+        self._catalogs = catalogs
+        self._interval = interval
+        self._debounce = debounce
+        self.paused = paused
+        self._observe = observe
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.batches: dict[str, int] = defaultdict(int)
+
+    def poke(self) -> None:
+        """A write committed here: roll up soon."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="rollup-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._interval)
+                await asyncio.sleep(self._debounce)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if self.paused:
+                continue
+            try:
+                while await self.once():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the marks stay; the next round (or a read) rolls them up
+                log.warning("rollup_failed", exc_info=True)
+                await asyncio.sleep(self._interval)
+
+    async def once(self) -> bool:
+        """One batch of whatever is free; True if it did anything."""
+        started = time.perf_counter()
+        async with self._sessions() as session, session.begin():
+            catalog = await self._catalogs.snapshot(session)
+            done = await roll_up(session, catalog, wait=False)
+        if done.groups and self._observe is not None:
+            self._observe(time.perf_counter() - started)
+        return done.groups > 0
