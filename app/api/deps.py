@@ -26,7 +26,7 @@ async def _session(request: Request, *, write: bool) -> AsyncIterator[AsyncSessi
 async def read_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A transaction for reading, after the roll-up has caught up with every write acknowledged before it (so a
     read never misses one); committed (harmlessly) at the end."""
-    await rollup.settle_app(request.app.state)
+    request.state.backlog = await rollup.settle_app(request.app.state)
     async for s in _session(request, write=False):
         yield s
 

@@ -22,5 +22,6 @@ async def metrics_endpoint(request: Request, session: SessionDep, catalogs: Cata
         await _allowed(await principal(request))
     catalog = await catalogs.snapshot(session)
     metrics.ensure_ingest_series([CITY, *catalog.children.get(CITY, [])])
-    families = [*await scrape.collect(session, catalog), *await deliverable_metrics.collect(session)]
+    families = [*await scrape.collect(session, catalog), *await deliverable_metrics.collect(session),
+                *scrape.rollup_families(request.state.backlog)]
     return Response(metrics.exposition(families), media_type=CONTENT_TYPE_LATEST)

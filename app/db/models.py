@@ -414,11 +414,12 @@ class DirtyCell(SQLModel, table=True):
 
     Written by the write that changed it, in the write's transaction, with the write's stamp; removed by the roll-up
     that brings the kept rows up to date, in its transaction — so a crash loses nothing and rolls nothing up twice.
-    Rows are appended, never updated: concurrent writers of one cell never meet on a row."""
+    Rows are appended, never updated: concurrent writers of one cell never meet on a row. Exported like every
+    table, so an archive taken mid-roll-up is rolled up by the server that imports it."""
 
     __tablename__ = "rollup_dirty"
     __table_args__ = (Index("ix_rollup_dirty_group", "indicator_code", "year"),
-                      Index("ix_rollup_dirty_stamp", "stamp"), {"info": {"archived": False}})
+                      Index("ix_rollup_dirty_stamp", "stamp"))
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     indicator_code: str = Field(max_length=64)
     unit_code: str = Field(max_length=32)

@@ -44,7 +44,7 @@ async def mark(session: AsyncSession, cells: Iterable[Cell], *, stamp: datetime)
 async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
     """How many dirty rows wait, and the stamp of the oldest."""
     count, oldest = (await session.execute(select(func.count(), func.min(D.c.stamp)))).one()
-    return int(count), oldest
+    return int(count), _aware(oldest) if oldest is not None else None
 
 
 async def any_waiting(session: AsyncSession) -> bool:

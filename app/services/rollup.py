@@ -107,23 +107,37 @@ async def roll_up(session: AsyncSession, catalog: Catalog, *, groups: Sequence[G
     return Done(len(dirty), len(changed))
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Dirty rows waiting when a read began, and the stamp of the oldest (the roll-up's lag)."""
+
+    cells: int = 0
+    oldest: datetime | None = None
+
+    def lag_seconds(self, now: datetime) -> float:
+        return max(0.0, (now - self.oldest).total_seconds()) if self.oldest is not None else 0.0
+
+
 async def settle(sessions: async_sessionmaker[AsyncSession], write_sessions: async_sessionmaker[AsyncSession],
-                 catalogs: CatalogCache) -> None:
+                 catalogs: CatalogCache) -> Backlog:
     """Roll up everything waiting now, waiting for any roll-up under way: called before a read of kept rows, so
-    the read reflects every value acknowledged before it started."""
+    the read reflects every value acknowledged before it started. Returns the backlog it found."""
     async with sessions() as s:
-        if not await store.any_waiting(s):
-            return
+        cells, oldest = await store.backlog(s)
+    found = Backlog(cells, oldest)
+    if not cells:
+        return found
     async with write_sessions() as session, session.begin():
         catalog = await catalogs.snapshot(session)
         groups = await store.waiting_groups(session, limit=1_000_000)
         for part in range(0, len(groups), BATCH_GROUPS):
             await roll_up(session, catalog, groups=groups[part:part + BATCH_GROUPS], wait=True)
+    return found
 
 
-async def settle_app(state: Any) -> None:
+async def settle_app(state: Any) -> Backlog:
     """`settle` with an application's resources."""
-    await settle(state.sessions, state.write_sessions, state.catalogs)
+    return await settle(state.sessions, state.write_sessions, state.catalogs)
 
 
 class Worker:

@@ -9,11 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import YearlyValue
+from app.db.types import utcnow
 from app.domain.catalog import CITY, Catalog
 from app.domain.periods import SHANGHAI, today_in_shanghai
 from app.metrics import STATES, gauge, stateset
 from app.services import attainment as service
 from app.services import scrape_reporting
+from app.services.rollup import Backlog
 
 YEAR_SECONDS = 366 * 24 * 3600
 _FREQ_SECONDS = {"month": 31 * 86400, "quarter": 92 * 86400, "semester": 184 * 86400, "year": YEAR_SECONDS}
@@ -104,3 +106,14 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
     collect_seconds.add_metric([], time.perf_counter() - started)
     return [*values.values(), *targets.values(), attainment, progress, status, reported, period_end, interval,
             *reporting, collect_seconds]
+
+
+def rollup_families(backlog: Backlog) -> list[Metric]:
+    """The roll-up's backlog as this scrape found it, before it rolled it up (read on every scrape)."""
+    pending = gauge("attain_rollup_pending_cells", "Dirty yearly cells waiting for the roll-up, read on every scrape.",
+                    [])
+    pending.add_metric([], float(backlog.cells))
+    lag = gauge("attain_rollup_lag_seconds", "Age of the oldest dirty yearly cell (0 when none waits), read on every "
+                "scrape.", [])
+    lag.add_metric([], backlog.lag_seconds(utcnow()))
+    return [pending, lag]

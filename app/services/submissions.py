@@ -1,7 +1,7 @@
 """The district submission use case: resolve, authorise, check, classify, write — set-based throughout."""
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -165,6 +165,8 @@ async def submit(
         return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
     by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
     moved = {(r.indicator, r.unit, r.period.year) for r in changed}
+    if before_commit is not None:
+        await before_commit()
     await keep(session, measurements.revisions(changed, before), moved, by=by, now=now)
     tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
     # On the values as this write leaves them: the same rule, on the same own values, as the roll-up's flags.
@@ -173,6 +175,8 @@ async def submit(
 
 
 _WRITE_ATTEMPTS = 5
+# Tests only: awaited after a write's checks, before its last statement — to hold a write in flight on purpose.
+before_commit: Callable[[], Awaitable[None]] | None = None
 Cell = tuple[str, str, int]  # indicator, unit, year
 
 

@@ -1,6 +1,7 @@
 """A past as_of reads the kept rows valid at that instant; for random histories of writes and withdrawals they equal
 a from-scratch rebuild from the value revisions (both databases)."""
 
+import asyncio
 import itertools
 from datetime import date
 from typing import Any
@@ -51,19 +52,29 @@ async def _apply(client: httpx.AsyncClient, keys: Keys, year: int, step: tuple[A
 
 @settings(max_examples=12, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(steps=st.lists(op, min_size=1, max_size=10))
+@given(steps=st.lists(op, min_size=1, max_size=10), when=st.sampled_from(["paused", "between", "after"]))
 async def test_past_as_of_equals_a_rebuild_from_revisions(
-    client: httpx.AsyncClient, keys: Keys, session: AsyncSession, app_ctx: Any, steps: list[tuple[Any, ...]]
+    client: httpx.AsyncClient, keys: Keys, session: AsyncSession, app_ctx: Any, steps: list[tuple[Any, ...]],
+    when: str,
 ) -> None:
+    """The roll-up paused until the reads (which roll up first), run between the writes, or left to the worker."""
     for code in SCHOOLS:
         r = await client.post(f"{API}/units", headers=keys.auth(keys.admin),
                               json={"code": code, "name": f"学校{code}", "parent": HUANGDAO, "level": "school"})
         assert r.status_code in (201, 409), r.text
     year = 1900 + next(YEARS) % 100  # a year written before is fine too: both sides read all of it
     instants = [utcnow()]
-    for step in steps:
-        await _apply(client, keys, year, step)
-        instants.append(utcnow())
+    app_ctx.state.rollup.paused = when == "paused"
+    try:
+        for step in steps:
+            await _apply(client, keys, year, step)
+            instants.append(utcnow())
+            if when == "between":
+                await settled(session)
+        if when == "after":
+            await asyncio.sleep(3 * app_ctx.state.settings.rollup_interval_seconds)
+    finally:
+        app_ctx.state.rollup.paused = False
     await settled(session)
     catalog = await app_ctx.state.catalogs.snapshot(session)
     for as_of in instants:
