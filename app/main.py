@@ -23,6 +23,7 @@ from app.api import (
 from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
+from app.db.keys import PrincipalCache
 from app.errors import install_error_handlers
 from app.guards import InputGuard
 from app.middleware import ETags, Language, RequestContext
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = create_session_factory(engine)
         app.state.write_sessions = create_session_factory(engine, write=True)
         app.state.catalogs = CatalogCache()
+        app.state.principals = PrincipalCache(ttl=settings.key_cache_seconds)
         app.state.rollup = rollup.Worker(app.state.write_sessions, app.state.catalogs,
                                          interval=settings.rollup_interval_seconds,
                                          debounce=settings.rollup_debounce_seconds, paused=settings.rollup_paused,

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = 30.0
     limit_concurrency: int = 1000
     key_rotation_grace_hours: float = 24.0
+    # How long an authenticated key is trusted without a look-up: a revoked key stops working within this.
+    key_cache_seconds: float = 1.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
     # Language of messages when a request's Accept-Language names neither zh nor en.

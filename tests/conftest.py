@@ -100,7 +100,9 @@ async def database_url(
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, metrics_public=False)
+    # Keys are looked up on every request here (tests revoke and rotate keys and use them at once); the one-second
+    # cache has its own test (tests/api/test_key_cache.py).
+    return Settings(database_url=database_url, metrics_public=False, key_cache_seconds=0.0)
 
 
 @dataclass

@@ -8,7 +8,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.catalog import CatalogCache
-from app.db.keys import authenticate_and_record
 from app.domain.audit import Author
 from app.domain.keys import METRICS_ROLES, READ_ROLES, WRITE_ROLES, Principal, Role
 from app.errors import Forbidden, Unauthorized
@@ -73,9 +72,9 @@ async def principal(
     token = bearer_token(request)
     if token is None:
         raise Unauthorized(_("Send an API key as 'Authorization: Bearer <key>'."))
-    # A read of its own (and, once a minute per key, a last-use write of its own): the route's transaction starts
-    # once the caller is known.
-    found = await authenticate_and_record(request.app.state.engine, token)
+    # From a one-second cache, else a read of its own (and, once a minute per key, a last-use write of its own): the
+    # route's transaction starts once the caller is known.
+    found = await request.app.state.principals.authenticate(request.app.state.engine, token)
     if found is None:
         raise Unauthorized(_("The API key is unknown, revoked, expired or rotated out."))
     request.state.principal = found

@@ -2,24 +2,25 @@
 
 import base64
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 
 from app import metrics
+from app.api import replay
 from app.api.csvout import csv_response, values_csv, wants_csv
 from app.api.deps import Catalogs, Reader, SessionDep, Writer, WriteSessionDep
-from app.api.replay import claim
-from app.db import idempotency, measurements
+from app.api.replay import IdempotencyKey
+from app.db import measurements, write
 from app.db.types import utcnow
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal, Role
 from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, with_default_unit
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
-from app.domain.text import echo, valid_idempotency_key
+from app.domain.text import echo
 from app.domain.times import parse_as_of
 from app.domain.workbook import XLSX, Inflated, MacroEnabled, parse_upload
 from app.errors import (
@@ -97,72 +98,75 @@ async def submit(
     session: WriteSessionDep,
     catalogs: Catalogs,
     caller: Writer,
+    idempotency_key: IdempotencyKey,
     dry_run: bool = Query(default=False, description="Validate and answer, store nothing"),
     atomic: bool = Query(default=False, description="All rows or none"),
-    idempotency_key: Annotated[str | None, Header(description="1–255 visible ASCII characters")] = None,
 ) -> Response:
     """Submit values for your district (JSON or CSV). Upserts on (indicator, unit, period)."""
     settings = request.app.state.settings
     body = await _read_body(request, settings.max_body_bytes)
-    if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
-        raise BadRequest(_("Idempotency-Key must be 1–255 visible ASCII characters (no spaces)."),
-                         code="bad_idempotency_key")
     content_type = request.headers.get("content-type", "")
-    claimed = False
-    if idempotency_key is not None:
-        replayed = await claim(request, caller, idempotency_key, body=body, query=str(request.url.query))
-        if replayed is not None:
-            return replayed
-        claimed = True
+    held = replay.receipt(caller, idempotency_key,
+                          replay.fingerprint(body=body, content_type=content_type, query=str(request.url.query)))
     try:
-        response = await _process(request, session, catalogs, caller, body, content_type, dry_run=dry_run,
-                                  atomic=atomic)
-        if claimed:
-            assert idempotency_key is not None
-            await idempotency.finish(session, key_id=caller.key_id, key=idempotency_key,
-                                     status_code=response.status_code, body=bytes(response.body).decode(),
-                                     media_type=response.media_type or "application/json")
-        return response
-    except BaseException:
-        if claimed:
-            assert idempotency_key is not None
-            # End this request's transaction first: on SQLite it holds the write lock the release needs.
-            await session.rollback()
-            await idempotency.release(request.app.state.write_sessions, key_id=caller.key_id, key=idempotency_key)
-        raise
-
-
-async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, caller: Principal, body: bytes,
-                   content_type: str, *, dry_run: bool, atomic: bool) -> Response:
-    settings = request.app.state.settings
-    try:
-        try:
-            rows = parse_upload(body, content_type, max_values=settings.max_values,
-                                max_uncompressed=settings.max_xlsx_uncompressed_bytes)
-        except (UnsupportedType, MacroEnabled) as exc:
-            raise UnsupportedMediaType(message_of(exc)) from None
-        except PayloadError as exc:
-            raise BadRequest(message_of(exc)) from None
-        except (TooManyValues, Inflated) as exc:
-            raise PayloadTooLarge(message_of(exc)) from None
-        # A district clerk need not name the district on every row: the key's own unit is the default.
-        rows = with_default_unit(rows, caller.unit_code if caller.role == Role.DISTRICT else None)
-        catalog = await catalogs.snapshot(session)
-        outcome = await submissions.submit(
-            session, catalog, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
+        rows = _rows(request, caller, body, content_type)
+        outcome, answer = await submissions.submit(
+            session, catalogs, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
             now=utcnow(), request_id=getattr(request.state, "request_id", None),
             client_request_id=getattr(request.state, "client_request_id", None),
-        )
+            receipt=held, render=lambda o: _answer(request, o, atomic, held), ttl=replay.ttl(request))
+    except submissions.Replay as found:
+        return replay.replayed(found.answer)
+    except write.Busy:
+        raise replay.busy() from None
     except AppError as exc:
-        # Answered, not raised: the idempotency record must keep 4xx answers too.
-        return _json(exc.status, problem_body(exc, instance=request.url.path), PROBLEM)
+        if exc.status >= 500 or held is None or exc.extra.get("code") == "idempotency_key_reused":
+            raise
+        # Answered, not raised: the idempotency record keeps 4xx answers too.
+        return await _refusal(request, session, held, _json(exc.status, problem_body(exc, instance=request.url.path),
+                                                              PROBLEM))
     metrics.count_ingested(outcome.tallies)
+    response = _response(answer) if answer is not None else _rendered(request, outcome, atomic)
+    if outcome.changed:
+        # After the commit: the roll-up keeps the totals and flags above what this request stored.
+        response.background = BackgroundTask(request.app.state.rollup.poke)
+    return response
+
+
+async def _refusal(request: Request, session: AsyncSession, held: write.Receipt, response: Response) -> Response:
+    """A refusal found before the write: kept under its key, unless an answer is kept already (then replayed)."""
+    empty = write.Plan(cells=set(), datasets=set())
+    try:
+        await write.hold(session, empty, held)
+    except write.Busy:
+        raise replay.busy() from None
+    seen = await write.read(session, empty, held, ttl=replay.ttl(request), now=utcnow())
+    if seen.answer is not None:
+        if seen.answer.fingerprint != held.fingerprint:
+            raise replay.mismatch()
+        return replay.replayed(seen.answer)
+    await write.keep_answer(session, replay.answer_row(held, response), now=utcnow())
+    return response
+
+
+def _rows(request: Request, caller: Principal, body: bytes, content_type: str) -> list[Any]:
+    settings = request.app.state.settings
+    try:
+        rows = parse_upload(body, content_type, max_values=settings.max_values,
+                            max_uncompressed=settings.max_xlsx_uncompressed_bytes)
+    except (UnsupportedType, MacroEnabled) as exc:
+        raise UnsupportedMediaType(message_of(exc)) from None
+    except PayloadError as exc:
+        raise BadRequest(message_of(exc)) from None
+    except (TooManyValues, Inflated) as exc:
+        raise PayloadTooLarge(message_of(exc)) from None
+    # A district clerk need not name the district on every row: the key's own unit is the default.
+    return with_default_unit(rows, caller.unit_code if caller.role == Role.DISTRICT else None)
+
+
+def _rendered(request: Request, outcome: submissions.Outcome, atomic: bool) -> Response:
     if outcome.status_code == 200:
-        response = _json(200, outcome.body())
-        if outcome.changed:
-            # After the commit: the roll-up keeps the totals and flags above what this request stored.
-            response.background = BackgroundTask(request.app.state.rollup.poke)
-        return response
+        return _json(200, outcome.body())
     rejected = outcome.counts["rejected"]
     detail = (_("No value was accepted: {count} rejected (atomic: one bad row rejects all).", count=rejected)
               if atomic and outcome.conflicts else _("No value was accepted: {count} rejected.", count=rejected))
@@ -171,6 +175,17 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
            "instance": request.url.path, "counts": outcome.counts,
            "conflicts": outcome.conflicts}
     return _json(422, doc, PROBLEM)
+
+
+def _answer(request: Request, outcome: submissions.Outcome, atomic: bool, held: write.Receipt | None
+            ) -> write.Answer:
+    response = _rendered(request, outcome, atomic)
+    return write.Answer(held.fingerprint if held else "", response.status_code, bytes(response.body).decode(),
+                        response.media_type or "application/json")
+
+
+def _response(answer: write.Answer) -> Response:
+    return Response(answer.body, status_code=answer.status_code, media_type=answer.media_type)
 
 
 def _cursor_out(key: tuple[str, str, str]) -> str:

@@ -30,13 +30,16 @@ from app.domain.catalog import (
 )
 
 
+def version_sql() -> str:
+    """The catalog's version as select-list expressions (a write reads it in the statement that takes its locks)."""
+    return ("(SELECT max(id) FROM catalog_revisions), (SELECT count(*) FROM units), "
+            "(SELECT count(*) FROM retired_units), (SELECT count(*) FROM tasks), (SELECT count(*) FROM departments), "
+            "(SELECT count(*) FROM task_departments), (SELECT count(*) FROM indicators), "
+            "(SELECT count(*) FROM actions)")
+
+
 async def _version(session: AsyncSession) -> tuple[Any, ...]:
-    row = (await session.execute(text(
-        "SELECT (SELECT max(id) FROM catalog_revisions), (SELECT count(*) FROM units), "
-        "(SELECT count(*) FROM retired_units), (SELECT count(*) FROM tasks), (SELECT count(*) FROM departments), "
-        "(SELECT count(*) FROM task_departments), (SELECT count(*) FROM indicators), (SELECT count(*) FROM actions)"
-    ))).one()
-    return tuple(row)
+    return tuple((await session.execute(text(f"SELECT {version_sql()}"))).one())
 
 
 class CatalogCache:
@@ -48,6 +51,19 @@ class CatalogCache:
 
     def __init__(self) -> None:
         self._kept: tuple[tuple[Any, ...], Catalog] | None = None
+
+    def peek(self) -> tuple[tuple[Any, ...], Catalog] | None:
+        """The kept snapshot and its version, unchecked: for a write that reads the version with its locks."""
+        return self._kept
+
+    async def at(self, session: AsyncSession, version: tuple[Any, ...]) -> Catalog:
+        """The snapshot of a version just read (the kept one if it is that version)."""
+        kept = self._kept
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        snapshot = await read_catalog(session)
+        self._kept = (version, snapshot)
+        return snapshot
 
     async def snapshot(self, session: AsyncSession, *, fresh: bool = False) -> Catalog:
         """The catalog as this session's transaction sees it.

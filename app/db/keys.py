@@ -1,5 +1,7 @@
 """API key storage: create, list, rotate, revoke, authenticate."""
 
+import hashlib
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text, update
@@ -202,3 +204,30 @@ async def revoke(session: AsyncSession, *, key_id: int | None = None, name: str 
 async def count_keys(session: AsyncSession) -> int:
     """How many keys exist, revoked or not."""
     return len((await session.execute(select(col(ApiKey.id)))).all())
+
+
+class PrincipalCache:
+    """Recently authenticated tokens, for `ttl` seconds: a busy key is looked up once a second, not per request,
+    and a revoked, expired or rotated-out key stops working within `ttl` on every process. Created in the lifespan;
+    bounded (the oldest half is dropped when full). Keyed by the token's hash, never the token."""
+
+    def __init__(self, *, ttl: float = 1.0, size: int = 10_000) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._kept: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, engine: AsyncEngine, token: str) -> Principal | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        kept = self._kept.get(digest)
+        if kept is not None and now - kept[0] < self._ttl:
+            return kept[1]
+        found = await authenticate_and_record(engine, token)
+        if found is None:
+            self._kept.pop(digest, None)
+            return None
+        if len(self._kept) >= self._size:
+            for old in list(self._kept)[: self._size // 2]:
+                del self._kept[old]
+        self._kept[digest] = (now, found)
+        return found

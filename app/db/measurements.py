@@ -83,6 +83,11 @@ def revisions_args(revs: Sequence[dict[str, Any]], *, by: Author, recorded_at: d
             by.client_request_id, recorded_at]
 
 
+def revisions_columns() -> tuple[str, ...]:
+    """The columns of a value revision a write supplies (the author's and the stamp come apart)."""
+    return _REVISION_COLS
+
+
 _REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
                   "action", "value", "numerator", "denominator", "comment", "old_value")
 _OVERLAP_STATES = frozenset({"23P01", "40P01"})  # exclusion_violation, deadlock_detected

@@ -155,13 +155,13 @@ async def store(session: AsyncSession, rows: Sequence[dict[str, Any]], revisions
         await session.execute(delete(H).where(tuple_(H.c.indicator_code, H.c.unit_code, H.c.year).in_(list(part)),
                                               H.c.recorded_at >= since))
     names = (*KEY, *STATE)
-    for part in chunks(list(revisions), 500):
+    for revs in chunks(list(revisions), 500):
         await session.execute(H.insert(), [{**{n: r[n] for n in names}, "recorded_at": r["recorded_at"]}
-                                           for r in part])
-    for part in chunks(list(rows), 500):
+                                           for r in revs])
+    for kept in chunks(list(rows), 500):
         stmt = upsert(session, Y)
         stmt = stmt.on_conflict_do_update(index_elements=[Y.c[k] for k in KEY],
                                           set_={n: stmt.excluded[n] for n in (*STATE, "updated_at")})
         await session.execute(stmt, [{**{n: r[n] for n in (*KEY, *STATE)}, "updated_at": r["updated_at"]}
-                                     for r in part])
+                                     for r in kept])
 

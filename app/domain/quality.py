@@ -47,23 +47,29 @@ def yoy(*, rate: bool, previous: float | None, current: float, max_change: float
 
 def peers_of_all(values: Mapping[str, float]) -> dict[str, Finding]:
     """`peers` for every unit of one sibling group at once: each left out of its own comparison, in O(n) with
-    the leave-one-out mean and sample variance (a group of hundreds of schools stays cheap)."""
+    the leave-one-out sums (a group of hundreds of schools stays cheap)."""
     n = len(values)
-    if n - 1 < MIN_PEERS:
-        return {}
     total = sum(values.values())
     squares = sum(v * v for v in values.values())
     out = {}
     for unit, x in values.items():
-        mean = (total - x) / (n - 1)
-        var = max(0.0, (squares - x * x - (n - 1) * mean * mean) / (n - 2))
-        # The sums lose a few ulps: siblings that do not vary must give exactly no flag.
-        if var <= (1e-9 * max(1.0, abs(mean))) ** 2:
-            continue
-        found = _far(x, mean, math.sqrt(var), n - 1)
+        found = peers_of_sums(current=x, count=n - 1, total=total - x, squares=squares - x * x)
         if found is not None:
             out[unit] = found
     return out
+
+
+def peers_of_sums(*, current: float, count: int, total: float, squares: float) -> Finding | None:
+    """`peers` from the siblings' count, sum and sum of squares (the unit itself left out): the mean and sample
+    variance they make."""
+    if count < MIN_PEERS:
+        return None
+    mean = total / count
+    var = max(0.0, (squares - count * mean * mean) / (count - 1))
+    # The sums lose a few ulps: siblings that do not vary must give exactly no flag.
+    if var <= (1e-9 * max(1.0, abs(mean))) ** 2:
+        return None
+    return _far(current, mean, math.sqrt(var), count)
 
 
 def _far(current: float, mean: float, sd: float, count: int) -> Finding | None:

@@ -108,11 +108,11 @@ def combine(*, measure: Measure, year: int, total: int, own: tuple[YearValue | N
     out: list[tuple[datetime, State]] = []
     previous = base
     for s in stamps:
-        for unit, v in by_stamp[s]:
-            if unit is None:
+        for who, v in by_stamp[s]:
+            if who is None:
                 own_now = v
             else:
-                current[unit] = v
+                current[who] = v
         now = state()
         if now != previous:
             out.append((s, now))

@@ -1,6 +1,6 @@
 """The write path's lock check (SPEC.md "Review and locking"): a value in an approved dataset, or under an
-approved ancestor's, cannot change. Checked inside the write's transaction with a shared lock on the review
-rows, so an approval (exclusive lock) either sees the write committed or makes the write see it approved."""
+approved ancestor's, cannot change. Checked inside the write's transaction once it holds its datasets' locks
+shared (db.locks), so an approval (exclusive) either sees the write committed or makes the write see it approved."""
 
 from collections.abc import Sequence
 
@@ -18,13 +18,10 @@ def _datasets(catalog: Catalog, cells: Sequence[tuple[str, int]]) -> set[tuple[s
     return {(u, year) for unit, year in cells for u in (unit, *catalog.ancestors(unit))}
 
 
-async def refuse_locked(session: AsyncSession, catalog: Catalog, changing: Sequence[Clean]
-                        ) -> tuple[list[Clean], list[Conflict]]:
-    """Split rows that would change a value into those allowed and `locked` conflicts."""
-    if not changing:
-        return [], []
-    approved = await reviews.approved_for_write(
-        session, _datasets(catalog, [(r.unit, r.period.year) for r in changing]))
+def split_locked(catalog: Catalog, changing: Sequence[Clean], approved: dict[tuple[str, int], int]
+                 ) -> tuple[list[Clean], list[Conflict]]:
+    """Split rows that would change a value into those allowed and `locked` conflicts, given the approved datasets
+    among theirs (read under the write's dataset locks)."""
     if not approved:
         return list(changing), []
     allowed, refused = [], []

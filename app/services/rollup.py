@@ -78,7 +78,8 @@ async def recompute(session: AsyncSession, catalog: Catalog, dirty: dict[Group, 
                 children[kid] = line
         lines[cell] = combine(measure=measure, year=year, total=len(catalog.children.get(unit, ())), own=own,
                               children=children)
-    rows, history = [], []
+    rows: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
     for (ind, unit, year), line in lines.items():
         total = len(catalog.children.get(unit, ()))
         key = {"indicator_code": ind, "unit_code": unit, "year": year}

@@ -3,13 +3,16 @@
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import locks, measurements, rollup
+from app.db import measurements, rollup, write
+from app.db.catalog import CatalogCache
+from app.db.dialect import is_postgres
 from app.db.types import utcnow
+from app.domain import quality as quality_rules
 from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog, IndicatorRow
 from app.domain.keys import Principal, Role
@@ -26,10 +29,14 @@ from app.domain.submission import (
     reject_duplicates,
     reject_overlaps,
 )
-from app.errors import Forbidden
+from app.domain.yearly import Measure, Observation, own_yearly
+from app.errors import Forbidden, Unprocessable
 from app.i18n import _
-from app.services import quality
-from app.services.locking import refuse_locked
+from app.i18n import render as render_text
+from app.services.locking import split_locked
+
+Cell = tuple[str, str, int]  # indicator, unit, year
+Key = tuple[str, str, str]  # indicator, unit, period
 
 
 @dataclass
@@ -89,9 +96,24 @@ def metric_unit(catalog: Catalog, code: str | None) -> str:
     return chain[-2] if len(chain) >= 2 else chain[-1]
 
 
+class Replay(Exception):  # noqa: N818 — an answer, not a failure
+    """The request was answered before under its Idempotency-Key: here is that answer."""
+
+    def __init__(self, answer: write.Answer) -> None:
+        super().__init__("replay")
+        self.answer = answer
+
+
+class StaleCatalog(Exception):  # noqa: N818
+    """The catalog changed since the snapshot the rows were checked against: check them again."""
+
+
+Render = Callable[[Outcome], write.Answer]
+
+
 async def submit(
     session: AsyncSession,
-    catalog: Catalog,
+    catalogs: CatalogCache,
     caller: Principal,
     rows: Sequence[RawRow],
     *,
@@ -101,8 +123,32 @@ async def submit(
     now: datetime,
     request_id: str | None,
     client_request_id: str | None = None,
-) -> Outcome:
-    """Run one submission; raises Forbidden before looking at any row if a foreign unit is named."""
+    receipt: write.Receipt | None = None,
+    render: Render | None = None,
+    ttl: timedelta = timedelta(hours=24),
+) -> tuple[Outcome, write.Answer | None]:
+    """Validate, store, leave: check the rows against the catalog, take the write's locks, read what the checks need
+    in one statement, write the values, their revisions, the dirty cells and the kept answer in one more. Raises
+    Forbidden before looking at any row if a foreign unit is named, Replay for a kept answer, write.Busy while the
+    same Idempotency-Key is in flight."""
+    kept = catalogs.peek()
+    catalog = kept[1] if kept is not None and is_postgres(session) else await catalogs.snapshot(session)
+    for _attempt in range(3):
+        try:
+            return await _submit(session, catalogs, catalog, caller, rows, dry_run=dry_run, atomic=atomic,
+                                 today=today, now=now, author=Author.of(caller, request_id=request_id,
+                                                                          client_request_id=client_request_id),
+                                 receipt=receipt, render=render, ttl=ttl)
+        except StaleCatalog:
+            catalog = await catalogs.snapshot(session)
+    raise StaleCatalog("the catalog kept changing during one submission")
+
+
+async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalog, caller: Principal,
+                  rows: Sequence[RawRow], *, dry_run: bool, atomic: bool, today: date, now: datetime, author: Author,
+                  receipt: write.Receipt | None, render: Render | None, ttl: timedelta
+                  ) -> tuple[Outcome, write.Answer | None]:
+    # Validate: everything Python can decide before the database is asked anything.
     units = [resolve_unit(catalog, r.unit) for r in rows]
     authorise(catalog, caller, units)
     rules = {code: indicator_rule(i) for code, i in catalog.indicators.items()}
@@ -110,74 +156,147 @@ async def submit(
     clean = [c for c in checked if isinstance(c, Clean)]
     conflicts = [c for c in checked if isinstance(c, Conflict)]
     clean, dupes = reject_duplicates(clean)
+    conflicts = [*conflicts, *dupes]
     flows = frozenset(code for code, r in rules.items() if r.measure == "flow")
-    pairs = {(r.indicator, r.unit) for r in clean if r.indicator in flows}
-    stored = await measurements.stored_periods(session, pairs) if pairs else []
-    clean, overlapping = reject_overlaps(clean, flow_indicators=flows, stored=stored)
-    conflicts = sorted([*conflicts, *dupes, *overlapping], key=lambda c: c.index)
 
+    # Lock, then read once.
     cells = {(r.indicator, r.unit, r.period.year) for r in clean}
+    plan = write.Plan(
+        cells=set() if dry_run else cells,
+        datasets=set() if dry_run else datasets(catalog, {(u, y) for _, u, y in cells}),
+        flows={(r.indicator, r.unit) for r in clean if r.indicator in flows},
+        before=set(cells) if dry_run else {(i, u, y - 1) for i, u, y in cells},
+        groups=set() if dry_run else {(i, catalog.parents.get(u), y) for i, u, y in cells
+                                      if catalog.parents.get(u) is not None},
+    )
     if dry_run:
-        before = await measurements.current(session, [r.key for r in clean])
+        plan.datasets = datasets(catalog, {(u, y) for _, u, y in cells})  # read, not locked
+        version = await write.hold(session, write.Plan(cells=set(), datasets=set()), receipt)
     else:
-        await locks.for_write(session, cells, datasets(catalog, {(u, y) for _, u, y in cells}))
-        before = {k: v.stored for k, v in (await measurements.in_cells(session, cells)).items()}
+        version = await write.hold(session, plan, receipt)
+    kept = catalogs.peek()
+    if version is not None and (kept is None or kept[0] != version or kept[1] is not catalog):
+        await catalogs.at(session, version)
+        if catalogs.peek() is None or catalogs.peek()[1] is not catalog:  # type: ignore[index]
+            raise StaleCatalog()
+    seen = await write.read(session, plan, receipt, ttl=ttl, now=now)
+    if seen.answer is not None:
+        assert receipt is not None
+        if seen.answer.fingerprint != receipt.fingerprint:
+            raise Unprocessable(_("This Idempotency-Key was used with a different request; use a new key."))
+        raise Replay(seen.answer)
+
+    clean, overlapping = reject_overlaps(clean, flow_indicators=flows, stored=seen.periods)
+    before = {k: v.stored for k, v in seen.stored.items()}
     changed = [r for r in clean if not (r.key in before and before[r.key].same_as(r))]
     # Review lock: a change inside an approved dataset is a `locked` conflict (an identical resend is not); read
     # under the datasets' locks taken above.
-    changed, locked = await refuse_locked(session, catalog, changed)
-    if locked:
-        refused = {c.index for c in locked}
+    changed, locked = split_locked(catalog, changed, seen.approved)
+    if locked or overlapping:
+        refused = {c.index for c in (*locked, *overlapping)}
         clean = [r for r in clean if r.index not in refused]
-        conflicts = sorted([*conflicts, *locked], key=lambda c: c.index)
-    if atomic and conflicts or not clean or dry_run:
-        counts = _counts(clean, changed, before, conflicts)
-        listed = [c.as_dict() for c in conflicts]
-        if dry_run and not (atomic and conflicts) and clean:
-            return Outcome(200, "dry_run", counts, listed)
-        if atomic and conflicts:
-            counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
-        return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
-
-    for _attempt in range(_WRITE_ATTEMPTS):
-        try:
-            await measurements.write(session, changed, flows=flows, now=now)
-            break
-        except measurements.PeriodsOverlap:
-            # A concurrent submission stored an overlapping flow period first: it is now visible, so the same
-            # check as above finds it and refuses these rows as `period_overlap`.
-            pairs = {(r.indicator, r.unit) for r in changed if r.indicator in flows}
-            changed, raced = reject_overlaps(changed, flow_indicators=flows,
-                                             stored=await measurements.stored_periods(session, pairs))
-            if raced and atomic:
-                counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
-                refused_rows = sorted([*conflicts, *raced], key=lambda c: c.index)
-                return Outcome(422, "rejected", counts, [c.as_dict() for c in refused_rows],
-                               _tally(catalog, rows, units, [], len(rows)))
-            lost = {c.index for c in raced}
-            clean = [r for r in clean if r.index not in lost]
-            conflicts = sorted([*conflicts, *raced], key=lambda c: c.index)
-    else:
-        raise measurements.PeriodsOverlap("flow periods kept overlapping concurrent submissions")
+    conflicts = sorted([*conflicts, *overlapping, *locked], key=lambda c: c.index)
     counts = _counts(clean, changed, before, conflicts)
     listed = [c.as_dict() for c in conflicts]
-    if not clean:
-        return Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
-    by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
+    if atomic and conflicts or not clean or dry_run:
+        if dry_run and not (atomic and conflicts) and clean:
+            outcome = Outcome(200, "dry_run", counts, listed)
+        else:
+            if atomic and conflicts:
+                counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(rows)}
+            outcome = Outcome(422, "rejected", counts, listed, _tally(catalog, rows, units, [], len(rows)))
+        return outcome, await _keep_answer(session, outcome, render, receipt, now)
+
     moved = {(r.indicator, r.unit, r.period.year) for r in changed}
+    tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
+    found = warnings(catalog, changed, seen, clean) if changed else []
+    outcome = Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, moved)
     if before_commit is not None:
         await before_commit()
-    await keep(session, measurements.revisions(changed, before), moved, by=by, now=now)
-    tallies = _tally(catalog, rows, units, clean, 0, changed=changed, before=before, conflicts=conflicts)
-    # On the values as this write leaves them: the same rule, on the same own values, as the roll-up's flags.
-    found = await quality.warnings(session, catalog, changed) if changed else []
-    return Outcome(200, "partial" if conflicts else "success", counts, listed, tallies, found, moved)
+    answer = render(outcome) if render is not None and receipt is not None else None
+    change = write.Change(values=[_value(r, flows) for r in changed],
+                          revisions=measurements.revisions(changed, before), cells=moved,
+                          flows=any(r.indicator in flows for r in changed))
+    try:
+        await write.store(session, change, by=author, stamp=max(utcnow(), now), now=now, receipt=receipt,
+                          answer=answer)
+    except measurements.PeriodsOverlap:
+        # A concurrent write stored an overlapping flow period first; the whole check runs again and finds it.
+        return await _submit(session, catalogs, catalog, caller, rows, dry_run=dry_run, atomic=atomic,
+                             today=today, now=now, author=author, receipt=receipt, render=render, ttl=ttl)
+    return outcome, answer
 
 
-_WRITE_ATTEMPTS = 5
+async def _keep_answer(session: AsyncSession, outcome: Outcome, render: Render | None,
+                       receipt: write.Receipt | None, now: datetime) -> write.Answer | None:
+    if render is None or receipt is None:
+        return None
+    answer = render(outcome)
+    nobody = Author(key_id=None, key_name="", request_id=None)
+    await write.store(session, write.Change([], [], set(), False), by=nobody, stamp=now, now=now, receipt=receipt,
+                      answer=answer)
+    return answer
+
+
+def _value(r: Clean, flows: frozenset[str]) -> dict[str, Any]:
+    p = r.period
+    return {"indicator_code": r.indicator, "unit_code": r.unit, "period": p.label, "period_type": p.type.value,
+            "period_start": p.start, "period_end": p.end, "year": p.year, "value": r.value,
+            "numerator": r.numerator, "denominator": r.denominator, "comment": r.comment,
+            "is_flow": r.indicator in flows}
+
+
+def warnings(catalog: Catalog, changed: Sequence[Clean], seen: write.Seen, written: Sequence[Clean]
+             ) -> list[dict[str, Any]]:
+    """The POST answer's warnings: the roll-up's rules (domain.quality) on the own yearly value each changed row
+    leaves, against the unit's year before and its siblings' kept own values (those this write names, as it
+    leaves them)."""
+    cells = {(r.indicator, r.unit, r.period.year) for r in written}
+    own = own_values(catalog, seen.stored, cells | {(i, u, y - 1) for i, u, y in cells}, written)
+    out: list[dict[str, Any]] = []
+    for r in changed:
+        cell = (r.indicator, r.unit, r.period.year)
+        current = own.get(cell)
+        if current is None:
+            continue
+        info = catalog.indicators[r.indicator]
+        parent = catalog.parents.get(r.unit)
+        count, total, squares = seen.peers.get((r.indicator, parent, r.period.year), (0, 0.0, 0.0))
+        for other, value in own.items():
+            if other != cell and other[0] == r.indicator and other[2] == r.period.year and value is not None \
+                    and catalog.parents.get(other[1]) == parent:
+                count, total, squares = count + 1, total + value, squares + value * value
+        found = [quality_rules.yoy(rate=info.measure == "rate", previous=own.get((cell[0], cell[1], cell[2] - 1)),
+                                   current=current, max_change=info.max_yoy_change, max_points=info.max_yoy_points)]
+        if parent is not None:
+            found.append(quality_rules.peers_of_sums(current=current, count=count, total=total, squares=squares))
+        out.extend({"index": r.index, "code": f.code, "detail": render_text(f.detail)} for f in found if f)
+    return out
+
+
+def own_values(catalog: Catalog, stored: dict[Key, measurements.CellValue], cells: set[Cell],
+               written: Sequence[Clean]) -> dict[Cell, float | None]:
+    """The own yearly value of each cell once this write is stored: its stored periods with the write's in place."""
+    periods: dict[Cell, dict[Key, Observation]] = {c: {} for c in cells}
+    for key, found in stored.items():
+        cell = (key[0], key[1], found.period.year)
+        if cell in periods and not found.stored.deleted and found.stored.value is not None:
+            periods[cell][key] = Observation(found.period, found.stored.value, found.stored.numerator,
+                                             found.stored.denominator)
+    for r in written:
+        cell = (r.indicator, r.unit, r.period.year)
+        if cell in periods:
+            periods[cell][r.key] = Observation(r.period, r.value, r.numerator, r.denominator)
+    out: dict[Cell, float | None] = {}
+    for cell, found_periods in periods.items():
+        value = own_yearly(measure=Measure(catalog.indicators[cell[0]].measure),
+                           observations=found_periods.values()).get(cell[2]) if found_periods else None
+        out[cell] = value.value if value is not None else None
+    return out
+
+
 # Tests only: awaited after a write's checks, before its last statement — to hold a write in flight on purpose.
 before_commit: Callable[[], Awaitable[None]] | None = None
-Cell = tuple[str, str, int]  # indicator, unit, year
 
 
 def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measurements.Key, measurements.Stored],

@@ -2,17 +2,15 @@
 another body refused, a key in flight answered 409 — also under concurrent retries."""
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import orjson
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.idempotency import fingerprint
-from app.db.models import IdempotencyRecord
-from app.db.types import utcnow
+from app.services import submissions
 from tests.api.helpers import (
     HUANGDAO,
     RATE,
@@ -136,26 +134,53 @@ async def _key_id(session: AsyncSession, name: str) -> int:
         await session.rollback()
 
 
-async def test_a_lease_that_ran_out_is_taken_over_and_a_live_one_is_409(
-    client: httpx.AsyncClient, keys: Keys, session: AsyncSession
+async def test_a_key_in_flight_is_409_at_once_and_a_crashed_one_never_blocks(
+    client: httpx.AsyncClient, keys: Keys, session: AsyncSession, backend: str
 ) -> None:
+    """The key is held by its request's transaction: a second request under it answers 409 at once on PostgreSQL
+    (SQLite's one writer makes it wait, then replay); a request that died left nothing behind to wait for."""
     body = orjson.dumps(batch(HUANGDAO, "2020", rate()))
-    fp = fingerprint(body=body, content_type="application/json", query="")
-    key_id = await _key_id(session, "test huangdao")
-    now = utcnow()
-    async with session.begin():
-        session.add(IdempotencyRecord(api_key_id=key_id, key="live", fingerprint=fp, state="in_flight",
-                                      created_at=now, lease_until=now + timedelta(seconds=60)))
-        session.add(IdempotencyRecord(api_key_id=key_id, key="crashed", fingerprint=fp, state="in_flight",
-                                      created_at=now - timedelta(minutes=2), lease_until=now - timedelta(minutes=1)))
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        submissions.before_commit = None
+        reached.set()
+        await release.wait()
+
+    submissions.before_commit = hold
+    try:
+        first = asyncio.create_task(post(client, keys.huangdao, body, content_type="application/json",
+                                         headers=idem("held")))
+        await asyncio.wait_for(reached.wait(), 10)
+        second = asyncio.create_task(post(client, keys.huangdao, body, content_type="application/json",
+                                          headers=idem("held")))
+        if backend == "postgres":
+            assert_problem(await asyncio.wait_for(second, 5), 409)
+        release.set()
+        answered = await asyncio.wait_for(first, 10)
+        assert answered.status_code == 200 and answered.json()["counts"] == tally(created=1), answered.text
+        if backend == "sqlite":
+            again = await asyncio.wait_for(second, 10)
+            assert again.headers["idempotent-replayed"] == "true" and again.content == answered.content
+    finally:
+        submissions.before_commit = None
+        release.set()
+    # A request that died mid-way (its transaction rolled back) holds nothing: the same key runs at once.
+    async def crash() -> None:
+        submissions.before_commit = None
+        raise RuntimeError("the process died here")
+
+    submissions.before_commit = crash
+    try:
+        with pytest.raises(RuntimeError):
+            await post(client, keys.huangdao, orjson.dumps(batch(HUANGDAO, "2021", rate())),
+                       content_type="application/json", headers=idem("crashed"))
+    finally:
+        submissions.before_commit = None
     before = await counts(session)
-    live = await post(client, keys.huangdao, body, content_type="application/json", headers=idem("live"))
-    assert_problem(live, 409)
-    assert await counts(session) == before
-    taken = await post(client, keys.huangdao, body, content_type="application/json", headers=idem("crashed"))
+    taken = await post(client, keys.huangdao, orjson.dumps(batch(HUANGDAO, "2021", rate())),
+                       content_type="application/json", headers=idem("crashed"))
     assert taken.status_code == 200 and taken.json()["counts"] == tally(created=1), taken.text
-    replay = await post(client, keys.huangdao, body, content_type="application/json", headers=idem("crashed"))
-    assert replay.headers["idempotent-replayed"] == "true" and replay.content == taken.content
     assert (await counts(session))["measurement_revisions"] == before["measurement_revisions"] + 1
 
 
