@@ -62,7 +62,11 @@ async def _rebuild_kept_rows(session: AsyncSession) -> int:
     if (await session.execute(select(col(Measurement.id)).limit(1))).first() is None:
         return 0
     await yearly_rebuild.hold_tables(session)
-    return await yearly_rebuild.rebuild(session, await read_catalog(session), now=utcnow())
+    from app.db.rollup import first_stamp
+    from app.services import rollup
+
+    since = await first_stamp(session) or utcnow()
+    return await rollup.rebuild(session, await read_catalog(session), since=since)
 
 
 def _migrate(settings: Settings) -> None:

@@ -1,19 +1,17 @@
 """Stored values: set-based reads and writes, and every change kept as a revision."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db.bulk import chunks, upsert
 from app.db.dialect import driver, is_postgres
 from app.db.models import Measurement, MeasurementRevision
-from app.domain.audit import Author
-from app.domain.periods import Period, PeriodType
+from app.domain.periods import Period
 from app.domain.submission import Clean
 
 M = Measurement.__table__  # type: ignore[attr-defined]
@@ -36,51 +34,12 @@ class Stored:
         )
 
 
+OVERLAP_STATES = frozenset({"23P01", "40P01"})  # exclusion_violation, deadlock_detected
+
+
 class PeriodsOverlap(Exception):  # noqa: N818 — a state of the data, not a programming error
     """Another transaction stored a flow period overlapping one of these first (PostgreSQL's exclusion constraint,
     or a deadlock between two such inserts); nothing of this write was kept."""
-
-
-_CURRENT = """
-SELECT m.indicator_code, m.unit_code, m.period, m.value, m.numerator, m.denominator, m.comment, m.deleted
-FROM measurements m
-JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(i, u, p)
-  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.period = k.p
-"""
-
-# Sorted input, so concurrent batches take the rows' locks in one order.
-_WRITE = """
-INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year,
-                          value, numerator, denominator, comment, is_flow, deleted, updated_at)
-SELECT i, u, p, pt, ps, pe, y, v, n, d, c, f, false, $13
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::date[], $7::int[],
-            $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::bool[])
-     AS t(i, u, p, pt, ps, pe, y, v, n, d, c, f)
-ORDER BY i, u, p
-ON CONFLICT (indicator_code, unit_code, period) DO UPDATE
-SET value = excluded.value, numerator = excluded.numerator, denominator = excluded.denominator,
-    comment = excluded.comment, is_flow = excluded.is_flow, deleted = false, updated_at = excluded.updated_at
-"""
-
-_REVISION_TYPES = ("text", "text", "text", "text", "date", "date", "int", "text", "float8", "float8", "float8", "text",
-                   "float8")
-
-
-def revisions_insert(first: int) -> str:
-    """The revisions INSERT for PostgreSQL with its arrays numbered from $first (to sit in a larger statement):
-    the 13 columns of _REVISION_COLS, then the author's key_name, request_id, key_id, client_request_id, and
-    recorded_at."""
-    arrays = ", ".join(f"${first + k}::{t}[]" for k, t in enumerate(_REVISION_TYPES))
-    n = first + len(_REVISION_TYPES)
-    return (f"INSERT INTO measurement_revisions ({', '.join(_REVISION_COLS)}, key_name, request_id, key_id, "
-            f"client_request_id, recorded_at) SELECT *, ${n}::text, ${n + 1}::text, ${n + 2}::int, ${n + 3}::text, "
-            f"${n + 4}::timestamptz FROM unnest({arrays})")
-
-
-def revisions_args(revs: Sequence[dict[str, Any]], *, by: Author, recorded_at: datetime) -> list[Any]:
-    """The arguments of revisions_insert."""
-    return [*([r[c] for r in revs] for c in _REVISION_COLS), by.key_name, by.request_id, by.key_id,
-            by.client_request_id, recorded_at]
 
 
 def revisions_columns() -> tuple[str, ...]:
@@ -90,74 +49,12 @@ def revisions_columns() -> tuple[str, ...]:
 
 _REVISION_COLS = ("indicator_code", "unit_code", "period", "period_type", "period_start", "period_end", "year",
                   "action", "value", "numerator", "denominator", "comment", "old_value")
-_OVERLAP_STATES = frozenset({"23P01", "40P01"})  # exclusion_violation, deadlock_detected
-
-
 @dataclass(frozen=True, slots=True)
 class CellValue:
     """A stored value of a locked cell, live or deleted."""
 
     period: Period
     stored: Stored
-
-
-_IN_CELLS = """
-SELECT m.indicator_code, m.unit_code, m.period, m.period_type, m.period_start, m.period_end, m.value, m.numerator,
-       m.denominator, m.comment, m.deleted
-FROM measurements m JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(i, u, y)
-  ON m.indicator_code = k.i AND m.unit_code = k.u AND m.year = k.y
-"""
-
-
-async def in_cells(session: AsyncSession, cells: Iterable[tuple[str, str, int]]) -> dict[Key, CellValue]:
-    """Every stored value (deleted ones too) of the given (indicator, unit, year) cells."""
-    wanted = sorted(set(cells))
-    rows: list[Any] = []
-    if is_postgres(session):
-        apg = await driver(session)
-        rows = list(await apg.fetch(_IN_CELLS, [c[0] for c in wanted], [c[1] for c in wanted],
-                                    [c[2] for c in wanted]))
-    else:
-        for part in chunks(wanted, 500):
-            rows.extend(await session.execute(
-                select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start,
-                       M.c.period_end, M.c.value, M.c.numerator, M.c.denominator, M.c.comment, M.c.deleted)
-                .where(tuple_(M.c.indicator_code, M.c.unit_code, M.c.year).in_(list(part)))))
-    return {(r[0], r[1], r[2]): CellValue(Period(PeriodType(r[3]), r[2], r[4], r[5]),
-                                          Stored(r[6], r[7], r[8], r[9], r[10])) for r in rows}
-
-
-async def current(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, Stored]:
-    """The stored state of the given (indicator, unit, period) keys, deleted ones included."""
-    out: dict[Key, Stored] = {}
-    if is_postgres(session):
-        apg = await driver(session)
-        found = await apg.fetch(_CURRENT, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
-        for ind, unit, period, value, num, den, comment, deleted in found:
-            out[(ind, unit, period)] = Stored(value, num, den, comment, deleted)
-        return out
-    for part in chunks(list(keys)):
-        rows = await session.execute(
-            select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.value, M.c.numerator, M.c.denominator,
-                   M.c.comment, M.c.deleted)
-            .where(tuple_(M.c.indicator_code, M.c.unit_code, M.c.period).in_(list(part)))
-        )
-        for ind, unit, period, value, num, den, comment, deleted in rows:
-            out[(ind, unit, period)] = Stored(value, num, den, comment, deleted)
-    return out
-
-
-async def stored_periods(session: AsyncSession, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str, Period]]:
-    """Live periods already stored for the given (indicator, unit) pairs."""
-    found: list[tuple[str, str, Period]] = []
-    for part in chunks(sorted(set(pairs))):
-        rows = await session.execute(
-            select(M.c.indicator_code, M.c.unit_code, M.c.period, M.c.period_type, M.c.period_start, M.c.period_end)
-            .where(tuple_(M.c.indicator_code, M.c.unit_code).in_(list(part)), M.c.deleted.is_(False))
-        )
-        for ind, unit, label, ptype, start, end in rows:
-            found.append((ind, unit, Period(PeriodType(ptype), label, start, end)))
-    return found
 
 
 def _state(row: Clean) -> dict[str, Any]:
@@ -169,45 +66,6 @@ def _state(row: Clean) -> dict[str, Any]:
     }
 
 
-async def write(session: AsyncSession, rows: Sequence[Clean], *, flows: frozenset[str], now: datetime) -> None:
-    """Upsert the rows in one statement (their revisions come with `record`). Raises PeriodsOverlap, having undone
-    the statement, when a concurrent transaction stored an overlapping flow period first."""
-    if not rows:
-        return
-    rows = sorted(rows, key=lambda r: r.key)
-    if is_postgres(session):
-        apg = await driver(session)
-        periods = [r.period for r in rows]
-        args = (
-            [r.indicator for r in rows], [r.unit for r in rows], [p.label for p in periods],
-            [p.type.value for p in periods], [p.start for p in periods], [p.end for p in periods],
-            [p.end.year for p in periods], [r.value for r in rows], [r.numerator for r in rows],
-            [r.denominator for r in rows], [r.comment for r in rows], [r.indicator in flows for r in rows], now,
-        )
-        if not any(r.indicator in flows for r in rows):
-            await apg.execute(_WRITE, *args)
-            return
-        # Only flows can meet the exclusion constraint: a savepoint undoes just this statement if they do.
-        await apg.execute("SAVEPOINT flow_periods")
-        try:
-            await apg.execute(_WRITE, *args)
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) not in _OVERLAP_STATES:
-                raise
-            await apg.execute("ROLLBACK TO SAVEPOINT flow_periods")
-            raise PeriodsOverlap(str(exc)) from None
-        await apg.execute("RELEASE SAVEPOINT flow_periods")
-        return
-    values = [{**_state(r), "is_flow": r.indicator in flows, "deleted": False, "updated_at": now} for r in rows]
-    stmt = upsert(session, M)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[M.c.indicator_code, M.c.unit_code, M.c.period],
-        set_={c: stmt.excluded[c] for c in ("value", "numerator", "denominator", "comment", "is_flow", "deleted",
-                                            "updated_at")},
-    )
-    await session.execute(stmt, values)
-
-
 def revisions(rows: Sequence[Clean], before: dict[Key, "Stored"]) -> list[dict[str, Any]]:
     """One revision per written row: created, or updated from its old value."""
     out = []
@@ -217,17 +75,6 @@ def revisions(rows: Sequence[Clean], before: dict[Key, "Stored"]) -> list[dict[s
         out.append({**_state(r), "action": "update" if live else "create",
                     "old_value": old.value if live and old is not None else None})
     return out
-
-
-async def record(session: AsyncSession, revs: Sequence[dict[str, Any]], *, by: Author, recorded_at: datetime) -> None:
-    """Append the revisions, stamped `recorded_at`."""
-    if not revs:
-        return
-    if is_postgres(session):
-        apg = await driver(session)
-        await apg.execute(revisions_insert(1), *revisions_args(revs, by=by, recorded_at=recorded_at))
-        return
-    await session.execute(R.insert(), [{**r, **by.columns(), "recorded_at": recorded_at} for r in revs])
 
 
 async def delete(session: AsyncSession, *, key: Key, now: datetime) -> tuple[Measurement, dict[str, Any]] | None:
@@ -263,7 +110,7 @@ async def set_flow(session: AsyncSession, indicator: str, *, flow: bool) -> None
             await session.execute(stmt)
     except Exception as exc:
         chain: BaseException | None = exc
-        while chain is not None and getattr(chain, "sqlstate", None) not in _OVERLAP_STATES:
+        while chain is not None and getattr(chain, "sqlstate", None) not in OVERLAP_STATES:
             chain = chain.__cause__ or getattr(chain, "orig", None)
         if chain is None:
             raise

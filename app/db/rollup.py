@@ -119,6 +119,23 @@ async def value_revisions(session: AsyncSession, cells: Sequence[Cell]) -> dict[
     return out
 
 
+async def every_cell(session: AsyncSession, *, indicator: str | None = None) -> set[Cell]:
+    """Every cell that has a value revision or a kept row (of one indicator, or all)."""
+    out: set[Cell] = set()
+    for table in (R, Y):
+        stmt = select(table.c.indicator_code, table.c.unit_code, table.c.year).distinct()
+        if indicator is not None:
+            stmt = stmt.where(table.c.indicator_code == indicator)
+        out.update((i, u, y) for i, u, y in await session.execute(stmt))
+    return out
+
+
+async def first_stamp(session: AsyncSession) -> datetime | None:
+    """When the value revisions begin."""
+    found = (await session.execute(select(func.min(R.c.recorded_at)))).scalar_one_or_none()
+    return _aware(found) if found is not None else None
+
+
 def _state_of(row: Any) -> State:
     kept = _kept_row(row)
     return State(kept.own, kept.sums, kept.value)

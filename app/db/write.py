@@ -17,7 +17,7 @@ from app.db import locks, rollup
 from app.db.bulk import chunks, upsert
 from app.db.catalog import version_sql
 from app.db.dialect import is_postgres
-from app.db.measurements import CellValue, PeriodsOverlap, Stored, revisions_columns
+from app.db.measurements import OVERLAP_STATES, CellValue, PeriodsOverlap, Stored, revisions_columns
 from app.db.models import (
     IdempotencyRecord,
     Measurement,
@@ -266,7 +266,6 @@ WITH v AS (
 )
 SELECT 1
 """
-_OVERLAP_STATES = frozenset({"23P01", "40P01"})  # exclusion_violation, deadlock_detected
 
 
 @dataclass
@@ -310,7 +309,7 @@ async def store(session: AsyncSession, change: Change, *, by: Author, stamp: dat
         async with session.begin_nested():
             await session.execute(text(_STORE), params)
     except Exception as exc:
-        if _sqlstate(exc) not in _OVERLAP_STATES:
+        if _sqlstate(exc) not in OVERLAP_STATES:
             raise
         raise PeriodsOverlap(str(exc)) from None
 

@@ -1,16 +1,12 @@
 """Kept yearly rows: per (indicator, unit, year) the unit's own yearly value, the sums of its children's values and
 the effective A(u, y) they make (models.KeptState), so a report reads a few hundred rows, never every value.
 
-A write keeps them exact without serialising the writers of an (indicator, year): its last statements lock the
-rows it changes — the touched cells, then their parents, grandparents … up to the city — in one fixed order
-(deepest level first, then indicator, unit, year), recompute the touched units' own values from their periods,
-and apply each child's change to its parent as a difference of shares (domain.yearly.share). Every rule is the
-domain's (own_yearly, share, effective); SQL here only moves rows. Each changed state is also appended to
-yearly_value_revisions, stamped by the caller once all locks are held, so a past `as_of` reads the rows valid then.
+The roll-up (services.rollup) keeps them, with their history in yearly_value_revisions, so a past `as_of` reads the
+rows valid then. Every rule is the domain's (own_yearly, share, effective); SQL here only moves rows.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,12 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.bulk import chunks
 from app.db.dialect import driver, is_postgres
-from app.db.measurements import record as measurements_record
-from app.db.measurements import revisions_args, revisions_insert
 from app.db.models import KeptState, Measurement, Unit, YearlyValue, YearlyValueRevision
-from app.domain.audit import Author
 from app.domain.catalog import Catalog
-from app.domain.yearly import Measure, Sums, YearValue, effective, period_key, share, total_of
+from app.domain.yearly import Measure, Sums, YearValue, share, total_of
 
 M = Measurement.__table__  # type: ignore[attr-defined]
 Y = YearlyValue.__table__  # type: ignore[attr-defined]
@@ -146,23 +139,6 @@ async def _children_shares(session: AsyncSession, catalog: Catalog, cells: Seque
     return out
 
 
-def _apply(sums: Sums, old: Sums, new: Sums) -> tuple[Sums, bool]:
-    """Sums with one child's share replaced; True when the latest period must be found again among the children."""
-    count = sums.count - old.count + new.count
-    if count == 0:
-        return Sums(), False  # nothing left: exact zeros, no rounding residue
-    out = Sums(sums.value - old.value + new.value, sums.numerator - old.numerator + new.numerator,
-               sums.denominator - old.denominator + new.denominator, count, sums.period, sums.period_start,
-               sums.period_end)
-    latest = period_key(sums.period, sums.period_start, sums.period_end)
-    if new.count and period_key(new.period, new.period_start, new.period_end) > latest:
-        return Sums(out.value, out.numerator, out.denominator, out.count, new.period, new.period_start,
-                    new.period_end), False
-    old_latest = old.count and period_key(old.period, old.period_start, old.period_end) == latest
-    stays = new.count and period_key(new.period, new.period_start, new.period_end) == latest
-    return out, bool(old_latest and not stays)
-
-
 async def _store(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Write the new states of locked rows."""
     if not rows:
@@ -181,105 +157,6 @@ async def _store(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
             .values({n: bindparam(f"v_{n}") for n in (*STATE, "updated_at")}))
     await session.execute(stmt, [{**{f"k_{k}": r[k] for k in KEY}, **{f"v_{n}": r[n] for n in (*STATE, "updated_at")}}
                                  for r in rows])
-
-
-@dataclass
-class Changes:
-    """The kept rows a write changed: all their new states (for their revisions), and those not yet stored."""
-
-    states: list[dict[str, Any]]
-    unstored: list[dict[str, Any]]
-
-
-async def apply(session: AsyncSession, catalog: Catalog, owns: Mapping[Cell, YearValue | None], *,
-                now: datetime) -> Changes:
-    """Set the touched cells' own values and bring their ancestors' sums up to date — to be the transaction's last
-    statements: one locks every row concerned (in the global order); `finish` writes the changed ones. The caller
-    holds the touched cells still (their own values cannot change)."""
-    cells = set(owns)
-    for ind, unit, year in owns:
-        cells.update((ind, a, year) for a in catalog.ancestors(unit))
-    depth = {c: len(catalog.ancestors(c[1])) for c in cells}
-    rows = await _lock(session, catalog, sorted(cells), now)
-    deltas: dict[Cell, list[tuple[Sums, Sums]]] = defaultdict(list)
-    changed: list[dict[str, Any]] = []
-    written = 0
-    for level in sorted({*depth.values()}, reverse=True):
-        here = sorted(c for c in cells if depth[c] == level and (c in owns or c in deltas))
-        states: dict[Cell, tuple[YearValue | None, Sums]] = {}
-        again = []
-        for cell in here:
-            row = rows[cell]
-            sums = row.sums
-            for old, new in deltas.pop(cell, []):
-                sums, lost = _apply(sums, old, new)
-                if lost:
-                    again.append(cell)
-            states[cell] = (owns[cell] if cell in owns else row.own, sums)
-        if again:
-            # Rare (a child's latest period went away): the children's rows are read, so write theirs first.
-            await _store(session, changed[written:])
-            written = len(changed)
-            for cell, sums in (await _children_shares(session, catalog, sorted(set(again)))).items():
-                states[cell] = (states[cell][0], sums)
-        for cell in here:
-            ind, unit, year = cell
-            own, sums = states[cell]
-            measure = Measure(catalog.indicators[ind].measure)
-            total = len(catalog.children.get(unit, ()))
-            value = effective(measure=measure, year=year, own=own, sums=sums, total=total)
-            state = _state(own, sums, value, total)
-            old_row = rows[cell]
-            if state == _state(old_row.own, old_row.sums, old_row.value, total):
-                continue
-            changed.append({"indicator_code": ind, "unit_code": unit, "year": year, **state, "updated_at": now})
-            before, after = share(measure, old_row.value), share(measure, value)
-            parent = catalog.units[unit].parent_code if unit in catalog.units else None
-            if parent is not None and before != after:
-                deltas[(ind, parent, year)].append((before, after))
-    return Changes(changed, changed[written:])
-
-
-async def finish(session: AsyncSession, changes: Changes, *, revisions: Sequence[dict[str, Any]], by: Author,
-                 recorded_at: datetime) -> None:
-    """A write's last statement: the changed kept rows, their revisions and the values' revisions, all stamped
-    `recorded_at` — one round trip on PostgreSQL, so the rows locked by `apply` are held as briefly as can be."""
-    if not is_postgres(session):
-        await _store(session, changes.unstored)
-        await measurements_record(session, revisions, by=by, recorded_at=recorded_at)
-        await record(session, changes.states, recorded_at=recorded_at)
-        return
-    stored = (*KEY, *STATE, "updated_at")
-    kept = (*KEY, *STATE)
-    sets = ", ".join(f"{n} = t.{n}" for n in (*STATE, "updated_at"))
-    first_kept = len(stored) + 1
-    first_rev = first_kept + len(kept) + 1
-    sql = (
-        f"WITH s AS (UPDATE yearly_values y SET {sets} FROM {_unnest(stored)} "
-        "WHERE y.indicator_code = t.indicator_code AND y.unit_code = t.unit_code AND y.year = t.year), "
-        f"h AS (INSERT INTO yearly_value_revisions ({', '.join(kept)}, recorded_at) SELECT t.*, "
-        f"${first_kept + len(kept)}::timestamptz FROM {_unnest(kept, first_kept)}) "
-        + revisions_insert(first_rev)
-    )
-    args = [*([r[n] for r in changes.unstored] for n in stored), *([r[n] for r in changes.states] for n in kept),
-            recorded_at, *revisions_args(revisions, by=by, recorded_at=recorded_at)]
-    apg = await driver(session)
-    await apg.execute(sql, *args)
-
-
-async def record(session: AsyncSession, states: Sequence[dict[str, Any]], *, recorded_at: datetime) -> None:
-    """Append the changed states to yearly_value_revisions (valid from `recorded_at`)."""
-    if not states:
-        return
-    names = (*KEY, *STATE)
-    if is_postgres(session):
-        apg = await driver(session)
-        await apg.execute(
-            f"INSERT INTO yearly_value_revisions ({', '.join(names)}, recorded_at) SELECT t.*, ${len(names) + 1} "
-            f"FROM {_unnest(names)}", *([s[n] for s in states] for n in names), recorded_at)
-        return
-    for part in chunks(list(states), 500):
-        await session.execute(H.insert(), [{**{n: s[n] for n in names}, "recorded_at": recorded_at} for s in part])
 
 
 async def kept_rows(

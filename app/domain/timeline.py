@@ -53,10 +53,10 @@ class ValueRevision:
     recorded_at: datetime
 
 
-def own_line(*, measure: Measure, year: int, revisions: Sequence[ValueRevision], since: datetime
-             ) -> tuple[YearValue | None, list[tuple[datetime, YearValue | None]]]:
+def own_line(*, measure: Measure, year: int, revisions: Sequence[ValueRevision], since: datetime,
+             force: bool = False) -> tuple[YearValue | None, list[tuple[datetime, YearValue | None]]]:
     """A unit's own yearly value before `since` and after each later stamp, from its value revisions (in the order
-    they were recorded)."""
+    they were recorded). With `force`, `since` itself is a stamp too (a rule changed then, not a value)."""
     live: dict[str, Observation] = {}
 
     def apply(r: ValueRevision) -> None:
@@ -76,6 +76,8 @@ def own_line(*, measure: Measure, year: int, revisions: Sequence[ValueRevision],
         k += 1
     base = now()
     changes: list[tuple[datetime, YearValue | None]] = []
+    if force and not (k < len(ordered) and ordered[k].recorded_at == since):
+        changes.append((since, base))
     while k < len(ordered):
         stamp = ordered[k].recorded_at
         while k < len(ordered) and ordered[k].recorded_at == stamp:
@@ -86,9 +88,12 @@ def own_line(*, measure: Measure, year: int, revisions: Sequence[ValueRevision],
 
 
 def combine(*, measure: Measure, year: int, total: int, own: tuple[YearValue | None,
-            Sequence[tuple[datetime, YearValue | None]]], children: Mapping[str, Line]) -> Line:
+            Sequence[tuple[datetime, YearValue | None]]], children: Mapping[str, Line],
+            stored: State | None = None) -> Line:
     """A cell's line from its own value's line and its children's lines: at every stamp any of them changed, the
-    children's shares summed (domain.yearly.total_of) and A(u, y) decided (domain.yearly.effective)."""
+    children's shares summed (domain.yearly.total_of) and A(u, y) decided (domain.yearly.effective). A stamp gives
+    a change when the state differs from the one before it — at first, the `stored` state if given (what the
+    history says held before these stamps), else the state the inputs make."""
     own_base, own_changes = own
     stamps = sorted({s for s, _ in own_changes} | {s for line in children.values() for s, _ in line.changes})
     current = {unit: line.base.value for unit, line in children.items()}
@@ -106,7 +111,7 @@ def combine(*, measure: Measure, year: int, total: int, own: tuple[YearValue | N
         for s, st in line.changes:
             by_stamp.setdefault(s, []).append((unit, st.value))
     out: list[tuple[datetime, State]] = []
-    previous = base
+    previous = stored if stored is not None else base
     for s in stamps:
         for who, v in by_stamp[s]:
             if who is None:

@@ -23,6 +23,7 @@ from app.schemas.catalog import (
     TargetUpdate,
     UnitCreate,
 )
+from app.services import rollup
 from app.services.catalog import indicator_or_404
 
 # Who makes a change, as its revision records it.
@@ -80,7 +81,7 @@ async def update_indicator(
             raise Conflict(f"Stored periods of {code} overlap, which a flow's may not; delete the overlapping "
                            "periods first.") from None
         fresh = await catalogs.snapshot(session, fresh=True)
-        await yearly_rebuild.rebuild(session, fresh, now=utcnow(), indicator=code)
+        await rollup.rebuild(session, fresh, since=utcnow(), indicator=code)
     return ind
 
 

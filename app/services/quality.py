@@ -2,22 +2,19 @@
 warnings, and keeping the flags in step — run by the roll-up, outside the write."""
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import quality as store
 from app.db.models import QualityFlag
-from app.db.yearly_rebuild import own_values
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal, Role
 from app.domain.quality import Finding, peers_of_all, yoy
-from app.domain.submission import Clean
 from app.errors import Conflict, Forbidden, NotFound
-from app.i18n import _, render
+from app.i18n import _
 
 Cell = tuple[str, str, int]
 log = structlog.get_logger(__name__)
@@ -89,28 +86,6 @@ async def keep(session: AsyncSession, catalog: Catalog, changed: Iterable[Cell])
         if key not in seen:
             store.clear(flag)
     await session.flush()
-
-
-async def warnings(session: AsyncSession, catalog: Catalog, rows: Sequence[Clean]) -> list[dict[str, Any]]:
-    """The POST answer's warnings: the roll-up's findings on the yearly value of each written row's own unit and
-    year, read from the stored values as this write left them (own values are what the roll-up will keep)."""
-    by_cell: dict[Cell, list[int]] = defaultdict(list)
-    for r in rows:
-        by_cell[(r.indicator, r.unit, r.period.year)].append(r.index)
-    groups = _groups(catalog, by_cell, upward=False)
-    cells = {(ind, u, y) for ind, parent, y in groups for u in _members(catalog, parent)}
-    cells |= {(ind, u, y - 1) for ind, u, y in by_cell}
-    own = await own_values(session, catalog, sorted(cells))
-    values = {c: v.value for c, v in own.items() if v is not None}
-    found, _ = await evaluate(session, catalog, groups, values)
-    return [{"index": i, "code": f.finding.code, "detail": render(f.finding.detail)}
-            for f in found if f.cell in by_cell for i in by_cell[f.cell]]
-
-
-def _members(catalog: Catalog, parent: str | None) -> list[str]:
-    if parent is None:
-        return [u for u, p in catalog.parents.items() if p is None]
-    return list(catalog.children.get(parent, ()))
 
 
 async def confirm(session: AsyncSession, catalog: Catalog, flag_id: int, note: str, caller: Principal

@@ -49,16 +49,16 @@ def _line_of(kept: tuple[State, list[tuple[datetime, State]]] | None) -> Line:
 
 
 async def recompute(session: AsyncSession, catalog: Catalog, dirty: dict[Group, set[str]], *, since: datetime,
-                    now: datetime) -> list[Cell]:
+                    now: datetime, force: bool = False) -> list[Cell]:
     """Recompute the kept rows and history (from `since` on) of the dirty cells and their ancestors; the dirty
-    cells whose rows exist in the catalog."""
+    cells whose rows exist in the catalog. With `force`, `since` is a stamp of every dirty cell (a rule changed)."""
     marked = {(ind, u, y) for (ind, y), units in dirty.items() for u in units
               if ind in catalog.indicators and u in catalog.units}
     affected = set(marked)
     for ind, unit, year in marked:
         affected.update((ind, a, year) for a in catalog.ancestors(unit))
     around = {(ind, k, y) for ind, u, y in affected for k in catalog.children.get(u, ())}
-    kept = await store.kept_lines(session, sorted((affected | around) - marked), since=since)
+    kept = await store.kept_lines(session, sorted(affected | around), since=since)
     revisions = await store.value_revisions(session, sorted(marked))
     depth = {c: len(catalog.ancestors(c[1])) for c in affected}
     lines: dict[Cell, Line] = {}
@@ -66,7 +66,7 @@ async def recompute(session: AsyncSession, catalog: Catalog, dirty: dict[Group, 
         ind, unit, year = cell
         measure = Measure(catalog.indicators[ind].measure)
         if cell in marked:
-            own = own_line(measure=measure, year=year, revisions=revisions.get(cell, []), since=since)
+            own = own_line(measure=measure, year=year, revisions=revisions.get(cell, []), since=since, force=force)
         else:
             mine = _line_of(kept.get(cell))
             own = (mine.base.own, [(s, st.own) for s, st in mine.changes])
@@ -77,7 +77,7 @@ async def recompute(session: AsyncSession, catalog: Catalog, dirty: dict[Group, 
             if line.base.value is not None or line.changes:
                 children[kid] = line
         lines[cell] = combine(measure=measure, year=year, total=len(catalog.children.get(unit, ())), own=own,
-                              children=children)
+                              children=children, stored=_line_of(kept.get(cell)).base)
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     for (ind, unit, year), line in lines.items():
@@ -139,6 +139,19 @@ async def settle(sessions: async_sessionmaker[AsyncSession], write_sessions: asy
 async def settle_app(state: Any) -> Backlog:
     """`settle` with an application's resources."""
     return await settle(state.sessions, state.write_sessions, state.catalogs)
+
+
+async def rebuild(session: AsyncSession, catalog: Catalog, *, since: datetime, indicator: str | None = None) -> int:
+    """Recompute kept rows and their history from `since` on from the value revisions — all, or one indicator's
+    after its measure changed (`since` = the change) — with the caller holding writers out. Returns the cells."""
+    cells = await store.every_cell(session, indicator=indicator)
+    dirty: dict[Group, set[str]] = defaultdict(set)
+    for ind, unit, year in cells:
+        dirty[(ind, year)].add(unit)
+    changed = await recompute(session, catalog, dict(dirty), since=since, now=utcnow(), force=True)
+    if changed:
+        await quality.keep(session, catalog, changed)
+    return len(changed)
 
 
 class Worker:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import measurements, rollup, write
+from app.db import measurements, write
 from app.db.catalog import CatalogCache
 from app.db.dialect import is_postgres
 from app.db.types import utcnow
@@ -309,16 +309,6 @@ def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measu
 def datasets(catalog: Catalog, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
     """The datasets a write of these (unit, year)s falls in: each unit's own and its ancestors'."""
     return {(u, year) for unit, year in pairs for u in (unit, *catalog.ancestors(unit))}
-
-
-async def keep(session: AsyncSession, revisions: Sequence[dict[str, Any]], cells: set[Cell], *, by: Author,
-               now: datetime) -> None:
-    """A write's last statement: the value revisions and the dirty marks of the cells it changed, stamped once
-    every lock is held (so stamps follow the order in which conflicting writes commit). The kept rows above are
-    the roll-up's."""
-    stamp = max(utcnow(), now)
-    await measurements.record(session, revisions, by=by, recorded_at=stamp)
-    await rollup.mark(session, cells, stamp=stamp)
 
 
 def _tally(

@@ -4,8 +4,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import locks, measurements
+from app.db import locks, measurements, write
 from app.db.models import Measurement
+from app.db.types import utcnow
 from app.domain.audit import Author
 from app.domain.catalog import Catalog
 from app.domain.keys import Principal
@@ -13,7 +14,7 @@ from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
 from app.i18n import _
 from app.services.locking import refuse_locked_delete
-from app.services.submissions import authorise, datasets, keep, resolve_unit
+from app.services.submissions import authorise, datasets, resolve_unit
 
 
 async def delete_value(
@@ -43,5 +44,6 @@ async def delete_value(
                          period=key[2]))
     row, revision = found
     by = Author.of(caller, request_id=request_id, client_request_id=client_request_id)
-    await keep(session, [revision], {cell}, by=by, now=now)
+    await write.store(session, write.Change(values=[], revisions=[revision], cells={cell}, flows=False), by=by,
+                      stamp=max(utcnow(), now), now=now, receipt=None, answer=None)
     return row
