@@ -5,7 +5,7 @@ from datetime import date
 from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 
@@ -304,28 +304,34 @@ async def value_history(
     ]
 
 
-@router.delete("/measurements", responses={403: {}, 404: {}, 422: {}})
+@router.delete("/measurements", response_model=DeletedRead, responses={403: {}, 404: {}, 409: {}, 422: {}})
 async def delete_value(
     request: Request,
     session: WriteSessionDep,
     catalogs: Catalogs,
     caller: Writer,
-    background: BackgroundTasks,
+    idempotency_key: IdempotencyKey,
     indicator: str = Query(max_length=64),
     unit: str = Query(max_length=64),
     period: str = Query(max_length=16),
-) -> DeletedRead:
+) -> Response:
     """Withdraw a value. It leaves a revision; nothing is physically removed."""
     catalog = await catalogs.snapshot(session)
     key = _key(catalog, indicator, unit, period)
     now = utcnow()
-    row = await withdraw(session, catalog, caller, key, now=now, request_id=getattr(request.state, "request_id", None),
-                         client_request_id=getattr(request.state, "client_request_id", None))
-    background.add_task(request.app.state.rollup.poke)
-    return DeletedRead(deleted=ValueRead(
-        indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
-        period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,
-        value=row.value, numerator=row.numerator, denominator=row.denominator, comment=row.comment,
-        recorded_at=now.isoformat(),
-    ))
+
+    async def run() -> DeletedRead:
+        row = await withdraw(session, catalog, caller, key, now=now,
+                             request_id=getattr(request.state, "request_id", None),
+                             client_request_id=getattr(request.state, "client_request_id", None))
+        return DeletedRead(deleted=ValueRead(
+            indicator=row.indicator_code, unit=row.unit_code, period=row.period, period_type=row.period_type,
+            period_start=row.period_start.isoformat(), period_end=row.period_end.isoformat(), year=row.year,
+            value=row.value, numerator=row.numerator, denominator=row.denominator, comment=row.comment,
+            recorded_at=now.isoformat(),
+        ))
+
+    response = await replay.idempotently(request, session, caller, idempotency_key, 200, run)
+    response.background = BackgroundTask(request.app.state.rollup.poke)
+    return response
 

@@ -1,11 +1,11 @@
 """Review and locking of (unit, year) datasets: submit, approve, return, unlock, list with history."""
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import Catalogs, Id, Reader, SessionDep, WriteSessionDep
-from app.api.replay import idempotently
+from app.api.replay import IdempotencyKey, idempotently
 from app.db import reviews as store
 from app.db.models import Review
 from app.domain.catalog import Catalog
@@ -39,12 +39,9 @@ async def _read(session: Any, cat: Catalog, found: list[Review]) -> list[ReviewR
     ]
 
 
-IdemKey = Annotated[str | None, Header(max_length=255, description="Replays the first answer")]
-
-
 @router.post("/reviews", status_code=201, response_model=ReviewRead, responses=_ERRORS)
 async def submit(body: ReviewCreate, request: Request, session: WriteSessionDep, catalogs: Catalogs,
-                 caller: Reader, idempotency_key: IdemKey = None) -> Response:
+                 caller: Reader, idempotency_key: IdempotencyKey) -> Response:
     """Submit a dataset (a unit's year, every unit below included) for review; again after a return or unlock
     (200, same id)."""
     created = True
@@ -73,7 +70,7 @@ async def _transition(request: Request, session: Any, catalogs: Any, caller: Any
 
 @router.post("/reviews/{review_id}/approve", response_model=ReviewRead, responses=_ERRORS)
 async def approve(review_id: Id, request: Request, session: WriteSessionDep, catalogs: Catalogs, caller: Reader,
-                  body: ReviewNote | None = None, idempotency_key: IdemKey = None) -> Response:
+                  idempotency_key: IdempotencyKey, body: ReviewNote | None = None) -> Response:
     """Approve a submitted dataset (reviewer or admin): its values, and those below it, are locked."""
     return await _transition(request, session, catalogs, caller, review_id, Action.APPROVE,
                              body.comment if body else None, idempotency_key)
@@ -81,7 +78,7 @@ async def approve(review_id: Id, request: Request, session: WriteSessionDep, cat
 
 @router.post("/reviews/{review_id}/return", response_model=ReviewRead, responses=_ERRORS)
 async def return_(review_id: Id, body: ReturnBody, request: Request, session: WriteSessionDep, catalogs: Catalogs,
-                  caller: Reader, idempotency_key: IdemKey = None) -> Response:
+                  caller: Reader, idempotency_key: IdempotencyKey) -> Response:
     """Return a submitted dataset to its district with a comment (reviewer or admin)."""
     return await _transition(request, session, catalogs, caller, review_id, Action.RETURN, body.comment,
                              idempotency_key)
@@ -89,7 +86,7 @@ async def return_(review_id: Id, body: ReturnBody, request: Request, session: Wr
 
 @router.post("/reviews/{review_id}/unlock", response_model=ReviewRead, responses=_ERRORS)
 async def unlock(review_id: Id, body: UnlockBody, request: Request, session: WriteSessionDep, catalogs: Catalogs,
-                 caller: Reader, idempotency_key: IdemKey = None) -> Response:
+                 caller: Reader, idempotency_key: IdempotencyKey) -> Response:
     """Unlock an approved dataset (admin): it becomes `open` and may be changed and submitted again."""
     return await _transition(request, session, catalogs, caller, review_id, Action.UNLOCK, body.reason,
                              idempotency_key)

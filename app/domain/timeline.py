@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from app.domain.periods import Period, PeriodType
-from app.domain.yearly import Measure, Observation, Sums, YearValue, effective, own_yearly, share, total_of
+from app.domain.yearly import (
+    Measure,
+    Observation,
+    Sums,
+    YearValue,
+    effective,
+    own_yearly,
+    period_key,
+    share,
+    total_of,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +138,72 @@ def combine(*, measure: Measure, year: int, total: int, own: tuple[YearValue | N
 def kept_line(base: State, changes: Iterable[tuple[datetime, State]]) -> Line:
     """A line as stored in kept-row revisions (the state valid before `since`, then each later revision)."""
     return Line(base, tuple(changes))
+
+
+def _state_at(line: Line, stamp: datetime) -> State:
+    found = line.base
+    for s, st in line.changes:
+        if s > stamp:
+            break
+        found = st
+    return found
+
+
+def combine_delta(*, measure: Measure, year: int, total: int, own: tuple[YearValue | None,
+                  Sequence[tuple[datetime, YearValue | None]]], old: Line,
+                  changed: Mapping[str, tuple[Line, Line]]) -> Line | None:
+    """`combine` without reading the children that did not change: a parent's old line with each changed child's
+    share replaced (old line → new line) at every stamp. None when a child that gave the parent its latest period
+    lost it and no changed child gives it still — only reading every child tells the next latest (call combine)."""
+    own_base, own_changes = own
+    stamps = sorted({s for s, _ in own_changes} | {s for s, _ in old.changes}
+                    | {s for pair in changed.values() for line in pair for s, _ in line.changes})
+    own_at = dict(own_changes)
+
+    def key(s: Sums) -> tuple[date, int, str]:
+        return period_key(s.period, s.period_start, s.period_end)
+
+    def sums_at(stamp: datetime | None) -> Sums | None:
+        before = (old.base if stamp is None else _state_at(old, stamp)).sums
+        out = before
+        latest = key(before) if before.count else None
+        still = before.count > 0  # some child still ends on the latest period
+        added: list[Sums] = []
+        for was, now in changed.values():
+            gone = share(measure, (was.base if stamp is None else _state_at(was, stamp)).value)
+            came = share(measure, (now.base if stamp is None else _state_at(now, stamp)).value)
+            if gone == came:
+                continue
+            out = out.plus(gone, -1).plus(came)
+            if gone.count and key(gone) == latest:
+                still = False
+            if came.count:
+                added.append(came)
+        if out.count == 0:
+            return Sums()
+        if latest is not None and not still:
+            if not any(key(a) == latest for a in added):
+                return None
+            still = True
+        best = before if still else None
+        for a in added:
+            if best is None or key(a) > key(best):
+                best = a
+        assert best is not None
+        return Sums(out.value, out.numerator, out.denominator, out.count, best.period, best.period_start,
+                    best.period_end)
+
+    out: list[tuple[datetime, State]] = []
+    previous = old.base
+    own_now = own_base
+    for s in stamps:
+        if s in own_at:
+            own_now = own_at[s]
+        sums = sums_at(s)
+        if sums is None:
+            return None
+        now = State(own_now, sums, effective(measure=measure, year=year, own=own_now, sums=sums, total=total))
+        if now != previous:
+            out.append((s, now))
+            previous = now
+    return Line(old.base, tuple(out))

@@ -23,7 +23,7 @@ from app.db.catalog import CatalogCache
 from app.db.types import utcnow
 from app.db.yearly import _state
 from app.domain.catalog import Catalog
-from app.domain.timeline import EMPTY, Line, State, combine, own_line
+from app.domain.timeline import EMPTY, Line, State, combine, combine_delta, own_line
 from app.domain.yearly import Measure
 from app.services import quality
 
@@ -57,27 +57,47 @@ async def recompute(session: AsyncSession, catalog: Catalog, dirty: dict[Group, 
     affected = set(marked)
     for ind, unit, year in marked:
         affected.update((ind, a, year) for a in catalog.ancestors(unit))
-    around = {(ind, k, y) for ind, u, y in affected for k in catalog.children.get(u, ())}
-    kept = await store.kept_lines(session, sorted(affected | around), since=since)
+    kept = await store.kept_lines(session, sorted(affected), since=since)
     revisions = await store.value_revisions(session, sorted(marked))
     depth = {c: len(catalog.ancestors(c[1])) for c in affected}
     lines: dict[Cell, Line] = {}
-    for cell in sorted(affected, key=lambda c: (-depth[c], c)):
-        ind, unit, year = cell
-        measure = Measure(catalog.indicators[ind].measure)
-        if cell in marked:
-            own = own_line(measure=measure, year=year, revisions=revisions.get(cell, []), since=since, force=force)
-        else:
+    for level in sorted(set(depth.values()), reverse=True):
+        full: list[tuple[Cell, Any]] = []
+        for cell in sorted(c for c in affected if depth[c] == level):
+            ind, unit, year = cell
+            measure = Measure(catalog.indicators[ind].measure)
             mine = _line_of(kept.get(cell))
-            own = (mine.base.own, [(s, st.own) for s, st in mine.changes])
-        children: dict[str, Line] = {}
-        for kid in catalog.children.get(unit, ()):
-            k = (ind, kid, year)
-            line = lines[k] if k in lines else _line_of(kept.get(k))
-            if line.base.value is not None or line.changes:
-                children[kid] = line
-        lines[cell] = combine(measure=measure, year=year, total=len(catalog.children.get(unit, ())), own=own,
-                              children=children, stored=_line_of(kept.get(cell)).base)
+            if cell in marked:
+                own = own_line(measure=measure, year=year, revisions=revisions.get(cell, []), since=since,
+                               force=force)
+            else:
+                own = (mine.base.own, [(s, st.own) for s, st in mine.changes])
+            kids = catalog.children.get(unit, ())
+            line = None
+            if not force:
+                # Most parents change by a few children's shares: the others are not read.
+                changed = {k: (_line_of(kept.get((ind, k, year))), lines[(ind, k, year)]) for k in kids
+                           if (ind, k, year) in lines}
+                line = combine_delta(measure=measure, year=year, total=len(kids), own=own, old=mine,
+                                     changed=changed)
+            if line is None:
+                full.append((cell, own))
+            else:
+                lines[cell] = line
+        if full:
+            around = {(c[0], k, c[2]) for c, _ in full for k in catalog.children.get(c[1], ())} - set(lines)
+            more = await store.kept_lines(session, sorted(around), since=since)
+            for cell, own in full:
+                ind, unit, year = cell
+                children: dict[str, Line] = {}
+                for kid in catalog.children.get(unit, ()):
+                    k = (ind, kid, year)
+                    line = lines[k] if k in lines else _line_of(more.get(k))
+                    if line.base.value is not None or line.changes:
+                        children[kid] = line
+                lines[cell] = combine(measure=Measure(catalog.indicators[ind].measure), year=year,
+                                      total=len(catalog.children.get(unit, ())), own=own, children=children,
+                                      stored=_line_of(kept.get(cell)).base)
     rows: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     for (ind, unit, year), line in lines.items():

@@ -186,7 +186,8 @@ async def test_two_servers_share_the_roll_up_and_keep_every_total_exact(postgres
     servers = [Server(postgres_url, tmp_path), Server(postgres_url, tmp_path)]
     final: dict[tuple[str, int], int] = {}
     try:
-        await asyncio.gather(*[s.start() for s in servers])
+        ready = max(await asyncio.gather(*[s.start() for s in servers]))
+        writes_began = time.monotonic()
 
         async def district_client(k: int, district: str) -> int:
             # One client per district, one request at a time, alternating servers: every (indicator, year) group is
@@ -226,6 +227,7 @@ async def test_two_servers_share_the_roll_up_and_keep_every_total_exact(postgres
                 writing = False
 
         posts, *reads = await asyncio.gather(writers(), *[reader(s) for s in servers for _ in range(READERS)])
+        wrote = time.monotonic() - writes_began
 
         # The backlog each scrape found returns to 0 on both servers (a scrape reports what it found, then rolls up).
         async def caught_up() -> bool:
@@ -255,9 +257,8 @@ async def test_two_servers_share_the_roll_up_and_keep_every_total_exact(postgres
                                              f"WHERE indicator_code = '{STOCK}'"))[0][0]
     finally:
         await asyncio.gather(*[asyncio.to_thread(s.stop) for s in servers])
-    print(f"\n[two servers] {posts} posts, {sum(reads)} reads, worker batches {batches}, {history} kept revisions, "
-          f"{len(flags)} flags, "
-          f"{time.monotonic() - started:.0f} s")
+    print(f"\n[two servers] ready in {ready:.1f} s; {posts} posts and {sum(reads)} reads in {wrote:.1f} s; worker "
+          f"batches {batches}; {history} kept revisions, {len(flags)} flags; {time.monotonic() - started:.0f} s")
 
 
 # ---------------------------------------------------------------- paused, killed, restarted
