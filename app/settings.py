@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # The roll-up worker: how often it looks for other processes' writes, how long it lets this process's
     # writes gather before it runs, and (tests only) whether it is paused — reads still roll up what they need.
     rollup_interval_seconds: float = 0.5
-    rollup_debounce_seconds: float = 0.02
+    rollup_debounce_seconds: float = 0.1
     rollup_paused: bool = False
 
 

@@ -38,7 +38,7 @@ def body(g: int, schools: int) -> bytes:
                                      "numerator": g % 1000, "denominator": 1000}]})
 
 
-async def run(url: str, token: str, args: argparse.Namespace) -> None:
+async def run(url: str, token: str, args: argparse.Namespace) -> None:  # noqa: C901
     app = create_app(Settings(database_url=url, rollup_paused=True, log_level="warning"))
     statements: list[str] = []
     counting = False
@@ -79,6 +79,7 @@ async def run(url: str, token: str, args: argparse.Namespace) -> None:
             counting = False
             one = list(statements)
             profiler = cProfile.Profile() if args.profile else None
+            rollup_profiler = cProfile.Profile() if args.profile_rollup else None
             cpu0, wall0 = time.process_time(), time.perf_counter()
             if profiler:
                 profiler.enable()
@@ -86,10 +87,18 @@ async def run(url: str, token: str, args: argparse.Namespace) -> None:
             for g in range(100, 100 + args.requests):
                 await post(g)
                 if args.rollup_every and (g - 99) % args.rollup_every == 0:
+                    if profiler:
+                        profiler.disable()
+                    if rollup_profiler:
+                        rollup_profiler.enable()
                     started = time.process_time()
                     while await app.state.rollup.once():
                         pass
                     rolled += time.process_time() - started
+                    if rollup_profiler:
+                        rollup_profiler.disable()
+                    if profiler:
+                        profiler.enable()
             if profiler:
                 profiler.disable()
             request_cpu, wall1 = time.process_time() - cpu0 - rolled, time.perf_counter()
@@ -107,8 +116,9 @@ async def run(url: str, token: str, args: argparse.Namespace) -> None:
     print(f"statements in one POST: {len(one)}")
     for s in one:
         print("   ", " ".join(s.split())[:150])
-    if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    for found in (profiler, rollup_profiler):
+        if found:
+            pstats.Stats(found).sort_stats("tottime").print_stats(30)
 
 
 def main() -> None:
@@ -116,6 +126,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--schools", type=int, default=100, help="schools per district")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile-rollup", action="store_true", help="a cProfile of the roll-ups (with --rollup-every)")
     ap.add_argument("--rollup-every", type=int, default=0,
                     help="roll up after every N POSTs (a quiet hour's batches), not once after all")
     args = ap.parse_args()

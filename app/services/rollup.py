@@ -216,20 +216,20 @@ class Worker:
             if self.paused:
                 continue
             try:
-                while await self.once():
-                    pass
+                while await self.once() >= BATCH_GROUPS:
+                    pass  # a full batch: more may wait
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - the marks stay; the next round (or a read) rolls them up
                 log.warning("rollup_failed", exc_info=True)
                 await asyncio.sleep(self._interval)
 
-    async def once(self) -> bool:
-        """One batch of whatever is free; True if it did anything."""
+    async def once(self) -> int:
+        """One batch of whatever is free; the groups it rolled up."""
         started = time.perf_counter()
         async with self._sessions() as session, session.begin():
             catalog = await self._catalogs.snapshot(session)
             done = await roll_up(session, catalog, wait=False)
         if done.groups and self._observe is not None:
             self._observe(time.perf_counter() - started)
-        return done.groups > 0
+        return done.groups
