@@ -1,6 +1,8 @@
 """Signing in to the leaders' page: a key once, then a signed cookie; CSRF, forgery, expiry, revocation, escaping."""
 
 import asyncio
+import base64
+import hashlib
 import io
 import re
 import zipfile
@@ -191,6 +193,19 @@ async def test_api_docs_load_their_assets_from_this_server(client: httpx.AsyncCl
     for ref in refs:
         if ref.startswith("/static/"):
             assert (await client.get(ref)).status_code == 200, ref
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_api_docs_cannot_be_framed_and_run_only_their_own_scripts(client: httpx.AsyncClient, path: str) -> None:
+    page = await client.get(path)
+    policy = {d.split()[0]: d.split()[1:] for d in page.headers["content-security-policy"].split("; ")}
+    assert policy["frame-ancestors"] == ["'none'"] and policy["default-src"] == ["'self'"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    # Swagger UI's start-up script is inline: allowed by its hash, and nothing else inline is.
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.S)
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'" for s in inline}
+    assert set(policy["script-src"]) == {"'self'", *hashes}
+    assert "'unsafe-inline'" not in policy["script-src"]
 
 
 async def test_the_session_secret_never_leaves_in_an_archive(app_ctx: object, client: httpx.AsyncClient,
