@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     limit_concurrency: int = 1000
+    # Request heads: one line, and all of them (431 beyond).
+    max_header_line_bytes: int = 16 * 1024
+    max_header_bytes: int = 64 * 1024
+    # Open connections per worker, in all and per direct client address (503 with Retry-After beyond; 0: none).
+    max_connections: int = 1000
+    max_connections_per_client: int = 64
+    # Peers whose X-Forwarded-* headers are believed; the per-address cap leaves them to their own limits.
+    trusted_proxies: str = "127.0.0.1,::1"
     key_rotation_grace_hours: float = 24.0
     bootstrap_key_file: str | None = None
     seeds_dir: Path = SEEDS_DIR
