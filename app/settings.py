@@ -1,9 +1,11 @@
 """Service settings, read from ATTAIN_* environment variables."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -51,6 +53,15 @@ class Settings(BaseSettings):
     # Signs the leaders' page session cookies; unset, one is generated and kept in the database (all workers agree).
     session_secret: str | None = None
     session_hours: float = 8.0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        # Checked at start-up: a typo must stop `attain serve`, not fail every connection later.
+        for item in (p.strip() for p in value.split(",")):
+            if item and item != "*":
+                ipaddress.ip_network(item, strict=False)  # ValueError names the culprit
+        return value
 
 
 @lru_cache
