@@ -22,6 +22,7 @@ the ASGI app, where a proper problem document can be answered.
 
 import asyncio
 import logging
+from functools import lru_cache
 from typing import Any
 
 import uvicorn
@@ -41,13 +42,18 @@ _REQUEST_LINE_EXTRA = 20
 _clients = ClientCounts()
 
 
+@lru_cache(maxsize=1)
+def _limits() -> Limits:
+    # Read from the environment in each worker process (uvicorn spawns workers with an import string), once.
+    return Limits.of(get_settings())
+
+
 class GuardedProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with header timeouts, bounded heads, connection caps and no held bodies."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Read from the environment in each worker process (uvicorn spawns workers with an import string).
-        self.limits = Limits.of(get_settings())
+        self.limits = _limits()
         self._header_timer: asyncio.TimerHandle | None = None
         self._counted_as: str | None = None  # the client address this connection is counted under
         self._idle = True  # no request begun since the connection opened or the last answer was sent
