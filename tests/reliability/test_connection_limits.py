@@ -22,9 +22,9 @@ HEADER_LIMIT = 1.0
 BASE_ENV = {"ATTAIN_HEADER_TIMEOUT_SECONDS": str(HEADER_LIMIT), "ATTAIN_BODY_TIMEOUT_SECONDS": "2"}
 
 
-@pytest.fixture
-async def tokens_and_url(tmp_path: Path) -> tuple[dict[str, str], str]:
-    url = f"sqlite+aiosqlite:///{tmp_path}/attain.db"
+@pytest.fixture(scope="module")
+async def tokens_and_url(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str]:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('limits')}/attain.db"
     return await prepared(url, schools_per_district=0), url
 
 
@@ -34,9 +34,11 @@ async def _serve(url: str, tmp_path: Path, **env: str) -> Server:
     return server
 
 
-@pytest.fixture
-async def served(tokens_and_url: tuple[dict[str, str], str], tmp_path: Path) -> AsyncIterator[Server]:
-    server = await _serve(tokens_and_url[1], tmp_path, ATTAIN_MAX_BODY_BYTES="65536")
+@pytest.fixture(scope="module")
+async def served(tokens_and_url: tuple[dict[str, str], str],
+                 tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """One server with the default limits for the tests that do not change them (its start is most of a test)."""
+    server = await _serve(tokens_and_url[1], tmp_path_factory.mktemp("logs"), ATTAIN_MAX_BODY_BYTES="65536")
     try:
         yield server
     finally:
