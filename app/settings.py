@@ -1,9 +1,11 @@
 """Service settings, read from ATTAIN_* environment variables."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
@@ -35,6 +37,14 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     limit_concurrency: int = 1000
+    # Request heads: one line, and all of them (431 beyond).
+    max_header_line_bytes: int = 16 * 1024
+    max_header_bytes: int = 64 * 1024
+    # Open connections per worker, in all and per direct client address (503 with Retry-After beyond; 0: none).
+    max_connections: int = 1000
+    max_connections_per_client: int = 64
+    # Peers whose X-Forwarded-* headers are believed; the per-address cap leaves them to their own limits.
+    trusted_proxies: str = "127.0.0.1,::1"
     key_rotation_grace_hours: float = 24.0
     # How long an authenticated key is trusted without a look-up: a revoked key stops working within this.
     key_cache_seconds: float = 1.0
@@ -50,6 +60,15 @@ class Settings(BaseSettings):
     rollup_interval_seconds: float = 0.5
     rollup_debounce_seconds: float = 0.1
     rollup_paused: bool = False
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        # Checked at start-up: a typo must stop `attain serve`, not fail every connection later.
+        for item in (p.strip() for p in value.split(",")):
+            if item and item != "*":
+                ipaddress.ip_network(item, strict=False)  # ValueError names the culprit
+        return value
 
 
 @lru_cache

@@ -360,6 +360,19 @@ class ServiceSecret(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, default=utcnow)
 
 
+class WebSession(SQLModel, table=True):
+    """A leaders' page session. The cookie carries its id (signed); only the id's hash is kept, and signing out
+    revokes the row, so a copied cookie is dead for every worker at the next request."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = {"info": {"archived": False}}  # sessions do not survive a move to another store
+    id_hash: str = Field(primary_key=True, max_length=64)
+    key_id: int = Field(foreign_key="api_keys.id", index=True)
+    created_at: datetime = _ts(nullable=False, default=utcnow)
+    expires_at: datetime = _ts(nullable=False, index=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 class Review(SQLModel, table=True):
     """One dataset (a unit and a year, everything below included) and where it stands in review."""
 

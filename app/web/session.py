@@ -1,18 +1,21 @@
-"""Web sessions: an API key is pasted once; a signed, HttpOnly, SameSite=Strict cookie then carries the key's id.
+"""Web sessions: an API key is pasted once; a signed, HttpOnly, SameSite=Strict cookie then names a session.
 
-The cookie holds no key, only the key's id and a CSRF token, signed with the service's session secret and
-valid for `session_hours`. Every request looks the key up again, so a revoked key ends its sessions at once.
+The cookie holds no key, only a session id and a CSRF token, signed with the service's session secret and
+valid for `session_hours`. The session is a row of `web_sessions` (app.db.web_sessions): signing out revokes it,
+so a copy of the cookie is refused at its next request by every worker. Every request looks the session and its
+key up again (one indexed read each, no cache: revocation needs no wait), so a revoked key ends its sessions too.
 """
 
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from app.db import service_secrets
+from app.db import service_secrets, web_sessions
 from app.db.keys import principal_by_id
 from app.domain.keys import READ_ROLES, Principal
 
@@ -34,6 +37,7 @@ class SignInRequired(Exception):
 class Viewer:
     principal: Principal
     csrf: str
+    session_id: str
 
 
 async def _serializer(request: Request, salt: str) -> URLSafeTimedSerializer:
@@ -58,12 +62,15 @@ def _cookie(response: Response, request: Request, name: str, value: str, *, max_
 async def start(request: Request, response: Response, principal: Principal) -> None:
     """Open a session for a key that has just been checked."""
     signer = await _serializer(request, "attain.web.session")
-    value = signer.dumps({"k": principal.key_id, "c": secrets.token_urlsafe(24)})
+    session_id = await web_sessions.open_session(request.app.state.engine, principal.key_id,
+                                                 lasts=timedelta(seconds=_max_age(request)))
+    value = signer.dumps({"s": session_id, "c": secrets.token_urlsafe(24)})
     _cookie(response, request, COOKIE, value, max_age=_max_age(request))
 
 
-def end(response: Response) -> None:
-    """Forget the session cookie."""
+async def end(request: Request, response: Response, session_id: str) -> None:
+    """Revoke the session (every copy of its cookie is refused from now on) and forget the cookie."""
+    await web_sessions.revoke(request.app.state.engine, session_id)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
 
 
@@ -76,15 +83,16 @@ async def viewer(request: Request) -> Viewer:
     signer = await _serializer(request, "attain.web.session")
     try:
         data = signer.loads(raw, max_age=_max_age(request))
-        key_id, csrf = int(data["k"]), str(data["c"])
+        session_id, csrf = str(data["s"]), str(data["c"])
     except (BadSignature, KeyError, TypeError, ValueError):
         raise SignInRequired(target) from None
     async with request.app.state.engine.connect() as conn:
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        found = await principal_by_id(conn, key_id)
+        key_id = await web_sessions.key_of(conn, session_id)
+        found = None if key_id is None else await principal_by_id(conn, key_id)
     if found is None or found.role not in READ_ROLES:
         raise SignInRequired(target)
-    return Viewer(principal=found, csrf=csrf)
+    return Viewer(principal=found, csrf=csrf, session_id=session_id)
 
 
 ViewerDep = Annotated[Viewer, Depends(viewer)]

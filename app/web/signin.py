@@ -1,5 +1,6 @@
 """Sign in with an API key (once), sign out. The form carries a CSRF token; cookies are SameSite=Strict."""
 
+import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -56,8 +57,8 @@ async def signin(
 async def signout(
     request: Request, viewer: session.ViewerDep, csrf: Annotated[str, Form(max_length=100)] = ""
 ) -> Response:
-    """End the session (the form carries the session's CSRF token)."""
+    """End the session for good (the form carries the session's CSRF token): a copy of the cookie is dead too."""
     response = RedirectResponse("/signin", status_code=303)
-    if csrf == viewer.csrf:
-        session.end(response)
+    if hmac.compare_digest(csrf, viewer.csrf):
+        await session.end(request, response, viewer.session_id)
     return response

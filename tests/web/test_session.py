@@ -1,6 +1,8 @@
 """Signing in to the leaders' page: a key once, then a signed cookie; CSRF, forgery, expiry, revocation, escaping."""
 
 import asyncio
+import base64
+import hashlib
 import io
 import re
 import zipfile
@@ -147,6 +149,28 @@ async def test_sign_out_needs_the_session_token(client: httpx.AsyncClient, keys:
     assert (await client.get("/")).status_code == 303
 
 
+async def test_a_signed_out_cookie_is_dead_here_and_in_every_other_worker(settings: Settings, keys: Keys) -> None:
+    first, second = create_app(settings), create_app(settings)
+    async with first.router.lifespan_context(first), second.router.lifespan_context(second):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://a.test") as a:
+            await sign_in(a, keys.bureau)
+            copied = a.cookies["attain_session"]
+            page = (await a.get("/")).text
+            token = re.search(r'action="/signout">.*?name="csrf" value="([^"]+)"', page, re.S)
+            assert token
+            assert (await a.post("/signout", data={"csrf": token.group(1)})).status_code == 303
+        for app in (first, second):  # the same worker, and another one on the same database
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://a.test") as replay:
+                replay.cookies.set("attain_session", copied)
+                r = await replay.get("/districts/370211")
+                assert r.status_code == 303 and r.headers["location"].startswith("/signin"), r.status_code
+        # Signing in again opens a new session; the old cookie stays dead.
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://a.test") as b:
+            await sign_in(b, keys.bureau)
+            assert (await b.get("/")).status_code == 200
+            assert b.cookies["attain_session"] != copied
+
+
 async def test_two_workers_on_one_database_accept_each_others_sessions(settings: Settings, keys: Keys) -> None:
     first, second = create_app(settings), create_app(settings)
     async with first.router.lifespan_context(first), second.router.lifespan_context(second):
@@ -191,6 +215,19 @@ async def test_api_docs_load_their_assets_from_this_server(client: httpx.AsyncCl
     for ref in refs:
         if ref.startswith("/static/"):
             assert (await client.get(ref)).status_code == 200, ref
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+async def test_api_docs_cannot_be_framed_and_run_only_their_own_scripts(client: httpx.AsyncClient, path: str) -> None:
+    page = await client.get(path)
+    policy = {d.split()[0]: d.split()[1:] for d in page.headers["content-security-policy"].split("; ")}
+    assert policy["frame-ancestors"] == ["'none'"] and policy["default-src"] == ["'self'"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    # Swagger UI's start-up script is inline: allowed by its hash, and nothing else inline is.
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.S)
+    hashes = {"'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'" for s in inline}
+    assert set(policy["script-src"]) == {"'self'", *hashes}
+    assert "'unsafe-inline'" not in policy["script-src"]
 
 
 async def test_the_session_secret_never_leaves_in_an_archive(app_ctx: object, client: httpx.AsyncClient,
