@@ -1,7 +1,7 @@
 """web sessions: the leaders' page cookie names a session that signing out revokes
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0007
 Create Date: 2026-12-04 15:00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision: str = "0008"
-down_revision: str | None = "0002"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

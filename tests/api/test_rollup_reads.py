@@ -104,7 +104,7 @@ async def test_reads_under_load_lie_between_acknowledged_and_sent_sums(
     async def reader(k: int) -> None:
         while not done.is_set():
             low = _sums(dict(ledger.acked))
-            got = (await _yearly(client, keys.bureau, STOCK))
+            got = await _yearly(client, keys.bureau, STOCK)
             high = _sums(dict(ledger.sent))
             ledger.reads += 1
             for unit in (CITY, *DISTRICTS):
