@@ -4,9 +4,11 @@ keep-alive connection pools), all on 127.0.0.1.
 (a) closed loop: `--clients` clients (default 50) each POST one value (distinct keys, admin key) and wait for
     the answer, for --duration seconds; then the same on GET /healthz; requests/s, p50/p99, errors, and the ratio
     of the two throughputs (how much of the plain HTTP capacity a write keeps).
-(b) open loop: a fixed `--rate` of single-value POSTs per second (default 200) for --duration seconds. Sends are
-    scheduled by the clock and latency runs from the scheduled instant, so a slow answer cannot delay the next
-    send and hide itself (no coordinated omission). Target: p99 < 50 ms and no errors. Then a search, in steps of
+(b) open loop: a fixed `--quiet-rate` (default 50), then `--rate` of single-value POSTs per second (default 200),
+    each for --duration seconds. Sends are scheduled by the clock and latency runs from the scheduled instant, so
+    a slow answer cannot delay the next send and hide itself (no coordinated omission). Target: p99 < 50 ms and
+    no errors. The server's CPU per request (the roll-up in the same process included) and the roll-up's lag
+    (sampled from the database) are printed beside each phase. Then a search, from below in steps of
     --step-duration seconds, for the highest fixed rate that still meets the target: up by --rate-step until a
     step fails, then bisection down to --resolution.
 
@@ -14,7 +16,7 @@ keep-alive connection pools), all on 127.0.0.1.
     reporting-deadline pattern.
 
     .venv/bin/python bench/load.py [--duration 60] [--clients 50] [--rate 200] [--procs 2] [--step-duration 15]
-                                   [--hot] [--no-closed] [--no-search]
+                                   [--quiet-rate 50] [--workers 1] [--hot] [--no-closed] [--no-search]
 """
 
 import argparse
@@ -23,6 +25,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -31,12 +34,13 @@ from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
+import asyncpg
 import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import DISTRICTS, percentile, postgres_database, prepare, uvicorn_server  # noqa: E402
+from bench.common import DISTRICTS, dsn, percentile, postgres_database, prepare, uvicorn_server  # noqa: E402
 
 INDICATOR = "t03-campus-network-compliance"  # a district-level rate, yearly: one key per (school, year)
 FIRST_YEAR, LAST_YEAR = 1990, 2025
@@ -268,8 +272,10 @@ def server_cpu() -> float:
     for p in psutil.Process().children():
         try:
             if "app.cli" in " ".join(p.cmdline()):
-                t = p.cpu_times()
-                total += t.user + t.system
+                # The server and, with --workers, the worker processes it spawned.
+                for q in (p, *p.children(recursive=True)):
+                    t = q.cpu_times()
+                    total += t.user + t.system
         except psutil.Error:
             pass
     return total
@@ -284,19 +290,67 @@ def describe(r: Result, server_s: float) -> str:
     rps = r.ok / seconds
     errors = ", ".join(f"{k}×{n}" for k, n in sorted(r.errors.items())) or "0"
     note = " (key space ran out)" if r.out_of_keys else ""
+    per_post = server_s / r.ok * 1000 if r.ok else math.nan
+    lag = f"  {LAG.describe()}" if LAG is not None else ""
     return (f"{rps:8.1f} req/s  p50 {ms(percentile(r.latencies, 50))}  p99 {ms(percentile(r.latencies, 99))}  "
-            f"errors {errors}  [CPU, % of one core: server {server_s / seconds:.0%}, "
-            f"generators {r.cpu / seconds:.0%}]{note}")
+            f"errors {errors}  [CPU, % of one core: server {server_s / seconds:.0%} = {per_post:.2f} ms a request, "
+            f"generators {r.cpu / seconds:.0%}; load average {os.getloadavg()[0]:.2f}]{note}{lag}")
 
 
 def meets(r: Result) -> bool:
     return r.n_errors == 0 and not r.out_of_keys and percentile(r.latencies, 99) < TARGET_P99_S
 
 
+class LagSampler:
+    """The roll-up's lag (age of the oldest dirty cell) read from the database every 0.25 s in a thread of its own
+    while a phase runs — not through /metrics, whose scrape would roll up itself and change what it measures."""
+
+    def __init__(self, url: str) -> None:
+        self.dsn = dsn(url)
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "LagSampler":
+        self.samples = []
+        self._stop.clear()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    async def _run(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            while not self._stop.is_set():
+                lag = await conn.fetchval("SELECT coalesce(extract(epoch FROM now() - min(stamp)), 0) "
+                                          "FROM rollup_dirty")
+                self.samples.append(float(lag))
+                await asyncio.sleep(0.25)
+        finally:
+            await conn.close()
+
+    def describe(self) -> str:
+        if not self.samples:
+            return "roll-up lag: no samples"
+        return (f"roll-up lag p50 {ms(percentile(self.samples, 50))}  p99 {ms(percentile(self.samples, 99))}  "
+                f"max {ms(max(self.samples))}")
+
+
+LAG: LagSampler | None = None  # set in main() once the database exists
+
+
 def phase(run: Callable[[], Result]) -> tuple[Result, float]:
-    """Run one phase; also the server's CPU seconds during it."""
+    """Run one phase; also the server's CPU seconds during it (and the roll-up's lag, printed by describe)."""
     before = server_cpu()
-    r = run()
+    if LAG is None:
+        return run(), server_cpu() - before
+    with LAG:
+        r = run()
     return r, server_cpu() - before
 
 
@@ -338,13 +392,16 @@ def search(gen: Generator, args: argparse.Namespace) -> tuple[float | None, list
 
 def _open_phase(gen: Generator, args: argparse.Namespace, title: str) -> None:
     d = args.duration
-    fixed, fixed_srv = phase(lambda: gen.open(args.rate, d))
-    print(f"{title}: {args.rate:.0f} POST/s for {d:.0f} s (latency from the scheduled send)")
-    print(f"  {describe(fixed, fixed_srv)}  generator lag {ms(fixed.lag)}")
-    print(f"  target p99 < {TARGET_P99_S * 1000:.0f} ms and no errors: "
-          f"{'MET' if meets(fixed) else 'NOT MET'}", flush=True)
+    print(f"{title} (latency from the scheduled send)", flush=True)
+    for rate in (args.quiet_rate, args.rate):
+        # The quiet rate first, then the target rate; the search last: an overloading phase spoils what follows.
+        fixed, fixed_srv = phase(lambda rate=rate: gen.open(rate, d))
+        print(f"  {rate:.0f} POST/s for {d:.0f} s: {describe(fixed, fixed_srv)}  generator lag {ms(fixed.lag)}")
+        print(f"    target p99 < {TARGET_P99_S * 1000:.0f} ms and no errors: "
+              f"{'MET' if meets(fixed) else 'NOT MET'}", flush=True)
+        time.sleep(3)
     if not args.no_search:
-        print(f"  search, {args.step_duration:.0f} s per step:", flush=True)
+        print(f"  search from {args.rate_step:.0f}/s up, {args.step_duration:.0f} s per step:", flush=True)
         best, _ = search(gen, args)
         found = f"{best:.0f} POST/s" if best else "none of the rates tried (not even the lowest)"
         print(f"  highest fixed rate meeting the target: {found}", flush=True)
@@ -355,6 +412,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60, help="seconds of each closed-loop and open-loop phase")
     ap.add_argument("--clients", type=int, default=50, help="closed-loop clients")
     ap.add_argument("--rate", type=float, default=200, help="open-loop POSTs per second")
+    ap.add_argument("--quiet-rate", type=float, default=50, help="open loop: a quiet rate, measured first")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--procs", type=int, default=2, help="load generator processes")
     ap.add_argument("--step-duration", type=float, default=15, help="seconds of each search step")
     ap.add_argument("--rate-step", type=float, default=100, help="search: rate increment")
@@ -369,12 +428,14 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     assert 0 < args.duration <= 3600 and 0 < args.step_duration <= 600 and 0 < args.rate <= 10_000
 
-    print(f"attain load: 1 uvicorn worker on PostgreSQL, {args.procs} generator processes, "
-          f"{os.cpu_count()} CPUs shared by all, 127.0.0.1 only", flush=True)
+    print(f"attain load: {args.workers} uvicorn worker(s) on PostgreSQL, {args.procs} generator processes, "
+          f"{os.cpu_count()} CPUs shared by all, 127.0.0.1 only; load average {os.getloadavg()[0]:.2f}", flush=True)
+    global LAG
     with postgres_database("attain_load") as url:
         keys = prepare(url, schools_per_district=SCHOOLS_PER_DISTRICT)
+        LAG = LagSampler(url)
         # Warnings and errors only: the server's stderr is a pipe nobody reads during the run.
-        with uvicorn_server(url, extra_env={"ATTAIN_LOG_LEVEL": "error"}) as base:
+        with uvicorn_server(url, workers=args.workers, extra_env={"ATTAIN_LOG_LEVEL": "error"}) as base:
             gen = Generator(base, keys["admin"], args.procs)
             try:
                 gen.closed("post", args.clients, 3)  # warm-up: connections, catalog snapshot, plans

@@ -253,6 +253,13 @@ def warnings(catalog: Catalog, changed: Sequence[Clean], seen: write.Seen, writt
     leaves them)."""
     cells = {(r.indicator, r.unit, r.period.year) for r in written}
     own = own_values(catalog, seen.stored, cells | {(i, u, y - 1) for i, u, y in cells}, written)
+    # The written units' own values summed per sibling group (each unit's own is taken out again below).
+    named: dict[tuple[str, str | None, int], tuple[int, float, float]] = {}
+    for (i, u, y), value in own.items():
+        if (i, u, y) in cells and value is not None:
+            group = (i, catalog.parents.get(u), y)
+            c, t, q = named.get(group, (0, 0, 0.0))
+            named[group] = (c + 1, t + value, q + value * value)
     out: list[dict[str, Any]] = []
     for r in changed:
         cell = (r.indicator, r.unit, r.period.year)
@@ -261,11 +268,10 @@ def warnings(catalog: Catalog, changed: Sequence[Clean], seen: write.Seen, writt
             continue
         info = catalog.indicators[r.indicator]
         parent = catalog.parents.get(r.unit)
-        count, total, squares = seen.peers.get((r.indicator, parent, r.period.year), (0, 0.0, 0.0))
-        for other, value in own.items():
-            if other != cell and other[0] == r.indicator and other[2] == r.period.year and value is not None \
-                    and catalog.parents.get(other[1]) == parent:
-                count, total, squares = count + 1, total + value, squares + value * value
+        group = (r.indicator, parent, r.period.year)
+        count, total, squares = seen.peers.get(group, (0, 0.0, 0.0))
+        c, t, q = named.get(group, (0, 0.0, 0.0))
+        count, total, squares = count + c - 1, total + t - current, squares + q - current * current
         found = [quality_rules.yoy(rate=info.measure == "rate", previous=own.get((cell[0], cell[1], cell[2] - 1)),
                                    current=current, max_change=info.max_yoy_change, max_points=info.max_yoy_points)]
         if parent is not None:
