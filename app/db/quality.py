@@ -3,11 +3,11 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Integer, String, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from app.db.bulk import chunks
+from app.db.bulk import cells_in, chunks
 from app.db.models import QualityFlag, Unit, YearlyValue
 from app.db.types import utcnow
 
@@ -42,10 +42,9 @@ async def group_values(session: AsyncSession, groups: Iterable[tuple[str, str | 
 
 async def flags_of(session: AsyncSession, cells: Sequence[Cell]) -> dict[tuple[str, str, int, str], QualityFlag]:
     out: dict[tuple[str, str, int, str], QualityFlag] = {}
-    for part in chunks(sorted(set(cells))):
-        stmt = select(QualityFlag).where(tuple_(col(QualityFlag.indicator_code), col(QualityFlag.unit_code),
-                                                col(QualityFlag.year)).in_(list(part)))
-        for f in (await session.execute(stmt)).scalars():
+    cols = (col(QualityFlag.indicator_code), col(QualityFlag.unit_code), col(QualityFlag.year))
+    for where in cells_in(session, cols, sorted(set(cells)), (String, String, Integer)):
+        for f in (await session.execute(select(QualityFlag).where(where))).scalars():
             out[(f.indicator_code, f.unit_code, f.year, f.code)] = f
     return out
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy import Integer, String, delete, func, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.bulk import chunks, upsert
+from app.db.bulk import cells_in, chunks, upsert
 from app.db.dialect import is_postgres
 from app.db.models import DirtyCell, MeasurementRevision, YearlyValue, YearlyValueRevision
 from app.db.yearly import KEY, STATE, _kept_row
@@ -27,6 +27,7 @@ H = YearlyValueRevision.__table__  # type: ignore[attr-defined]
 
 Cell = tuple[str, str, int]  # indicator, unit, year
 Group = tuple[str, int]  # indicator, year
+CELL_TYPES = (String, String, Integer)
 
 
 def marks(cells: Iterable[Cell], *, stamp: datetime) -> list[dict[str, Any]]:
@@ -108,11 +109,10 @@ def _aware(value: Any) -> datetime:
 async def value_revisions(session: AsyncSession, cells: Sequence[Cell]) -> dict[Cell, list[ValueRevision]]:
     """Every value revision of the given cells, in the order recorded."""
     out: dict[Cell, list[ValueRevision]] = defaultdict(list)
-    for part in chunks(sorted(set(cells)), 500):
+    for where in cells_in(session, (R.c.indicator_code, R.c.unit_code, R.c.year), sorted(set(cells)), CELL_TYPES):
         stmt = (select(R.c.indicator_code, R.c.unit_code, R.c.year, R.c.period, R.c.period_type, R.c.period_start,
                        R.c.period_end, R.c.action, R.c.value, R.c.numerator, R.c.denominator, R.c.recorded_at)
-                .where(tuple_(R.c.indicator_code, R.c.unit_code, R.c.year).in_(list(part)))
-                .order_by(R.c.id))
+                .where(where).order_by(R.c.id))
         for r in await session.execute(stmt):
             out[(r[0], r[1], r[2])].append(ValueRevision(r[3], r[4], r[5], r[6], r[7] == "delete", r[8], r[9], r[10],
                                                          r[11]))
@@ -146,13 +146,12 @@ async def kept_lines(session: AsyncSession, cells: Sequence[Cell], *, since: dat
     """Each cell's kept state valid just before `since` (EMPTY if none) and its revisions from `since` on."""
     out: dict[Cell, tuple[State, list[tuple[datetime, State]]]] = {c: (EMPTY, []) for c in cells}
     h2 = H.alias("h2")
-    for part in chunks(sorted(set(cells)), 500):
+    for where in cells_in(session, (H.c.indicator_code, H.c.unit_code, H.c.year), sorted(set(cells)), CELL_TYPES):
         base_at = (select(func.max(h2.c.recorded_at))
                    .where(h2.c.indicator_code == H.c.indicator_code, h2.c.unit_code == H.c.unit_code,
                           h2.c.year == H.c.year, h2.c.recorded_at < since)
                    .correlate(H).scalar_subquery())
-        stmt = (select(H).where(tuple_(H.c.indicator_code, H.c.unit_code, H.c.year).in_(list(part)),
-                                H.c.recorded_at >= func.coalesce(base_at, since))
+        stmt = (select(H).where(where, H.c.recorded_at >= func.coalesce(base_at, since))
                 .order_by(H.c.recorded_at, H.c.id))
         for r in await session.execute(stmt):
             m = r._mapping
@@ -168,9 +167,8 @@ async def kept_lines(session: AsyncSession, cells: Sequence[Cell], *, since: dat
 async def store(session: AsyncSession, rows: Sequence[dict[str, Any]], revisions: Sequence[dict[str, Any]],
                 *, cells: Sequence[Cell], since: datetime) -> None:
     """The kept rows' new states, and their history from `since` on replaced by the revisions given."""
-    for part in chunks(sorted(set(cells)), 500):
-        await session.execute(delete(H).where(tuple_(H.c.indicator_code, H.c.unit_code, H.c.year).in_(list(part)),
-                                              H.c.recorded_at >= since))
+    for where in cells_in(session, (H.c.indicator_code, H.c.unit_code, H.c.year), sorted(set(cells)), CELL_TYPES):
+        await session.execute(delete(H).where(where, H.c.recorded_at >= since))
     names = (*KEY, *STATE)
     for revs in chunks(list(revisions), 500):
         await session.execute(H.insert(), [{**{n: r[n] for n in names}, "recorded_at": r["recorded_at"]}
