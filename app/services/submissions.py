@@ -30,7 +30,7 @@ from app.domain.submission import (
     reject_overlaps,
 )
 from app.domain.yearly import Measure, Observation, own_yearly
-from app.errors import Forbidden, Unprocessable
+from app.errors import Forbidden, ServiceUnavailable, Unprocessable
 from app.i18n import _
 from app.i18n import render as render_text
 from app.services.locking import split_locked
@@ -107,6 +107,10 @@ class Replay(Exception):  # noqa: N818 — an answer, not a failure
 class StaleCatalog(Exception):  # noqa: N818
     """The catalog changed since the snapshot the rows were checked against: check them again."""
 
+    def __init__(self, version: tuple[Any, ...]) -> None:
+        super().__init__("stale catalog")
+        self.version = version
+
 
 Render = Callable[[Outcome], write.Answer]
 
@@ -132,22 +136,26 @@ async def submit(
     Forbidden before looking at any row if a foreign unit is named, Replay for a kept answer, write.Busy while the
     same Idempotency-Key is in flight."""
     kept = catalogs.peek()
-    catalog = kept[1] if kept is not None and is_postgres(session) else await catalogs.snapshot(session)
+    if kept is None or not is_postgres(session):
+        # SQLite's write takes no statement of locks to carry the version: it is read here.
+        catalog = await catalogs.snapshot(session)
+        kept = catalogs.peek()
+    version, catalog = kept if kept is not None else (None, catalog)
     for _attempt in range(3):
         try:
             return await _submit(session, catalogs, catalog, caller, rows, dry_run=dry_run, atomic=atomic,
                                  today=today, now=now, author=Author.of(caller, request_id=request_id,
                                                                           client_request_id=client_request_id),
-                                 receipt=receipt, render=render, ttl=ttl)
-        except StaleCatalog:
-            catalog = await catalogs.snapshot(session)
-    raise StaleCatalog("the catalog kept changing during one submission")
+                                 receipt=receipt, render=render, ttl=ttl, version=version)
+        except StaleCatalog as stale:
+            version, catalog = stale.version, await catalogs.at(session, stale.version)
+    raise ServiceUnavailable(_("The catalog kept changing during this submission; send it again."))
 
 
 async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalog, caller: Principal,
                   rows: Sequence[RawRow], *, dry_run: bool, atomic: bool, today: date, now: datetime, author: Author,
-                  receipt: write.Receipt | None, render: Render | None, ttl: timedelta
-                  ) -> tuple[Outcome, write.Answer | None]:
+                  receipt: write.Receipt | None, render: Render | None, ttl: timedelta,
+                  version: tuple[Any, ...] | None) -> tuple[Outcome, write.Answer | None]:
     # Validate: everything Python can decide before the database is asked anything.
     units = [resolve_unit(catalog, r.unit) for r in rows]
     authorise(catalog, caller, units)
@@ -171,14 +179,11 @@ async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalo
     )
     if dry_run:
         plan.datasets = datasets(catalog, {(u, y) for _, u, y in cells})  # read, not locked
-        version = await write.hold(session, write.Plan(cells=set(), datasets=set()), receipt)
+        current = await write.hold(session, write.Plan(cells=set(), datasets=set()), receipt)
     else:
-        version = await write.hold(session, plan, receipt)
-    kept = catalogs.peek()
-    if version is not None and (kept is None or kept[0] != version or kept[1] is not catalog):
-        await catalogs.at(session, version)
-        if catalogs.peek() is None or catalogs.peek()[1] is not catalog:  # type: ignore[index]
-            raise StaleCatalog()
+        current = await write.hold(session, plan, receipt)
+    if current is not None and current != version:
+        raise StaleCatalog(current)
     seen = await write.read(session, plan, receipt, ttl=ttl, now=now)
     if seen.answer is not None:
         assert receipt is not None
@@ -223,7 +228,8 @@ async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalo
     except measurements.PeriodsOverlap:
         # A concurrent write stored an overlapping flow period first; the whole check runs again and finds it.
         return await _submit(session, catalogs, catalog, caller, rows, dry_run=dry_run, atomic=atomic,
-                             today=today, now=now, author=author, receipt=receipt, render=render, ttl=ttl)
+                             today=today, now=now, author=author, receipt=receipt, render=render, ttl=ttl,
+                             version=version)
     return outcome, answer
 
 
