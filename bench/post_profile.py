@@ -119,6 +119,8 @@ async def run(url: str, token: str, args: argparse.Namespace) -> None:  # noqa: 
     for found in (profiler, rollup_profiler):
         if found:
             pstats.Stats(found).sort_stats("tottime").print_stats(30)
+            if args.profile_out:
+                found.dump_stats(args.profile_out)
 
 
 def main() -> None:
@@ -126,6 +128,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--schools", type=int, default=100, help="schools per district")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile-out", help="also write the profile to this file (pstats)")
     ap.add_argument("--profile-rollup", action="store_true", help="a cProfile of the roll-ups (with --rollup-every)")
     ap.add_argument("--rollup-every", type=int, default=0,
                     help="roll up after every N POSTs (a quiet hour's batches), not once after all")

@@ -63,12 +63,12 @@ def _group_lock(group: Group) -> str:
     return f"rollup\x1f{group[0]}\x1f{group[1]}"
 
 
-_HOLD_WAIT = """
+_HOLD_WAIT = text("""
 SELECT pg_advisory_xact_lock(hashtextextended(n, 0)) FROM unnest(CAST(:names AS text[])) AS t(n) ORDER BY n
-"""
-_HOLD_TRY = """
+""")
+_HOLD_TRY = text("""
 SELECT n, pg_try_advisory_xact_lock(hashtextextended(n, 0)) FROM unnest(CAST(:names AS text[])) AS t(n) ORDER BY n
-"""
+""")
 
 
 async def hold(session: AsyncSession, groups: Sequence[Group], *, wait: bool) -> list[Group]:
@@ -78,9 +78,9 @@ async def hold(session: AsyncSession, groups: Sequence[Group], *, wait: bool) ->
     wanted = {g: {_group_lock(g), _group_lock((g[0], g[1] + 1))} for g in groups}
     names = sorted(set().union(*wanted.values()))
     if wait:
-        await session.execute(text(_HOLD_WAIT), {"names": names})
+        await session.execute(_HOLD_WAIT, {"names": names})
         return list(groups)
-    got = {n for n, ok in await session.execute(text(_HOLD_TRY), {"names": names}) if ok}
+    got = {n for n, ok in await session.execute(_HOLD_TRY, {"names": names}) if ok}
     # A group whose locks were only partly had is left for later; the locks it did get are harmless until commit.
     return [g for g in groups if wanted[g] <= got]
 

@@ -90,7 +90,7 @@ class Busy(Exception):  # noqa: N818 — a state, not a programming error
     """Another request holds the same Idempotency-Key right now."""
 
 
-_HOLD = f"""
+_HOLD = text(f"""
 WITH idem AS (SELECT CASE WHEN CAST(:idem AS text) IS NULL THEN true
                           ELSE pg_try_advisory_xact_lock(hashtextextended(CAST(:idem AS text), 0)) END AS free),
 held AS (SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(hashtextextended(n, 0))
@@ -98,7 +98,7 @@ held AS (SELECT CASE WHEN shared THEN pg_advisory_xact_lock_shared(hashtextexten
          FROM unnest(CAST(:shared AS bool[]), CAST(:names AS text[])) AS t(shared, n), idem
          WHERE idem.free ORDER BY n, shared)
 SELECT idem.free, (SELECT count(*) FROM held), {version_sql()} FROM idem
-"""
+""")
 
 
 async def hold(session: AsyncSession, plan: Plan, receipt: Receipt | None) -> tuple[Any, ...] | None:
@@ -107,14 +107,14 @@ async def hold(session: AsyncSession, plan: Plan, receipt: Receipt | None) -> tu
     if not is_postgres(session):
         return None
     shared, names = locks.plan(plan.cells, plan.datasets)
-    row = (await session.execute(text(_HOLD), {"idem": receipt.lock_name if receipt else None, "shared": shared,
+    row = (await session.execute(_HOLD, {"idem": receipt.lock_name if receipt else None, "shared": shared,
                                                "names": names})).one()
     if not row[0]:
         raise Busy()
     return tuple(row[2:])
 
 
-_KINDS = """
+_KINDS = text("""
 SELECT 'm' AS kind, m.indicator_code AS a, m.unit_code AS b, m.period AS c, m.period_type AS d, m.period_start AS e,
        m.period_end AS f, m.value AS g, m.numerator AS h, m.denominator AS i, m.comment AS j, m.deleted AS k,
        NULL::int AS l
@@ -143,7 +143,7 @@ UNION ALL
 SELECT 'i', x.fingerprint, x.media_type, x.body, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, x.status_code
 FROM idempotency_records x
 WHERE x.api_key_id = CAST(:ik AS int) AND x.key = CAST(:ikey AS text) AND x.state = 'done' AND x.created_at > :since
-"""
+""")
 
 
 async def read(session: AsyncSession, plan: Plan, receipt: Receipt | None, *, ttl: timedelta, now: datetime
@@ -164,7 +164,7 @@ async def read(session: AsyncSession, plan: Plan, receipt: Receipt | None, *, tt
                   "wi": [c[0] for c in written], "wu": [c[1] for c in written], "wy": [c[2] for c in written],
                   "ik": receipt.key_id if receipt else None, "ikey": receipt.key if receipt else None,
                   "since": now - ttl}
-        for r in await session.execute(text(_KINDS), params):
+        for r in await session.execute(_KINDS, params):
             _take(seen, r)
         return seen
     # SQLite: the same reads, one statement each.
@@ -227,7 +227,7 @@ async def _cells_sqlite(session: AsyncSession, cells: Iterable[Cell]) -> dict[Ke
     return out
 
 
-_STORE = """
+_STORE = text("""
 WITH v AS (
     INSERT INTO measurements (indicator_code, unit_code, period, period_type, period_start, period_end, year,
                               value, numerator, denominator, comment, is_flow, deleted, updated_at)
@@ -265,7 +265,7 @@ WITH v AS (
         lease_until = excluded.lease_until
 )
 SELECT 1
-"""
+""")
 
 
 @dataclass
@@ -302,12 +302,12 @@ async def store(session: AsyncSession, change: Change, *, by: Author, stamp: dat
         "di": [c[0] for c in cells], "du": [c[1] for c in cells], "dy": [c[2] for c in cells],
     }
     if not change.flows:
-        await session.execute(text(_STORE), params)
+        await session.execute(_STORE, params)
         return
     # Only flows can meet the exclusion constraint: a savepoint undoes just this statement if they do.
     try:
         async with session.begin_nested():
-            await session.execute(text(_STORE), params)
+            await session.execute(_STORE, params)
     except Exception as exc:
         if _sqlstate(exc) not in OVERLAP_STATES:
             raise

@@ -1,5 +1,6 @@
 """The district submission use case: resolve, authorise, check, classify, write — set-based throughout."""
 
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +59,20 @@ class Outcome:
 def indicator_rule(i: IndicatorRow) -> IndicatorRule:
     return IndicatorRule(code=i.code, name_zh=i.name_zh, unit=i.unit, measure=i.measure, level=i.level,
                          frequency=PeriodType(i.frequency), low=i.min_value, high=i.max_value)
+
+
+_RULES: tuple["weakref.ref[Catalog]", dict[str, IndicatorRule]] | None = None
+
+
+def rules_of(catalog: Catalog) -> dict[str, IndicatorRule]:
+    """The row checks' view of every indicator, made once per catalog snapshot (the last one's kept)."""
+    global _RULES
+    kept = _RULES
+    if kept is not None and kept[0]() is catalog:
+        return kept[1]
+    found = {code: indicator_rule(i) for code, i in catalog.indicators.items()}
+    _RULES = (weakref.ref(catalog), found)
+    return found
 
 
 def resolve_unit(catalog: Catalog, raw: Any) -> UnitRef | UnitProblem | None:
@@ -159,7 +174,7 @@ async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalo
     # Validate: everything Python can decide before the database is asked anything.
     units = [resolve_unit(catalog, r.unit) for r in rows]
     authorise(catalog, caller, units)
-    rules = {code: indicator_rule(i) for code, i in catalog.indicators.items()}
+    rules = rules_of(catalog)
     checked = [check_row(r, indicators=rules, unit=u, today=today) for r, u in zip(rows, units, strict=True)]
     clean = [c for c in checked if isinstance(c, Clean)]
     conflicts = [c for c in checked if isinstance(c, Conflict)]
