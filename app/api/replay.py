@@ -82,17 +82,21 @@ def replayed(answer: write.Answer) -> Response:
 
 
 async def idempotently(request: Request, session: AsyncSession, caller: Principal, key: str | None, status: int,
-                       run: Callable[[], Awaitable[BaseModel]], status_of: Callable[[], int] | None = None, *,
-                       fp: str | None = None) -> Response:
+                       run: Callable[[], Awaitable[BaseModel]], status_of: Callable[[], int] | None = None,
+                       form: bytes | None = None, *, fp: str | None = None) -> Response:
     """Run `run` once per (API key, Idempotency-Key) in the request's transaction; its model is answered as JSON
-    with `status` (or, when given, `status_of()` read after the run). `fp` is the request's fingerprint when its
-    body is a multipart form (fingerprint_parts); otherwise the body, content type and path with query make it."""
+    with `status` (or, when given, `status_of()` read after the run). For a multipart body, `form` is its
+    canonical form (each part's name, value or file SHA-256, never the boundary: app.api.uploads) or `fp` a
+    fingerprint made by fingerprint_parts; otherwise the body, content type and path with query make it."""
     if key is None:
         model = await run()
         return _json(status_of() if status_of else status, model)
+    query = f"{request.url.path}?{request.url.query}"
+    if fp is None and form is not None:
+        fp = fingerprint(body=form, content_type="multipart/form-data", query=query)
     if fp is None:
         fp = fingerprint(body=await request.body(), content_type=request.headers.get("content-type", ""),
-                         query=f"{request.url.path}?{request.url.query}")
+                         query=query)
     held = receipt(caller, key, fp)
     empty = write.Plan(cells=set(), datasets=set())
     try:
