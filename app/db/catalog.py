@@ -73,13 +73,7 @@ class CatalogCache:
         """
         if fresh:
             return await read_catalog(session)
-        version = await _version(session)
-        kept = self._kept
-        if kept is not None and kept[0] == version:
-            return kept[1]
-        snapshot = await read_catalog(session)
-        self._kept = (version, snapshot)
-        return snapshot
+        return await self.at(session, await _version(session))
 
 
 async def read_catalog(session: AsyncSession) -> Catalog:
