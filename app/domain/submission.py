@@ -112,7 +112,10 @@ def _number(raw: Any, name: str) -> float | None:
     if isinstance(raw, bool):
         raise _Reject(Code.BAD_NUMBER, _("{name} must be a number, not true/false.", name=FIELD_NAMES[name]), name)
     if isinstance(raw, int | float):
-        out = float(raw)
+        try:
+            out = float(raw)
+        except OverflowError:  # an int past float's range (an xlsx cell of 400 nines): a row conflict
+            out = math.inf
     elif isinstance(raw, str):
         text = raw.strip()
         if not text:
