@@ -26,6 +26,7 @@ from app.db.engine import create_engine, create_session_factory
 from app.errors import install_error_handlers
 from app.guards import InputGuard
 from app.middleware import ETags, Language, RequestContext
+from app.services.uploads import UploadParser
 from app.settings import Settings, get_settings
 from app.web.install import install as install_web
 
@@ -45,9 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = create_session_factory(engine)
         app.state.write_sessions = create_session_factory(engine, write=True)
         app.state.catalogs = CatalogCache()
+        app.state.uploads = UploadParser(workers=settings.xlsx_parse_workers, seconds=settings.xlsx_parse_seconds,
+                                         memory_bytes=settings.xlsx_parse_memory_bytes)
         try:
             yield
         finally:
+            app.state.uploads.close()
             await engine.dispose()
 
     app = FastAPI(

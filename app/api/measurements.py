@@ -21,7 +21,7 @@ from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, wit
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
 from app.domain.text import echo, valid_idempotency_key
 from app.domain.times import parse_as_of
-from app.domain.workbook import XLSX, Inflated, MacroEnabled, parse_upload
+from app.domain.workbook import XLSX, Inflated, MacroEnabled
 from app.errors import (
     PROBLEM,
     AppError,
@@ -137,8 +137,8 @@ async def _process(request: Request, session: AsyncSession, catalogs: Catalogs, 
     settings = request.app.state.settings
     try:
         try:
-            rows = parse_upload(body, content_type, max_values=settings.max_values,
-                                max_uncompressed=settings.max_xlsx_uncompressed_bytes)
+            rows = await request.app.state.uploads.parse(body, content_type, max_values=settings.max_values,
+                                                         max_uncompressed=settings.max_xlsx_uncompressed_bytes)
         except (UnsupportedType, MacroEnabled) as exc:
             raise UnsupportedMediaType(message_of(exc)) from None
         except PayloadError as exc:

@@ -13,8 +13,8 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
-from app.domain.tables import FORMULA_STARTS
 from app.domain.payload import PayloadError, RawRow, TooManyValues, header_fields, media_type, parse
+from app.domain.tables import FORMULA_STARTS
 from app.i18n import _
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -76,6 +76,8 @@ def parse_xlsx(body: bytes, *, max_values: int, max_uncompressed: int) -> list[R
     # is the file's fault, answered 400, never a 500.
     try:
         book = load_workbook(io.BytesIO(body), read_only=True, data_only=True, keep_links=False)
+    except MemoryError:
+        raise  # the parsing process's memory cap: the caller answers it
     except Exception as exc:
         raise _unreadable(exc) from None
     try:
@@ -83,7 +85,7 @@ def parse_xlsx(body: bytes, *, max_values: int, max_uncompressed: int) -> list[R
         # The declared <dimension> is the writer's claim, not the content: read every row the sheet holds.
         sheet.reset_dimensions()
         return _rows(sheet, sheet.title, max_values=max_values)
-    except (PayloadError, TooManyValues):
+    except (PayloadError, TooManyValues, MemoryError):
         raise
     except Exception as exc:
         raise _unreadable(exc) from None
