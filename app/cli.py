@@ -24,6 +24,7 @@ from app.db.models import Action, Deliverable, Measurement, YearlyValue
 from app.db.seed import seed as load_seed
 from app.db.types import utcnow
 from app.domain.keys import Role, is_active, parse_expiry
+from app.domain.text import TextError, clean_label, clean_line
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(help="attain: Qingdao Ten Action Plans targets and attainment.", no_args_is_help=True,
@@ -153,6 +154,17 @@ def _hand_over(token: str, out: Path | None, what: str) -> None:
         typer.echo(token)
 
 
+def _checked(option: str, value: str | None, rule: Callable[[str], str]) -> str | None:
+    """A text option through the rule every text field passes (app.domain.text), or exit 2 saying why."""
+    if value is None:
+        return None
+    try:
+        return rule(value)
+    except TextError as exc:
+        typer.echo(f"error: {option} {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @keys_cli.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="admin, bureau, district, department, reviewer, leader or scraper")],
@@ -167,6 +179,9 @@ def keys_create(
     """Create a key; it is shown (or written) once and only its hash is stored."""
     settings = get_settings()
     expires_at = _expires(expires)
+    name = _checked("--name", name, clean_label) or name
+    unit = _checked("--unit", unit, clean_line)
+    department = _checked("--department", department, clean_line)
     try:
         row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit,
                                                                            department=department,
