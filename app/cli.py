@@ -4,17 +4,17 @@ import asyncio
 import os
 import signal
 import sys
-import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import cli_archive as archive_cli
 from app.db import keys as key_store
 from app.db import yearly_rebuild
 from app.db.catalog import read_catalog
@@ -248,66 +248,8 @@ def keys_revoke(
         raise typer.Exit(1)
 
 
-@cli.command("export")
-def export(
-    file: Annotated[Path, typer.Argument(help="Archive to write (a ZIP of JSON Lines; '-' for stdout)")],
-) -> None:
-    """Write the whole store — catalog, keys' hashes, values, every revision, every table — as one archive."""
-    from app.db.archive import export_store
-    from app.domain.archive import ArchiveError
-
-    settings = get_settings()
-
-    async def run() -> dict[str, Any]:
-        engine = create_engine(settings)
-        try:
-            if str(file) == "-":
-                return await export_store(engine, sys.stdout.buffer)
-            part = file.with_name(file.name + ".part")
-            try:
-                with open(part, "wb") as out:
-                    manifest = await export_store(engine, out)
-            except BaseException:
-                part.unlink(missing_ok=True)
-                raise
-            part.replace(file)  # never a half-written archive under the asked name
-            return manifest
-        finally:
-            await engine.dispose()
-
-    try:
-        manifest = asyncio.run(run())
-    except (ArchiveError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    rows = sum(t["rows"] for t in manifest["tables"])
-    typer.echo(f"exported {rows} rows of {len(manifest['tables'])} tables (schema {manifest['schema_revision']})",
-               err=True)
-
-
-@cli.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="Archive written by `attain export`")]) -> None:
-    """Load an archive into an EMPTY store (migrated first); refuses a store that holds anything."""
-    from app.db.archive import import_store
-    from app.domain.archive import ArchiveError
-
-    settings = get_settings()
-    upgrade(settings.database_url)
-
-    async def run() -> dict[str, Any]:
-        engine = create_engine(settings)
-        try:
-            return await import_store(engine, file)
-        finally:
-            await engine.dispose()
-
-    try:
-        manifest = asyncio.run(run())
-    except (ArchiveError, OSError, zipfile.BadZipFile) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    rows = sum(t["rows"] for t in manifest["tables"])
-    typer.echo(f"imported {rows} rows of {len(manifest['tables'])} tables")
+cli.command("export")(archive_cli.export)
+cli.command("import")(archive_cli.import_)
 
 
 @cli.command()
