@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from app.domain.payload import RawRow, media_type
 from app.domain.workbook import XLSX, parse_upload
-from app.errors import PayloadTooLarge, Unprocessable
+from app.errors import PayloadTooLarge, ServiceUnavailable, Unprocessable
 from app.i18n import _
 
 # Imported once by the fork server, so a replacement worker starts in milliseconds rather than re-importing.
@@ -60,7 +60,7 @@ class UploadParser:
     def __init__(self, *, workers: int, seconds: float, memory_bytes: int) -> None:
         self.workers, self.seconds, self.memory_bytes = workers, seconds, memory_bytes
         self._pool: ProcessPoolExecutor | None = None
-        self._started: Future[None] | None = None
+        self._started: Future[None] = Future()
         # As many parses at once as there are workers: a queued upload's clock starts when a worker takes it.
         self._slots = asyncio.Semaphore(workers)
 
@@ -70,14 +70,16 @@ class UploadParser:
             return parse_upload(body, content_type, max_values=max_values, max_uncompressed=max_uncompressed)
         async with self._slots:
             for _attempt in range(_RETRIES):
-                pool = self._executor()
+                pool, started = self._executor()
                 try:
                     # The first upload after a start or a recycle waits for the workers (the fork server's first
                     # start imports openpyxl: about a second); only the parse itself runs against the clock.
-                    await asyncio.wrap_future(self._started) if self._started else None
+                    # Shielded: a client leaving must not cancel the start other uploads wait for.
+                    await asyncio.shield(asyncio.wrap_future(started))
+                    future = pool.submit(_parse, body, content_type, max_values, max_uncompressed)
                 except BrokenProcessPool:
+                    self._recycle(pool)  # a pool that could not start, or was just killed: the next try makes one
                     continue
-                future = pool.submit(_parse, body, content_type, max_values, max_uncompressed)
                 try:
                     return await asyncio.wait_for(asyncio.wrap_future(future), self.seconds)
                 except TimeoutError:
@@ -95,20 +97,23 @@ class UploadParser:
                     if self._pool is pool:  # this parse's worker died on its own (killed by the kernel, crashed)
                         self._recycle(pool)
                         raise self._too_large() from None
-            raise self._too_large()
+                    # else another upload's overrun recycled the pool under this one: try again
+            raise ServiceUnavailable(_("Workbooks cannot be read just now; send it again in a moment."),
+                                     code="workbook_busy")
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(_("Reading the workbook needs more than {mib} MiB; save it again as a plain .xlsx "
                                  "or split it.", mib=self.memory_bytes >> 20), code="workbook_too_large")
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _executor(self) -> tuple[ProcessPoolExecutor, Future[None]]:
+        """The pool, and the future of its start."""
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(_PRELOAD)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_limit,
                                              initargs=(self.memory_bytes,))
             self._started = self._pool.submit(_ready)
-        return self._pool
+        return self._pool, self._started
 
     def _recycle(self, pool: ProcessPoolExecutor) -> None:
         """Kill a pool whose worker must stop (a thread cannot be stopped, a process can); the next parse starts
