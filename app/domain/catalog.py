@@ -84,8 +84,8 @@ class Catalog:
     department_tasks: dict[str, list[int]] = field(default_factory=dict)
     parents: dict[str, str | None] = field(default_factory=dict)
 
-    # Names and aliases by name_key: a unit given as ＡＢＣ or "abc" finds the one stored as ABC (names are stored
-    # NFC as typed; they are the same name when their NFKC, case-folded, space-free forms are).
+    # Names and aliases by name_key: a unit given as "abc" or "A B C" finds the one stored as ＡＢＣ (names are
+    # stored NFC as typed; two are the same name when their NFKC, case-folded, space-free forms are).
     name_keys: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -1,4 +1,5 @@
-"""Rules for text that comes from outside: how much of it an error echoes, what a name may contain."""
+"""Rules for text that comes from outside: how much of it an error echoes, and the one rule every stored text
+field passes (names, notes, comments, titles, urls): NFC, no control, format or bidi characters, bounded."""
 
 import ipaddress
 import re
@@ -32,7 +33,7 @@ URL_MAX = 2000
 
 
 class TextError(ValueError):
-    """Text that may not be stored; `reason` says why in English (schemas answer 422 with it)."""
+    """Text that may not be stored; the message says why, in English (a schema answers 422 with it)."""
 
 
 def clean_text(text: str, *, multiline: bool = False, limit: int = NOTE_MAX) -> str:
