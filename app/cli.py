@@ -4,17 +4,17 @@ import asyncio
 import os
 import signal
 import sys
-import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app import cli_archive as archive_cli
 from app.db import keys as key_store
 from app.db import yearly_rebuild
 from app.db.catalog import read_catalog
@@ -24,6 +24,7 @@ from app.db.models import Action, Deliverable, Measurement, YearlyValue
 from app.db.seed import seed as load_seed
 from app.db.types import utcnow
 from app.domain.keys import Role, is_active, parse_expiry
+from app.domain.text import TextError, clean_label, clean_line
 from app.settings import Settings, get_settings
 
 cli = typer.Typer(help="attain: Qingdao Ten Action Plans targets and attainment.", no_args_is_help=True,
@@ -157,6 +158,17 @@ def _hand_over(token: str, out: Path | None, what: str) -> None:
         typer.echo(token)
 
 
+def _checked(option: str, value: str | None, rule: Callable[[str], str]) -> str | None:
+    """A text option through the rule every text field passes (app.domain.text), or exit 2 saying why."""
+    if value is None:
+        return None
+    try:
+        return rule(value)
+    except TextError as exc:
+        typer.echo(f"error: {option} {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @keys_cli.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="admin, bureau, district, department, reviewer, leader or scraper")],
@@ -171,6 +183,9 @@ def keys_create(
     """Create a key; it is shown (or written) once and only its hash is stored."""
     settings = get_settings()
     expires_at = _expires(expires)
+    name = _checked("--name", name, clean_label) or name
+    unit = _checked("--unit", unit, clean_line)
+    department = _checked("--department", department, clean_line)
     try:
         row, token = _in_session(settings, lambda s: key_store.create_key(s, name=name, role=role, unit_code=unit,
                                                                            department=department,
@@ -237,66 +252,8 @@ def keys_revoke(
         raise typer.Exit(1)
 
 
-@cli.command("export")
-def export(
-    file: Annotated[Path, typer.Argument(help="Archive to write (a ZIP of JSON Lines; '-' for stdout)")],
-) -> None:
-    """Write the whole store — catalog, keys' hashes, values, every revision, every table — as one archive."""
-    from app.db.archive import export_store
-    from app.domain.archive import ArchiveError
-
-    settings = get_settings()
-
-    async def run() -> dict[str, Any]:
-        engine = create_engine(settings)
-        try:
-            if str(file) == "-":
-                return await export_store(engine, sys.stdout.buffer)
-            part = file.with_name(file.name + ".part")
-            try:
-                with open(part, "wb") as out:
-                    manifest = await export_store(engine, out)
-            except BaseException:
-                part.unlink(missing_ok=True)
-                raise
-            part.replace(file)  # never a half-written archive under the asked name
-            return manifest
-        finally:
-            await engine.dispose()
-
-    try:
-        manifest = asyncio.run(run())
-    except (ArchiveError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    rows = sum(t["rows"] for t in manifest["tables"])
-    typer.echo(f"exported {rows} rows of {len(manifest['tables'])} tables (schema {manifest['schema_revision']})",
-               err=True)
-
-
-@cli.command("import")
-def import_(file: Annotated[Path, typer.Argument(help="Archive written by `attain export`")]) -> None:
-    """Load an archive into an EMPTY store (migrated first); refuses a store that holds anything."""
-    from app.db.archive import import_store
-    from app.domain.archive import ArchiveError
-
-    settings = get_settings()
-    upgrade(settings.database_url)
-
-    async def run() -> dict[str, Any]:
-        engine = create_engine(settings)
-        try:
-            return await import_store(engine, file)
-        finally:
-            await engine.dispose()
-
-    try:
-        manifest = asyncio.run(run())
-    except (ArchiveError, OSError, zipfile.BadZipFile) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    rows = sum(t["rows"] for t in manifest["tables"])
-    typer.echo(f"imported {rows} rows of {len(manifest['tables'])} tables")
+cli.command("export")(archive_cli.export)
+cli.command("import")(archive_cli.import_)
 
 
 @cli.command()

@@ -28,6 +28,7 @@ from app.errors import install_error_handlers
 from app.guards import InputGuard
 from app.middleware import ETags, Language, RequestContext
 from app.services import rollup
+from app.services.uploads import UploadParser
 from app.settings import Settings, get_settings
 from app.web.install import install as install_web
 
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.write_sessions = create_session_factory(engine, write=True)
         app.state.catalogs = CatalogCache()
         app.state.principals = PrincipalCache(ttl=settings.key_cache_seconds)
+        app.state.uploads = UploadParser(workers=settings.xlsx_parse_workers, seconds=settings.xlsx_parse_seconds,
+                                         memory_bytes=settings.xlsx_parse_memory_bytes)
         app.state.rollup = rollup.Worker(app.state.write_sessions, app.state.catalogs,
                                          interval=settings.rollup_interval_seconds,
                                          debounce=settings.rollup_debounce_seconds, paused=settings.rollup_paused,
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.rollup.stop()
+            app.state.uploads.close()
             await engine.dispose()
 
     app = FastAPI(

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     max_values: int = 10_000
     # What an uploaded .xlsx may inflate to (the sum of its zip members' sizes), checked before inflating.
     max_xlsx_uncompressed_bytes: int = 20 * 1024 * 1024
+    # Workbooks are parsed in child processes: how many at once, and how long / how much memory each may take.
+    xlsx_parse_workers: int = 2
+    xlsx_parse_seconds: float = 10.0
+    xlsx_parse_memory_bytes: int = 512 * 1024 * 1024
     idempotency_ttl_hours: int = 24
     idempotency_lease_seconds: int = 60
     db_pool_size: int = 10

@@ -107,11 +107,14 @@ def main() -> int:
         n = asyncio.run(load(source, args.schools_per_district, years))
         print(f"loaded {n} values (+ as many revisions and kept yearly totals) in {time.perf_counter() - t:.0f} s")
         first, second = Path(folder) / "first.zip", Path(folder) / "second.zip"
-        ex_s, ex_peak, _ = run_measured(["export", str(first)], source)
+        key = Path(folder) / "archive.key"
+        key.write_text(os.urandom(32).hex())
+        signed = ["--key-file", str(key)]
+        ex_s, ex_peak, _ = run_measured(["export", str(first), *signed], source)
         with postgres_database("attain_imp") as target:
             upgrade(target)
-            im_s, im_peak, _ = run_measured(["import", str(first)], target)
-            ex2_s, ex2_peak, _ = run_measured(["export", str(second)], target)
+            im_s, im_peak, _ = run_measured(["import", str(first), *signed], target)
+            ex2_s, ex2_peak, _ = run_measured(["export", str(second), *signed], target)
         same = first.read_bytes() == second.read_bytes()
         size = first.stat().st_size
     print(f"export: {ex_s:.0f} s, archive {size / MIB:.0f} MiB, peak RSS {ex_peak / MIB:.0f} MiB")

@@ -12,7 +12,7 @@ from app.db.types import utcnow
 from app.domain.keys import Role, is_active, parse_expiry
 from app.errors import Conflict, NotFound, Unprocessable
 from app.i18n import _, message_of
-from app.schemas.catalog import Text
+from app.schemas.catalog import Label, Line
 
 router = APIRouter(tags=["admin"])
 
@@ -23,16 +23,16 @@ _EXPIRES = Field(default=None, min_length=10, max_length=40,
 class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Role
-    name: Text = Field(min_length=1, max_length=100)
-    unit: Text | None = Field(default=None, min_length=1, max_length=32)
-    department: Text | None = Field(default=None, min_length=1, max_length=100,
+    name: Label = Field(min_length=1, max_length=100)
+    unit: Line | None = Field(default=None, min_length=1, max_length=32)
+    department: Line | None = Field(default=None, min_length=1, max_length=100,
                                     description="A department key's 处室: code, name or alias")
-    expires: Text | None = _EXPIRES
+    expires: Line | None = _EXPIRES
 
 
 class KeyRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    expires: Text | None = _EXPIRES
+    expires: Line | None = _EXPIRES
 
 
 class KeyRead(BaseModel):

@@ -22,7 +22,7 @@ from app.domain.payload import PayloadError, TooManyValues, UnsupportedType, wit
 from app.domain.periods import PeriodError, parse_period, today_in_shanghai
 from app.domain.text import echo
 from app.domain.times import parse_as_of
-from app.domain.workbook import XLSX, Inflated, MacroEnabled, parse_upload
+from app.domain.workbook import XLSX, Inflated, MacroEnabled
 from app.errors import (
     PROBLEM,
     AppError,
@@ -109,7 +109,7 @@ async def submit(
     held = replay.receipt(caller, idempotency_key,
                           replay.fingerprint(body=body, content_type=content_type, query=str(request.url.query)))
     try:
-        rows = _rows(request, caller, body, content_type)
+        rows = await _rows(request, caller, body, content_type)
         outcome, answer = await submissions.submit(
             session, catalogs, caller, rows, dry_run=dry_run, atomic=atomic, today=today_in_shanghai(),
             now=utcnow(), request_id=getattr(request.state, "request_id", None),
@@ -149,11 +149,12 @@ async def _refusal(request: Request, session: AsyncSession, held: write.Receipt,
     return response
 
 
-def _rows(request: Request, caller: Principal, body: bytes, content_type: str) -> list[Any]:
+async def _rows(request: Request, caller: Principal, body: bytes, content_type: str) -> list[Any]:
     settings = request.app.state.settings
     try:
-        rows = parse_upload(body, content_type, max_values=settings.max_values,
-                            max_uncompressed=settings.max_xlsx_uncompressed_bytes)
+        # A workbook is parsed in a child process with a time and memory limit (app.services.uploads).
+        rows = await request.app.state.uploads.parse(body, content_type, max_values=settings.max_values,
+                                                     max_uncompressed=settings.max_xlsx_uncompressed_bytes)
     except (UnsupportedType, MacroEnabled) as exc:
         raise UnsupportedMediaType(message_of(exc)) from None
     except PayloadError as exc:

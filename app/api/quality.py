@@ -9,7 +9,7 @@ from app.api.deps import Catalogs, Id, Reader, SessionDep, WriteSessionDep
 from app.db import quality as store
 from app.db.models import QualityFlag
 from app.domain.catalog import Catalog
-from app.schemas.catalog import _printable
+from app.domain.text import clean_note, filled
 from app.services import quality as service
 from app.services.catalog import indicator_or_404, unit_code_or_422
 
@@ -33,7 +33,7 @@ class FlagRead(BaseModel):
 
 class ConfirmBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    note: Annotated[str, AfterValidator(_printable), Field(min_length=1, max_length=1000)]
+    note: Annotated[str, AfterValidator(clean_note), AfterValidator(filled), Field(min_length=1, max_length=1000)]
 
 
 def _read(cat: Catalog, f: QualityFlag) -> FlagRead:

@@ -21,7 +21,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.migrate import alembic_config
 from app.db.models import metadata
-from app.domain.archive import FORMAT, MANIFEST, VERSION, ZIP_TIME, ArchiveError, Kind, member_name, row_codec
+from app.domain.archive import (
+    FORMAT,
+    MANIFEST,
+    SIGNATURE,
+    VERSION,
+    ZIP_TIME,
+    ArchiveError,
+    Kind,
+    authenticate,
+    check_manifest,
+    member_name,
+    row_codec,
+    sign,
+)
+from app.i18n import _
 
 BATCH = 5_000
 
@@ -85,8 +99,9 @@ async def _rows(conn: AsyncConnection, table: Table) -> AsyncIterator[list[Any]]
             yield out(values)
 
 
-async def export_store(engine: AsyncEngine, out: IO[bytes]) -> dict[str, Any]:
-    """Write the archive of the whole store to `out` (a binary file); returns the manifest."""
+async def export_store(engine: AsyncEngine, out: IO[bytes], *, key: bytes | None = None) -> dict[str, Any]:
+    """Write the archive of the whole store to `out` (a binary file), signed with `key` if given; returns the
+    manifest."""
     manifest: dict[str, Any] = {"format": FORMAT, "version": VERSION, "tables": []}
     async with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
@@ -94,8 +109,9 @@ async def export_store(engine: AsyncEngine, out: IO[bytes]) -> dict[str, Any]:
         async with conn.begin():
             manifest["schema_revision"] = await _revision(conn)
             if manifest["schema_revision"] != head_revision():
-                raise ArchiveError(f"the database is at schema revision {manifest['schema_revision']}, this attain "
-                                   f"at {head_revision()}: run `attain migrate` first")
+                raise ArchiveError(_("The database is at schema revision {theirs}, this attain at {ours}: run "
+                                     "`attain migrate` first.", theirs=manifest["schema_revision"],
+                                     ours=head_revision()))
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
                 for position, table in enumerate(tables()):
                     name = member_name(position, table.name)
@@ -115,30 +131,50 @@ async def export_store(engine: AsyncEngine, out: IO[bytes]) -> dict[str, Any]:
                     })
                 info = zipfile.ZipInfo(MANIFEST, date_time=ZIP_TIME)
                 info.external_attr = 0o644 << 16
-                archive.writestr(info, orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n",
-                                 compress_type=zipfile.ZIP_DEFLATED)
+                written = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
+                archive.writestr(info, written, compress_type=zipfile.ZIP_DEFLATED)
+                if key is not None:
+                    info = zipfile.ZipInfo(SIGNATURE, date_time=ZIP_TIME)
+                    info.external_attr = 0o644 << 16
+                    archive.writestr(info, sign(written, key), compress_type=zipfile.ZIP_DEFLATED)
     return manifest
 
 
-def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
-    """The manifest, checked against this code's schema."""
+def _member(archive: zipfile.ZipFile, name: str) -> bytes | None:
     try:
-        manifest: dict[str, Any] = orjson.loads(archive.read(MANIFEST))
-    except (KeyError, orjson.JSONDecodeError):
-        raise ArchiveError(f"not an attain archive: no readable {MANIFEST}") from None
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise ArchiveError(f"not an {FORMAT} version {VERSION} archive")
+        return archive.read(name)
+    except KeyError:
+        return None
+
+
+def read_manifest(archive: zipfile.ZipFile, *, key: bytes | None = None, trust_unsigned: bool = False
+                  ) -> dict[str, Any]:
+    """The manifest, authenticated (signed with `key`, or unsigned and trusted) and checked against this code's
+    schema."""
+    raw = _member(archive, MANIFEST)
+    if raw is None:
+        raise ArchiveError(_("Not an attain archive: it has no {manifest}.", manifest=MANIFEST))
+    authenticate(raw, _member(archive, SIGNATURE), key=key, trust_unsigned=trust_unsigned)
+    try:
+        manifest: dict[str, Any] = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ArchiveError(_("Not an attain archive: its {manifest} is not JSON.", manifest=MANIFEST)) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise ArchiveError(_("Not an {format} version {version} archive.", format=FORMAT, version=VERSION))
     head = head_revision()
     if manifest.get("schema_revision") != head:
-        raise ArchiveError(f"the archive's schema revision is {manifest.get('schema_revision')}, this attain's is "
-                           f"{head}: import it with the attain version that exported it, then upgrade")
+        raise ArchiveError(_("The archive's schema revision is {theirs}, this attain's is {ours}: import it with "
+                             "the attain version that exported it, then upgrade.",
+                             theirs=str(manifest.get("schema_revision"))[:40], ours=head))
+    entries = check_manifest(manifest)
     ours = {t.name: t for t in tables()}
-    theirs = {t["name"]: t for t in manifest["tables"]}
+    theirs = {t["name"]: t for t in entries}
     if set(ours) != set(theirs):
-        raise ArchiveError(f"tables differ from the schema: {sorted(set(ours) ^ set(theirs))}")
+        raise ArchiveError(_("The archive's tables differ from the schema: {tables}.",
+                             tables=", ".join(sorted(set(ours) ^ set(theirs)))[:200]))
     for name, entry in theirs.items():
         if entry["columns"] != [c.name for c in ours[name].columns]:
-            raise ArchiveError(f"columns of {name} differ from the schema")
+            raise ArchiveError(_("The columns of table {table} differ from the schema.", table=name))
     return manifest
 
 
@@ -147,15 +183,29 @@ async def _is_empty(conn: AsyncConnection) -> list[str]:
             if (await conn.execute(select(func.count()).select_from(t))).scalar()]
 
 
-def _lines(archive: zipfile.ZipFile, entry: dict[str, Any]) -> Iterator[list[Any]]:
-    digest, count = hashlib.sha256(), 0
-    with archive.open(entry["member"]) as member:
+def _lines(archive: zipfile.ZipFile, entry: dict[str, Any], decode_row: Any) -> Iterator[list[Any]]:
+    """A member's rows, decoded; the checksum and count are checked once it is read (before the import commits)."""
+    digest, count, width = hashlib.sha256(), 0, len(entry["columns"])
+    try:
+        member = archive.open(entry["member"])
+    except KeyError:
+        raise ArchiveError(_("The archive has no member {member}.", member=entry["member"])) from None
+    with member:
         for line in member:
             digest.update(line)
             count += 1
-            yield orjson.loads(line)
+            try:
+                values = orjson.loads(line)
+                if not isinstance(values, list) or len(values) != width:
+                    raise ValueError("not an array of the table's columns")
+                row = decode_row(values)
+            except (ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
+                raise ArchiveError(_("{member} line {line} cannot be read: {error}.", member=entry["member"],
+                                     line=count, error=str(exc)[:100])) from None
+            yield row
     if count != entry["rows"] or digest.hexdigest() != entry["sha256"]:
-        raise ArchiveError(f"{entry['member']} is damaged: {count} rows read, its checksum does not match")
+        raise ArchiveError(_("{member} is damaged: {count} rows read, its checksum does not match the manifest.",
+                             member=entry["member"], count=count))
 
 
 def _parents_first(table: Table, rows: list[list[Any]]) -> list[list[Any]]:
@@ -168,7 +218,7 @@ def _parents_first(table: Table, rows: list[list[Any]]) -> list[list[Any]]:
     while pending:
         ready = [r for r in pending if all(r[c] is None or (ref, r[c]) in done for c, ref in links)]
         if not ready:
-            raise ArchiveError(f"{table.name}: rows refer to parents that are not in the archive")
+            raise ArchiveError(_("{table}: rows refer to parents that are not in the archive.", table=table.name))
         for r in ready:
             out.append(r)
             done.update((ref, r[ref]) for _, ref in links)
@@ -177,16 +227,19 @@ def _parents_first(table: Table, rows: list[list[Any]]) -> list[list[Any]]:
     return out
 
 
-async def import_store(engine: AsyncEngine, path: Path) -> dict[str, Any]:
-    """Load an archive into an empty store at the same schema revision; returns its manifest."""
+async def import_store(engine: AsyncEngine, path: Path, *, key: bytes | None = None, trust_unsigned: bool = False
+                       ) -> dict[str, Any]:
+    """Load an archive into an empty store at the same schema revision; returns its manifest. The archive must
+    be signed with `key` unless `trust_unsigned`."""
     with zipfile.ZipFile(path) as archive:
-        manifest = read_manifest(archive)
+        manifest = read_manifest(archive, key=key, trust_unsigned=trust_unsigned)
         ours = {t.name: t for t in tables()}
         async with engine.begin() as conn:
             if await _revision(conn) != manifest["schema_revision"]:
-                raise ArchiveError("the database is not at the archive's schema revision; run `attain migrate`")
+                raise ArchiveError(_("The database is not at the archive's schema revision; run `attain migrate`."))
             if filled := await _is_empty(conn):
-                raise ArchiveError(f"the store is not empty ({', '.join(filled)} hold rows); import needs an empty one")
+                raise ArchiveError(_("The store is not empty ({tables} hold rows); import needs an empty one.",
+                                     tables=", ".join(filled)))
             for entry in manifest["tables"]:
                 await _load(conn, ours[entry["name"]], archive, entry)
             if conn.dialect.name == "postgresql":
@@ -196,8 +249,7 @@ async def import_store(engine: AsyncEngine, path: Path) -> dict[str, Any]:
 
 async def _load(conn: AsyncConnection, table: Table, archive: zipfile.ZipFile, entry: dict[str, Any]) -> None:
     kinds = [kind_of(c) for c in table.columns]
-    decode_row = row_codec(kinds, out=False)
-    rows: Iterator[list[Any]] = (decode_row(values) for values in _lines(archive, entry))
+    rows: Iterator[list[Any]] = _lines(archive, entry, row_codec(kinds, out=False))
     if any(fk.column.table is table for fk in table.foreign_keys):
         # A self-referencing table (the unit tree: thousands of rows at most) is held whole to order it.
         rows = iter(_parents_first(table, list(rows)))

@@ -3,6 +3,7 @@ look them up. Loaded by db.catalog; nothing here touches the database."""
 
 from dataclasses import dataclass, field
 
+from app.domain.text import name_key
 from app.i18n import Message, _
 
 CITY = "370200"
@@ -83,9 +84,16 @@ class Catalog:
     department_tasks: dict[str, list[int]] = field(default_factory=dict)
     parents: dict[str, str | None] = field(default_factory=dict)
 
+    # Names and aliases by name_key: a unit given as "abc" or "A B C" finds the one stored as ＡＢＣ (names are
+    # stored NFC as typed; two are the same name when their NFKC, case-folded, space-free forms are).
+    name_keys: dict[str, str] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         if not self.parents:
             self.parents = {code: u.parent_code for code, u in self.units.items()}
+        if not self.name_keys:
+            for name, code in self.unit_names.items():
+                self.name_keys.setdefault(name_key(name), code)
 
     def resolve_unit(self, text: str) -> UnitRow | RetiredUnitRow | None:
         """A unit by code, name or alias; a retired code gives its RetiredUnitRow."""
@@ -94,7 +102,7 @@ class Catalog:
             return self.units[key]
         if key in self.retired:
             return self.retired[key]
-        code = self.unit_names.get(key)
+        code = self.unit_names.get(key) or self.name_keys.get(name_key(key))
         if code is not None:
             return self.units.get(code) or self.retired.get(code)
         return None

@@ -1,17 +1,14 @@
 """What a report on a deliverable may say: one pure check, each problem with a stable code."""
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
 
 from app.domain.deliverables import State
+from app.domain.text import NOTE_MAX, URL_MAX, TextError, clean_text, clean_url
 from app.domain.times import parse_day
 from app.i18n import Text, _, message_of
 
-NOTE_MAX = 2000
 DOCUMENT_NO_MAX = 100
-URL_MAX = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +44,21 @@ def _blank(text: str | None) -> str | None:
     return text.strip() or None if text is not None else None
 
 
-def _text(name: str, value: str | None, limit: int, problems: list[ReportProblem]) -> str | None:
+def _text(name: str, value: str | None, limit: int, problems: list[ReportProblem], *,
+          multiline: bool = False) -> str | None:
     value = _blank(value)
     if value is None:
         return None
     if len(value) > limit:
         message = _("{name} has {length} characters; at most {most}.", name=name, length=len(value), most=limit)
         problems.append(ReportProblem(name, f"{name}_too_long", message))
-    # Line breaks and tabs are fine in a note; other control characters only break exports.
-    elif any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
-        problems.append(ReportProblem(name, "control_characters", _("{name} contains control characters.",
-                                                                    name=name)))
-    return value
+        return value
+    try:
+        return clean_text(value, multiline=multiline, limit=limit)
+    except TextError:
+        problems.append(ReportProblem(name, "control_characters", _(
+            "{name} contains control, format or bidi characters.", name=name)))
+        return value
 
 
 def _url(value: str | None, problems: list[ReportProblem]) -> str | None:
@@ -70,13 +70,11 @@ def _url(value: str | None, problems: list[ReportProblem]) -> str | None:
                                                                  name="url", length=len(value), most=URL_MAX)))
         return value
     try:
-        parts = urlsplit(value)
-        ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
-    except ValueError:
-        ok = False
-    if not ok:
-        problems.append(ReportProblem("url", "bad_url", _("url must be an http:// or https:// address.")))
-    return value
+        return clean_url(value)
+    except TextError:
+        problems.append(ReportProblem("url", "bad_url", _("url must be an http:// or https:// address with a valid "
+                                                          "host and port.")))
+        return value
 
 
 def _done_on(text: str | None, today: date, problems: list[ReportProblem]) -> date | None:
@@ -111,7 +109,7 @@ def check_report(raw: ReportInput, *, today: date) -> ValidReport | list[ReportP
     done_on = _done_on(raw.done_on, today, problems)
     document_no = _text("document_no", raw.document_no, DOCUMENT_NO_MAX, problems)
     url = _url(raw.url, problems)
-    note = _text("note", raw.note, NOTE_MAX, problems)
+    note = _text("note", raw.note, NOTE_MAX, problems, multiline=True)
     if state == State.DONE and done_on is None and _blank(raw.done_on) is None:
         problems.append(ReportProblem("done_on", "done_needs_date", _("A done report needs done_on (YYYY-MM-DD).")))
     if state is not None and state != State.DONE and _blank(raw.done_on) is not None:

@@ -11,7 +11,7 @@ from typing import Any
 from app.domain.conflicts import Code, cell_of
 from app.domain.payload import RawRow
 from app.domain.periods import Period, PeriodError, PeriodType, is_finer, is_future, overlaps, parse_period
-from app.domain.text import echo
+from app.domain.text import TextError, clean_text, echo
 from app.domain.vocabulary import FIELD_NAMES, MEASURE_NAMES, MEASURE_UNITS, PERIOD_NAMES, name_list
 from app.i18n import Text, _, message_of, render
 
@@ -112,7 +112,10 @@ def _number(raw: Any, name: str) -> float | None:
     if isinstance(raw, bool):
         raise _Reject(Code.BAD_NUMBER, _("{name} must be a number, not true/false.", name=FIELD_NAMES[name]), name)
     if isinstance(raw, int | float):
-        out = float(raw)
+        try:
+            out = float(raw)
+        except OverflowError:  # an int past float's range (an xlsx cell of 400 nines): a row conflict
+            out = math.inf
     elif isinstance(raw, str):
         text = raw.strip()
         if not text:
@@ -132,7 +135,6 @@ def _number(raw: Any, name: str) -> float | None:
     return out
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -142,8 +144,16 @@ def _text(raw: Any, name: str) -> str | None:
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise _Reject(Code.INVALID_ROW, _("{name} must be a string.", name=FIELD_NAMES[name]), name)
     text = str(raw).strip()
-    # Comments may span lines; codes and periods may not. NUL and other control characters never.
-    if (_CONTROL if name == "comment" else _CONTROL_OR_BREAK).search(text):
+    if name == "comment":
+        # A comment may span lines; it is stored NFC, without control, format or bidi characters (app.domain.text;
+        # its length is judged later, as comment_too_long).
+        try:
+            return clean_text(text, multiline=True, limit=len(text)) or None
+        except TextError:
+            raise _Reject(Code.INVALID_ROW, _("{name} contains control, format or bidi characters.",
+                                              name=FIELD_NAMES[name]), name) from None
+    # Codes and periods are one line; NUL and other control characters never.
+    if _CONTROL_OR_BREAK.search(text):
         raise _Reject(Code.INVALID_ROW, _("{name} contains control characters.", name=FIELD_NAMES[name]), name)
     return text or None
 

@@ -66,8 +66,8 @@ def _fill(sheet: Worksheet, *, unit_name: str, period: str, lines: Sequence[Line
                                showErrorMessage=True, errorTitle="数值无效", error="分子、分母须为不小于 0 的数字。")
     sheet.add_data_validation(fractions)
     for r, line in enumerate(lines, start=2):
-        sheet.append([line.code, neutralise(line.name_zh), _word(MEASURE_UNITS, line.unit), unit_name, period,
-                      None, None, None, None, line.previous])
+        sheet.append([neutralise(line.code), neutralise(line.name_zh), _word(MEASURE_UNITS, line.unit),
+                      neutralise(unit_name), neutralise(period), None, None, None, None, line.previous])
         for letter in INPUT_COLUMNS:
             cell = sheet[f"{letter}{r}"]
             cell.protection, cell.fill = Protection(locked=False), _INPUT
@@ -116,7 +116,7 @@ def _guide(sheet: Worksheet, *, unit_code: str, unit_name: str, period: str, pre
         "",
     ]
     for text in intro:
-        sheet.append([text])
+        sheet.append([neutralise(text)])  # the first line starts with the unit's name, which an admin chose
     sheet["A1"].font = Font(bold=True, size=13)
     head = ("指标代码", "指标名称", "所属任务", "计量单位", "类型", "方向", "填报频率", "合理范围", "填报方法")
     sheet.append(head)
@@ -126,7 +126,7 @@ def _guide(sheet: Worksheet, *, unit_code: str, unit_name: str, period: str, pre
         how = ("填写分子和分母，数值 = 分子 ÷ 分母 × 100" if line.measure == "rate"
                else "填写期末数" if line.measure == "stock" else "填写期内发生额（各期不可重叠）")
         sheet.append([
-            line.code, neutralise(line.name_zh), neutralise(f"任务{line.task}：{line.task_text}"),
+            neutralise(line.code), neutralise(line.name_zh), neutralise(f"任务{line.task}：{line.task_text}"),
             _word(MEASURE_UNITS, line.unit), _word(MEASURE_NAMES, line.measure), _word(DIRECTION_NAMES, line.direction),
             _word(FREQUENCY_NAMES, line.frequency),
             _range(line.low, line.high), how,

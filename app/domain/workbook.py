@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from app.domain.payload import PayloadError, RawRow, TooManyValues, header_fields, media_type, parse
+from app.domain.tables import FORMULA_STARTS
 from app.i18n import _
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,12 +76,16 @@ def parse_xlsx(body: bytes, *, max_values: int, max_uncompressed: int) -> list[R
     # is the file's fault, answered 400, never a 500.
     try:
         book = load_workbook(io.BytesIO(body), read_only=True, data_only=True, keep_links=False)
+    except MemoryError:
+        raise  # the parsing process's memory cap: the caller answers it
     except Exception as exc:
         raise _unreadable(exc) from None
     try:
         sheet = book[TEMPLATE_SHEET] if TEMPLATE_SHEET in book.sheetnames else book.worksheets[0]
+        # The declared <dimension> is the writer's claim, not the content: read every row the sheet holds.
+        sheet.reset_dimensions()
         return _rows(sheet, sheet.title, max_values=max_values)
-    except (PayloadError, TooManyValues):
+    except (PayloadError, TooManyValues, MemoryError):
         raise
     except Exception as exc:
         raise _unreadable(exc) from None
@@ -130,6 +135,8 @@ def _text(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
+        if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+            value = value[1:]  # text the template neutralised (a unit name starting with =) reads back as itself
         return value.strip() or None
     if isinstance(value, datetime | date):
         return f"{value.year}-{value.month:02d}"  # a month typed as a date (Excel turns 2024-07 into one)

@@ -1,25 +1,20 @@
 """Catalog schemas: `XRead` out, `XCreate`/`XUpdate` in (unknown fields refused)."""
 
-import re
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from app.domain.text import clean_name
+from app.domain.text import clean_label, clean_line, clean_name, clean_note
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _printable(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters")
-    return value
-
-
-# Free text an admin types: no NUL or other control characters (PostgreSQL cannot even store NUL).
-Text = Annotated[str, AfterValidator(_printable)]
-# A name people and submissions refer to a unit by: NFKC, trimmed, no control, format or bidi characters.
+# Every text field passes one rule (app.domain.text): stored NFC and trimmed, no control, format or bidi
+# characters. One line: a title, a unit or parent given by code or name.
+Line = Annotated[str, AfterValidator(clean_line)]
+# Free text over lines (a note, a source): line feeds allowed.
+Text = Annotated[str, AfterValidator(clean_note)]
+# What a key's holder is called: one line, not empty; compared NFKC-casefolded.
+Label = Annotated[str, AfterValidator(clean_label)]
+# A name submissions refer to a unit by: a label without runs of spaces.
 Name = Annotated[str, AfterValidator(clean_name)]
 # Numbers as JSON numbers: true/false are not 1/0.
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -154,8 +149,8 @@ class IndicatorUpdate(BaseModel):
     """Fields an admin may change on an indicator; omitted fields stay as they are."""
 
     model_config = ConfigDict(extra="forbid")
-    name_zh: Text | None = Field(default=None, min_length=1, max_length=200)
-    name_en: Text | None = Field(default=None, min_length=1, max_length=200)
+    name_zh: Line | None = Field(default=None, min_length=1, max_length=200)
+    name_en: Line | None = Field(default=None, min_length=1, max_length=200)
     unit: str | None = Field(default=None, pattern=r"^[a-z][a-z-]{0,31}$")
     measure: Measure | None = None
     direction: Literal["up", "down"] | None = None
@@ -174,8 +169,8 @@ class IndicatorCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^t\d{2}-[a-z0-9-]{1,56}$")
     task: int = Field(ge=1, le=999)
-    name_zh: Text = Field(min_length=1, max_length=200)
-    name_en: Text = Field(min_length=1, max_length=200)
+    name_zh: Line = Field(min_length=1, max_length=200)
+    name_en: Line = Field(min_length=1, max_length=200)
     unit: str = Field(pattern=r"^[a-z][a-z-]{0,31}$")
     measure: Measure
     direction: Literal["up", "down"] = "up"
@@ -198,7 +193,7 @@ class IndicatorCreate(BaseModel):
 
 class TargetCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit: Text = Field(default="370200", min_length=1, max_length=32)
+    unit: Line = Field(default="370200", min_length=1, max_length=32)
     kind: Kind = "reach"
     op: Op = ">="
     value: Number = Field(ge=-1e15, le=1e15)
@@ -232,7 +227,7 @@ class ReportersUpdate(BaseModel):
     """An indicator's reporter list; `null` goes back to every unit at its level."""
 
     model_config = ConfigDict(extra="forbid")
-    units: list[Annotated[Text, Field(min_length=1, max_length=64)]] | None = Field(max_length=100_000)
+    units: list[Annotated[Line, Field(min_length=1, max_length=64)]] | None = Field(max_length=100_000)
 
 
 class UnitCreate(BaseModel):
@@ -240,7 +235,7 @@ class UnitCreate(BaseModel):
     code: str = Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{1,31}$")
     name: Name = Field(min_length=1, max_length=100)
     name_en: Name | None = Field(default=None, max_length=100)
-    parent: Text = Field(min_length=1, max_length=32)
+    parent: Line = Field(min_length=1, max_length=32)
     level: Literal["district", "school"] = "school"
     aliases: list[Annotated[Name, Field(min_length=1, max_length=100)]] = Field(default_factory=list, max_length=10)
 

@@ -4,14 +4,15 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from app.schemas.catalog import Text, _printable
+from app.domain.text import clean_note, filled
+from app.schemas.catalog import Line
 
-Comment = Annotated[str, AfterValidator(_printable), Field(max_length=1000)]
+Comment = Annotated[str, AfterValidator(clean_note), Field(max_length=1000)]
 
 
 class ReviewCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    unit: Text = Field(min_length=1, max_length=64, description="Code, name or alias")
+    unit: Line = Field(min_length=1, max_length=64, description="Code, name or alias")
     year: int = Field(ge=1900, le=2100, strict=True)
 
 
@@ -24,12 +25,13 @@ class ReviewNote(BaseModel):
 
 class ReturnBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    comment: Comment = Field(min_length=1, description="What the district must correct")
+    comment: Annotated[Comment, AfterValidator(filled)] = Field(min_length=1,
+                                                                description="What the district must correct")
 
 
 class UnlockBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Comment = Field(min_length=1)
+    reason: Annotated[Comment, AfterValidator(filled)] = Field(min_length=1)
 
 
 class EventRead(BaseModel):

@@ -24,7 +24,7 @@ FAMILY = {"percent": "ratio", "yuan": "yuan"}
 
 
 def _family(unit: str) -> str:
-    return FAMILY.get(unit, "count")
+    return FAMILY.get(unit, "items")
 
 
 def _scale(unit: str, value: float) -> float:
@@ -44,7 +44,7 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
     today = today_in_shanghai()
 
     values = {k: gauge(f"attain_indicator_{k}", f"Latest yearly value of each indicator ({k}), fresh per scrape.",
-                       ["indicator", "unit_code", "unit_name"]) for k in ("ratio", "count", "yuan")}
+                       ["indicator", "unit_code", "unit_name"]) for k in ("ratio", "items", "yuan")}
     rows = await session.execute(
         select(Y.c.indicator_code, Y.c.unit_code, Y.c.year, Y.c.value, Y.c.period_end, Y.c.updated_at)
         # Naming the indicators lets the (indicator, unit, year) key serve the read: no scan of every school's rows.
@@ -68,7 +68,7 @@ async def collect(session: AsyncSession, catalog: Catalog) -> list[Metric]:
     report = await service.report(session, catalog, on=today, as_of=None)
     target_labels = ["indicator", "unit_code", "kind", "target_year"]
     targets = {k: gauge(f"attain_target_{k}", f"Threshold of each target ({k}).", target_labels)
-               for k in ("ratio", "count", "yuan")}
+               for k in ("ratio", "items", "yuan")}
     attainment = gauge("attain_attainment_ratio", "Attainment ratio of each target (ATTAINMENT.md).", target_labels)
     progress = gauge("attain_progress_ratio", "Progress from baseline to target (ATTAINMENT.md).", target_labels)
     status = stateset("attain_target_status", "Status of each target: 1 for the current one.", target_labels)

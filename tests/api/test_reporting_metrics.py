@@ -35,7 +35,7 @@ async def test_reporting_quality_and_review_families(client: httpx.AsyncClient, 
     assert flags['attain_quality_flags_open{unit_code="370200"}'] == 1
     assert flags['attain_quality_flags_open{unit_code="370202"}'] == 0
     # An open-ended (长期) target: target_year="none" (ATTAINMENT.md).
-    teacher = 'attain_target_count{indicator="t34-seed-teacher",kind="reach",target_year="none",unit_code="370200"}'
+    teacher = 'attain_target_items{indicator="t34-seed-teacher",kind="reach",target_year="none",unit_code="370200"}'
     assert teacher in text
     reviews = samples(text, "attain_reviews")
     assert reviews == {'attain_reviews{state="submitted"}': 1, 'attain_reviews{state="approved"}': 1,

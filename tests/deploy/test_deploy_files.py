@@ -23,8 +23,8 @@ CITY = "370200"
 
 # The families attain exports (docs/METRICS.md), with the series names a histogram and a counter add.
 FAMILIES = {
-    "attain_indicator_ratio", "attain_indicator_count", "attain_indicator_yuan",
-    "attain_target_ratio", "attain_target_count", "attain_target_yuan",
+    "attain_indicator_ratio", "attain_indicator_items", "attain_indicator_yuan",
+    "attain_target_ratio", "attain_target_items", "attain_target_yuan",
     "attain_attainment_ratio", "attain_progress_ratio", "attain_target_status",
     "attain_unit_last_report_timestamp_seconds", "attain_unit_latest_period_end_timestamp_seconds",
     "attain_unit_report_interval_seconds", "attain_measurements_ingested_total", "attain_http_requests_total",

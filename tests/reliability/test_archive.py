@@ -26,6 +26,7 @@ from app.db.archive import export_store, import_store
 from app.db.engine import create_engine
 from app.db.migrate import upgrade
 from app.domain.archive import ArchiveError
+from app.i18n import message_of, render
 from app.main import create_app
 from app.settings import Settings
 from tests.api.helpers import API, CITY, FLOW, HUANGDAO, MEASUREMENTS, RATE, SHINAN, STOCK
@@ -60,14 +61,21 @@ async def empty_store(backend: str, tmp_path: Path) -> AsyncIterator[str]:
         await _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-async def export_bytes(url: str) -> bytes:
+KEY = b"0123456789abcdef0123456789abcdef"  # the operator's archive key (tests only)
+
+
+async def export_bytes(url: str, key: bytes | None = KEY) -> bytes:
     engine = create_engine(Settings(database_url=url))
     try:
         out = io.BytesIO()
-        await export_store(engine, out)
+        await export_store(engine, out, key=key)
         return out.getvalue()
     finally:
         await engine.dispose()
+
+
+def english(exc: ArchiveError) -> str:
+    return str(render(message_of(exc), "en"))
 
 
 def _ok(r: httpx.Response, *statuses: int) -> dict[str, Any] | list[Any]:
@@ -174,9 +182,16 @@ async def test_export_import_export_gives_the_same_archive_and_reports(
     async with empty_store(backend, tmp_path) as target:
         engine = create_engine(Settings(database_url=target))
         try:
-            await import_store(engine, path)
-            with pytest.raises(ArchiveError, match="not empty"):
+            with pytest.raises(ArchiveError) as refused:
                 await import_store(engine, path)
+            assert "without its key" in english(refused.value)
+            with pytest.raises(ArchiveError) as refused:
+                await import_store(engine, path, key=KEY[::-1])
+            assert "does not match" in english(refused.value)
+            await import_store(engine, path, key=KEY)
+            with pytest.raises(ArchiveError) as refused:
+                await import_store(engine, path, key=KEY)
+            assert "not empty" in english(refused.value)
         finally:
             await engine.dispose()
         assert await export_bytes(target) == archive
@@ -208,17 +223,18 @@ async def make_keys(app: FastAPI) -> Keys:
 
 async def test_the_cli_round_trip_and_its_refusals(source: str, tmp_path: Path) -> None:
     env = {"ATTAIN_DATABASE_URL": source}
-    file = tmp_path / "cli.zip"
-    done = await asyncio.to_thread(_attain, env, "export", str(file))
+    file, key_file = tmp_path / "cli.zip", tmp_path / "archive.key"
+    key_file.write_bytes(KEY + b"\n")
+    done = await asyncio.to_thread(_attain, env, "export", str(file), "--key-file", str(key_file), "--lang", "en")
     assert done.returncode == 0 and file.exists() and "exported" in done.stderr, done.stderr
-    into_full = await asyncio.to_thread(_attain, env, "import", str(file))
+    into_full = await asyncio.to_thread(_attain, env, "import", str(file), "--key-file", str(key_file), "--lang", "en")
     assert into_full.returncode == 2 and "not empty" in into_full.stderr
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     junk = await asyncio.to_thread(_attain, {"ATTAIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/new.db"},
-                                   "import", str(tmp_path / "junk.zip"))
-    assert junk.returncode == 2 and "error" in junk.stderr
+                                   "import", str(tmp_path / "junk.zip"), "--trust-unsigned")
+    assert junk.returncode == 2 and "错误" in junk.stderr and "Traceback" not in junk.stderr, junk.stderr
     fresh = {"ATTAIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/fresh.db"}
-    loaded = await asyncio.to_thread(_attain, fresh, "import", str(file))
+    loaded = await asyncio.to_thread(_attain, fresh, "import", str(file), "--key-file", str(key_file))
     assert loaded.returncode == 0, loaded.stderr
     assert (await export_bytes(fresh["ATTAIN_DATABASE_URL"])) == file.read_bytes()
 
