@@ -62,11 +62,16 @@ def _instant(text: str | None) -> datetime | None:
 
 
 async def _report(
-    request: Request, session: SessionDep, catalogs: Catalogs, when: str | None, as_of: str | None
+    request: Request, session: SessionDep, catalogs: Catalogs, when: str | None, as_of: str | None,
+    check: Any = None,
 ) -> tuple[Catalog, service.Report]:
+    """Validate, then work: the dates parsed and `check(catalog)` (the route's filters) run before any judging."""
+    on, instant = _day(when), _instant(as_of)
     cat = await catalogs.snapshot(session)
+    if check is not None:
+        check(cat)
     timeout = request.app.state.settings.report_timeout_seconds
-    return cat, await service.report(session, cat, on=_day(when), as_of=_instant(as_of), report_timeout=timeout)
+    return cat, await service.report(session, cat, on=on, as_of=instant, report_timeout=timeout)
 
 
 @router.get("/attainment", response_model=AttainmentReport, responses={200: {"content": {"text/csv": {}}}, 422: {}})
@@ -87,10 +92,16 @@ async def attainment(
     lang: Literal["en", "zh"] = Query(default="en", description="CSV header language"),
 ) -> Any:
     """Where each target stands: value, baseline, projection, pace, progress, status — per unit."""
-    cat, report = await _report(request, session, catalogs, date, as_of)
+    def check(cat: Catalog) -> None:
+        if department:
+            department_or_422(cat, department)
+        if indicator is not None:
+            indicator_or_404(cat, indicator)
+        if unit:
+            unit_code_or_422(cat, unit)
+
+    cat, report = await _report(request, session, catalogs, date, as_of, check)
     dept = department_or_422(cat, department) if department else None
-    if indicator is not None:
-        indicator_or_404(cat, indicator)
     unit_code = unit_code_or_422(cat, unit) if unit else None
     rows = reads.rows_read(cat, report)
     rows = [
@@ -135,7 +146,13 @@ async def summary(
 ) -> Any:
     """Status counts of one unit's target rows (its inherited and each_unit child rows included), per action and
     per responsible department (责任处室), with the unit's reporting completeness for the latest year due."""
-    cat, report = await _report(request, session, catalogs, date, as_of)
+    def check(cat: Catalog) -> None:
+        if unit:
+            unit_code_or_422(cat, unit)
+        if department:
+            department_or_422(cat, department)
+
+    cat, report = await _report(request, session, catalogs, date, as_of, check)
     code = unit_code_or_422(cat, unit) if unit else CITY
     dept = department_or_422(cat, department) if department else None
     out = await reads.summarize(session, cat, report, unit=code, department=dept)
@@ -159,6 +176,5 @@ async def yearly(
     as_of: str | None = Query(default=None, max_length=40),
 ) -> YearlyReport:
     """Yearly values A(u, y) of the city and every district for one indicator, as the report judges them."""
-    cat, report = await _report(request, session, catalogs, date, as_of)
-    indicator_or_404(cat, code)
+    cat, report = await _report(request, session, catalogs, date, as_of, lambda c: indicator_or_404(c, code))
     return reads.yearly(cat, report, code)
