@@ -407,3 +407,7 @@ class QualityFlag(SQLModel, table=True):
     confirmed_by: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+# The supervision tables live in their own module; importing it here puts them in every metadata user's view.
+from app.db import models_supervision  # noqa: E402,F401
