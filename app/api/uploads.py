@@ -4,6 +4,7 @@ many, is refused before the rest is read."""
 
 import hashlib
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -107,12 +108,32 @@ class _Reader:
         self.form.fields.setdefault(name, text)
 
 
+async def _urlencoded(request: Request) -> Form:
+    # A report without files may come as a plain form; same fields, same fingerprint as its multipart twin.
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FIELD_MAX_BYTES * 4:
+            raise Unprocessable(_("The form is too long."), code="field_too_long")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(_("The form is not UTF-8 text."), code="bad_encoding") from exc
+    form = Form()
+    for name, value in pairs:
+        form.digest.update(b"T" + name.encode() + b"\0" + value.encode() + b"\0")
+        form.fields.setdefault(name, value)
+    return form
+
+
 async def read_form(request: Request, *, max_file: int = MAX_FILE_BYTES, max_files: int = MAX_FILES,
                     max_request: int = MAX_REQUEST_BYTES) -> Form:
     """The request's multipart form, read within the limits (413 `file_too_large`, 422 `too_many_files`,
     415 when the body is no multipart form, 400 when it cannot be parsed)."""
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
+    if kind == b"application/x-www-form-urlencoded":
+        return await _urlencoded(request)
     if kind != b"multipart/form-data" or not boundary:
         raise UnsupportedMediaType(_("Send the report as multipart/form-data (fields, and files named 'files')."),
                                    code="unsupported_media_type")
