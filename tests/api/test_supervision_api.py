@@ -86,6 +86,13 @@ async def test_upload_list_download_byte_identical(app_ctx: Any, client: httpx.A
         assert got.headers["x-content-type-options"] == "nosniff"
         assert got.headers["content-disposition"].startswith("attachment;")
     assert (await client.get(f"{API}/files/999999", headers=auth(keys.bureau))).json()["code"] == "unknown_file"
+    # A browser's form with its file input left empty sends an empty part named "": a report without files.
+    empty = await client.post(f"{API}/deliverables/{CODE}/progress", content=(
+        b'--b\r\nContent-Disposition: form-data; name="summary"\r\n\r\n\xe8\xbf\x9b\xe5\xb1\x95\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename=""\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n\r\n--b--\r\n"),
+        headers={**auth(mine), "Content-Type": "multipart/form-data; boundary=b"})
+    assert empty.status_code == 201 and empty.json()["files"] == [] and empty.json()["summary"] == "进展"
 
 
 async def test_bad_uploads_store_nothing(app_ctx: Any, client: httpx.AsyncClient, keys: Keys) -> None:
@@ -106,6 +113,7 @@ async def test_bad_uploads_store_nothing(app_ctx: Any, client: httpx.AsyncClient
         assert (r.status_code, r.json().get("code")) == (status, code), (kwargs.keys(), r.text[:300])
     r = await client.post(f"{API}/deliverables/{CODE}/progress", headers=auth(mine), json={"summary": "x"})
     assert r.status_code == 415
+    assert (await progress(client, mine, files=[("", b"")])).json()["code"] == "file_type"
     assert (await client.get(f"{API}/deliverables/{CODE}/progress", headers=auth(mine))).json() == []
     assert (await client.get(f"{API}/files/1", headers=auth(mine))).status_code == 404
 
