@@ -438,3 +438,7 @@ class DirtyCell(SQLModel, table=True):
     unit_code: str = Field(max_length=32)
     year: int
     stamp: datetime = _ts(nullable=False)
+
+
+# The supervision tables live in their own module; importing it here puts them in every metadata user's view.
+from app.db import models_supervision  # noqa: E402,F401

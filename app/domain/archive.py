@@ -12,6 +12,7 @@ deflated with a fixed timestamp, so the same store always gives the same bytes, 
 as the manifest names every member's row count and SHA-256, it authenticates the whole archive.
 """
 
+import base64
 import hashlib
 import hmac
 import re
@@ -39,6 +40,7 @@ class Kind(StrEnum):
     DATE = "date"
     TIMESTAMP = "timestamp"
     JSON = "json"
+    BYTES = "bytes"  # evidence files: base64, so the archive gives back the very same bytes
 
 
 class ArchiveError(ValueError):
@@ -108,11 +110,17 @@ def _timestamp_out(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def _bytes_out(value: bytes | memoryview) -> str:
+    return base64.b64encode(bytes(value)).decode("ascii")
+
+
 ENCODERS: dict[Kind, Callable[[Any], Any] | None] = {
     Kind.PLAIN: None, Kind.JSON: None, Kind.TIMESTAMP: _timestamp_out, Kind.DATE: date.isoformat,
+    Kind.BYTES: _bytes_out,
 }
 DECODERS: dict[Kind, Callable[[Any], Any] | None] = {
     Kind.PLAIN: None, Kind.JSON: None, Kind.TIMESTAMP: datetime.fromisoformat, Kind.DATE: date.fromisoformat,
+    Kind.BYTES: base64.b64decode,
 }
 
 

@@ -30,7 +30,7 @@ FAMILIES = {
     "attain_unit_report_interval_seconds", "attain_measurements_ingested_total", "attain_http_requests_total",
     "attain_http_request_duration_seconds_bucket", "attain_http_request_duration_seconds_sum",
     "attain_http_request_duration_seconds_count", "attain_scrape_collect_seconds",
-    "attain_deliverable_status", "attain_deliverables",
+    "attain_deliverable_status", "attain_deliverables", "attain_extension_requests", "attain_progress_reports_overdue",
     "attain_reporting_rate_ratio", "attain_reporting_on_time_ratio", "attain_quality_flags_open", "attain_reviews",
 }
 STATUS_COLOURS = {
@@ -335,7 +335,8 @@ def test_deliverables_dashboard_shows_departments_and_overdue(dashboards: dict[s
         "sum by (department, status) (attain_deliverables)"]
     assert any('attain_deliverable_status="overdue"' in e for e in exprs["逾期事项 Overdue deliverables"])
     rate = exprs["按期完成率 On-time rate"][0]
-    assert 'attain_deliverable_status="done_on_time"' in rate and "done_on_time|done_late|overdue" in rate
+    assert 'attain_deliverable_status="done_on_time"' in rate
+    assert "done_on_time|done_after_extension|done_late|overdue" in rate
 
 
 @pytest.mark.prometheus
@@ -435,7 +436,7 @@ PROMQL_WORDS = {
     "sum", "max", "min", "count", "avg", "by", "without", "on", "ignoring", "group_left", "group_right", "or",
     "and", "unless", "bool", "time", "label_replace", "rate", "increase", "histogram_quantile", "le", "indicator",
     "unit_code", "unit_name", "kind", "target_year", "outcome", "task", "method", "route", "status",
-    "department", "deliverable", "state",
+    "department", "deliverable", "state", "light",
 }
 
 

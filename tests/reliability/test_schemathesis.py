@@ -96,6 +96,22 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PUT /api/v1/deliverables/{code}/report": (
         (422,), "the report rules (unknown state, done without done_on, a future date, a non-http url, a note too "
                 "long, ...) answer 422 with a stable code; every field is free text in the schema"),
+    "POST /api/v1/deliverables/{code}/progress": (
+        (400, 413, 415, 422), "evidence is typed by its bytes (415 file_type), limits are 413/422, and the form "
+                              "fields are checked by the progress rules (422); binary parts are any bytes"),
+    "POST /api/v1/deliverables/{code}/extensions": (
+        (400, 409, 422), "the extension rules (too_late, not_extendable, deadline_not_later, a pending one 409, a "
+                         "date out of range) answer with a stable code; every field is free text in the schema; an "
+                         "Idempotency-Key beyond visible ASCII is 400 bad_idempotency_key, as for submissions"),
+    "POST /api/v1/extensions/{extension_id}/approve": (
+        (400, 409, 422), "only a pending request (409 review_state); a note with control characters is 422; an "
+                         "Idempotency-Key beyond visible ASCII is 400"),
+    "POST /api/v1/extensions/{extension_id}/reject": (
+        (400, 409, 422), "only a pending request (409 review_state); a note with control characters is 422; an "
+                         "Idempotency-Key beyond visible ASCII is 400"),
+    "PATCH /api/v1/deliverables/{code}": ((422,), "a correction's fields are checked by its rules (unknown fields, "
+                                                  "bad dates, unknown departments): the body is any object"),
+    "GET /api/v1/extensions": ((422,), "an unknown department name/alias is 422"),
 }
 
 # NUL, C0 controls (with TAB, LF, CR), ESC, DEL, NEL, zero-width space, right-to-left override, BOM.
