@@ -13,6 +13,7 @@ from app.api import (
     completeness,
     deliverables,
     health,
+    instructions,
     keys,
     measurements,
     quality,
@@ -79,5 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router, prefix=API)
     app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
+    app.include_router(instructions.router, prefix=API)
     install_web(app)
     return app

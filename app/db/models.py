@@ -407,3 +407,7 @@ class QualityFlag(SQLModel, table=True):
     confirmed_by: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+# Supervision's tables live in their own module; imported here so the metadata (migrations, archives) has them.
+from app.db import instruction_models as _instruction_models  # noqa: E402, F401
