@@ -12,6 +12,7 @@ from app.api import (
     catalog,
     completeness,
     deliverables,
+    department_scorecard,
     health,
     instructions,
     keys,
@@ -81,5 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
     app.include_router(instructions.router, prefix=API)
+    app.include_router(department_scorecard.router, prefix=API)
     install_web(app)
     return app
