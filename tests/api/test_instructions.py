@@ -219,3 +219,16 @@ async def test_concurrent_replies_and_a_close_keep_one_history(client: httpx.Asy
         assert actions.count("answer") == (1 if len(replied) == 2 else 0)
         assert len(done["replies"]) == len(replied)
         assert actions[-1] == "close" and done["state"] == "closed"
+
+
+async def test_metrics_count_pairs_per_department_state_and_overdue(client: httpx.AsyncClient, keys: Keys,
+                                                                    app_ctx: object) -> None:
+    leader, jijiao = await leader_key(app_ctx), await department_key(app_ctx, "jijiao")
+    with frozen_day(DAY):
+        i = (await _addressed(client, leader, respond_by="2026-03-03"))["id"]
+        await client.post(f"{API}/instructions/{i}/replies", headers=auth(jijiao), json={"text": "已部署"})
+    with frozen_day(DAY + timedelta(days=2)):
+        text = (await client.get("/metrics", headers=auth(keys.scraper))).text
+    assert 'attain_instructions{department="jiaokeyuan",overdue="true",state="open"} 1.0' in text
+    assert 'attain_instructions{department="jijiao",overdue="false",state="open"} 1.0' in text
+    assert 'attain_instructions{department="guoji",overdue="false",state="closed"} 0.0' in text
