@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from tests.api.deliverable_helpers import put_report
-from tests.api.supervision_helpers import API, auth, department_key, frozen_day, leader_key, make_instruction
+from tests.api.instruction_helpers import API, auth, department_key, frozen_day, leader_key, make_instruction
 from tests.conftest import Keys
 
 URL = f"{API}/departments/scorecard"

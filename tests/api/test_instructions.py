@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from tests.api.supervision_helpers import API, auth, department_key, frozen_day, leader_key, make_instruction
+from tests.api.instruction_helpers import API, auth, department_key, frozen_day, leader_key, make_instruction
 from tests.conftest import Keys
 
 DAY = date(2026, 3, 2)
