@@ -20,6 +20,7 @@ from app.api import (
     quality,
     reviews,
     scorecard,
+    supervision,
     templates,
 )
 from app.api import metrics as metrics_api
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(attainment.router, prefix=API)
     app.include_router(completeness.router, prefix=API)
     app.include_router(deliverables.router, prefix=API)
+    app.include_router(supervision.router, prefix=API)
     app.include_router(scorecard.router, prefix=API)
     app.include_router(reviews.router, prefix=API)
     app.include_router(quality.router, prefix=API)

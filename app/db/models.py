@@ -409,5 +409,5 @@ class QualityFlag(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 
 
-# Supervision's tables live in their own module; imported here so the metadata (migrations, archives) has them.
-from app.db import instruction_models as _instruction_models  # noqa: E402, F401
+# The supervision tables live in their own modules; importing them here puts them in every metadata user's view.
+from app.db import instruction_models, models_supervision  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """supervision: 批示 (instructions), their addressees, replies and transitions; the department scorecard's weights
 
 Revision ID: 0011
-Revises: 0002
+Revises: 0010
 Create Date: 2026-12-04 14:50:17.354934
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision: str = '0011'
-down_revision: str | None = '0002'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
