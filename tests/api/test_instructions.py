@@ -232,3 +232,26 @@ async def test_metrics_count_pairs_per_department_state_and_overdue(client: http
     assert 'attain_instructions{department="jiaokeyuan",overdue="true",state="open"} 1.0' in text
     assert 'attain_instructions{department="jijiao",overdue="false",state="open"} 1.0' in text
     assert 'attain_instructions{department="guoji",overdue="false",state="closed"} 0.0' in text
+
+
+@pytest.mark.parametrize("kind,code", [("deliverable", "r04-1"), ("task", "5")])
+async def test_an_overdue_instruction_turns_the_deliverable_red(client: httpx.AsyncClient, app_ctx: object,
+                                                                kind: str, code: str) -> None:
+    leader = await leader_key(app_ctx)
+    dept = await department_key(app_ctx, "jiaokeyuan")
+    url = f"{API}/deliverables/r04-1"  # long-term (长期): standing, grey while nothing is due
+
+    async def light(day: str) -> str:
+        return str((await client.get(url, headers=auth(leader), params={"date": day})).json()["light"])
+
+    with frozen_day(DAY):
+        i = (await make_instruction(client, leader, kind=kind, code=code, departments=["jiaokeyuan"],
+                                    respond_by="2026-03-04")).json()["id"]
+        assert await light("2026-03-04") == "grey"
+        assert await light("2026-03-05") == "red"
+        listed = (await client.get(f"{API}/deliverables", headers=auth(leader),
+                                   params={"date": "2026-03-05", "task": "5"})).json()["items"]
+        assert {d["code"]: d["light"] for d in listed}["r04-1"] == "red"
+        # answered in time: nobody is overdue, the light goes back
+        await client.post(f"{API}/instructions/{i}/replies", headers=auth(dept), json={"text": "已出台"})
+        assert await light("2026-03-05") == "grey"
