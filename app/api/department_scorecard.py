@@ -9,8 +9,7 @@ from openpyxl.styles import Font
 
 from app.api.attainment import _day, _instant
 from app.api.csvout import csv_response, wants_csv
-from app.api.deps import Catalogs, Reader, SessionDep, WriteSessionDep
-from app.api.instructions import _who
+from app.api.deps import Catalogs, Reader, SessionDep, WriteSessionDep, author
 from app.api.replay import idempotently
 from app.db import instructions as store
 from app.domain.catalog import Catalog
@@ -151,6 +150,6 @@ async def put_weights(body: WeightsBody, request: Request, session: WriteSession
     async def run() -> WeightsRead:
         w = Weights(on_time=body.on_time, progress=body.progress, instructions=body.instructions,
                     targets=body.targets)
-        return _weights(await service.set_weights(session, w, by=caller, who=_who(request, caller)))
+        return _weights(await service.set_weights(session, w, by=caller, who=author(request, caller)))
 
     return await idempotently(request, session, caller, idempotency_key, 200, run)

@@ -4,14 +4,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.attainment import _day, _instant
-from app.api.deps import Catalogs, Id, Reader, SessionDep, WriteSessionDep
+from app.api.deps import Catalogs, Id, Reader, SessionDep, WriteSessionDep, author
 from app.api.replay import idempotently
-from app.db import instructions as store
-from app.domain.instructions import InstructionState, TargetKind
-from app.domain.keys import Principal
+from app.api.supervision import file_read
+from app.api.uploads import FILES_FIELD, read_form
+from app.domain.evidence import Upload
+from app.domain.instructions import TEXT_LIMIT, InstructionState, TargetKind
 from app.errors import Unprocessable
 from app.i18n import _
 from app.schemas.instructions import (
@@ -34,12 +37,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {403: {}, 404: {}, 409: {"description
 IdemKey = Annotated[str | None, Header(max_length=255, description="Replays the first answer")]
 
 
-def _who(request: Request, caller: Principal) -> store.Who:
-    return store.Who(key_name=caller.name, key_id=caller.key_id,
-                     request_id=getattr(request.state, "request_id", None),
-                     client_request_id=getattr(request.state, "client_request_id", None))
-
-
 def instruction_read(v: service.View) -> InstructionRead:
     row, j = v.loaded.row, v.judged
     return InstructionRead(
@@ -48,7 +45,9 @@ def instruction_read(v: service.View) -> InstructionRead:
         overdue_departments=list(j.overdue), answered_departments=list(j.answered), created_by=row.created_by,
         created_at=row.created_at.isoformat(),
         replies=[ReplyRead(id=r.id or 0, department=r.department_code, text=r.text, key_name=r.key_name,
-                           recorded_at=r.recorded_at.isoformat()) for r in v.loaded.replies],
+                           recorded_at=r.recorded_at.isoformat(),
+                           files=[file_read(f) for f in v.loaded.files.get(r.id or 0, [])])
+                 for r in v.loaded.replies],
         history=[EventRead(action=e.action, state=e.state, respond_by=e.respond_by, note=e.note,
                            key_name=e.key_name, recorded_at=e.recorded_at.isoformat()) for e in v.loaded.events],
     )
@@ -66,24 +65,49 @@ async def create(body: InstructionCreate, request: Request, session: WriteSessio
         cat = await catalogs.snapshot(session)
         new = service.NewInstruction(kind=body.target.kind, code=body.target.code.strip(), text=body.text,
                                      departments=list(body.departments), respond_by=body.respond_by)
-        row = await service.create(session, cat, new, by=caller, who=_who(request, caller))
+        row = await service.create(session, cat, new, by=caller, who=author(request, caller))
         return await _now_read(session, row.id or 0)
 
     return await idempotently(request, session, caller, idempotency_key, 201, run)
 
 
+_REPLY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": ReplyCreate.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["text"], "properties": {
+        "text": {"type": "string", "maxLength": TEXT_LIMIT}, "department": {"type": "string"},
+        FILES_FIELD: {"type": "array", "maxItems": 10, "items": {"type": "string", "format": "binary"}}}}}}}}
+
+
+async def _reply_body(request: Request) -> tuple[ReplyCreate, list[Upload], bytes | None]:
+    """A reply sent as JSON, or as a form with `text` and evidence `files` (read within the upload limits)."""
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        form = await read_form(request)
+        fields = {k: v for k, v in form.fields.items() if k in ("text", "department")}
+        try:
+            return ReplyCreate.model_validate(fields), form.files, form.fingerprint
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
+    try:
+        return ReplyCreate.model_validate_json(await request.body()), [], None
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
 @router.post("/instructions/{instruction_id}/replies", status_code=201, response_model=InstructionRead,
-             responses=_ERRORS)
-async def reply(instruction_id: Id, body: ReplyCreate, request: Request, session: WriteSessionDep,
-                catalogs: Catalogs, caller: Reader, idempotency_key: IdemKey = None) -> Response:
-    """An addressed department answers (once or more); `answered` once every addressed department has."""
+             openapi_extra=_REPLY_DOC, responses={**_ERRORS, 413: {}, 415: {}})
+async def reply(instruction_id: Id, request: Request, session: WriteSessionDep, catalogs: Catalogs, caller: Reader,
+                idempotency_key: IdemKey = None) -> Response:
+    """An addressed department answers (once or more), as JSON `{text}` or a multipart form with `text` and
+    evidence `files`; the instruction is `answered` once every addressed department has."""
+    body, uploads, fingerprint = await _reply_body(request)  # before any statement: a slow upload holds nothing
+
     async def run() -> InstructionRead:
         cat = await catalogs.snapshot(session)
         await service.reply(session, cat, instruction_id, text=body.text, department=body.department, by=caller,
-                            who=_who(request, caller))
+                            who=author(request, caller), uploads=uploads)
         return await _now_read(session, instruction_id)
 
-    return await idempotently(request, session, caller, idempotency_key, 201, run)
+    return await idempotently(request, session, caller, idempotency_key, 201, run, form=fingerprint)
 
 
 @router.post("/instructions/{instruction_id}/close", response_model=InstructionRead, responses=_ERRORS)
@@ -92,7 +116,7 @@ async def close(instruction_id: Id, request: Request, session: WriteSessionDep, 
     """Close (办结) an open or answered instruction (leader or admin)."""
     async def run() -> InstructionRead:
         await service.close(session, instruction_id, note=body.note if body else None, by=caller,
-                            who=_who(request, caller))
+                            who=author(request, caller))
         return await _now_read(session, instruction_id)
 
     return await idempotently(request, session, caller, idempotency_key, 200, run)
@@ -104,7 +128,7 @@ async def reopen(instruction_id: Id, request: Request, session: WriteSessionDep,
     """Reopen an answered or closed instruction (leader or admin): replies are counted again from now."""
     async def run() -> InstructionRead:
         await service.reopen(session, instruction_id, respond_by=body.respond_by if body else None,
-                             note=body.note if body else None, by=caller, who=_who(request, caller))
+                             note=body.note if body else None, by=caller, who=author(request, caller))
         return await _now_read(session, instruction_id)
 
     return await idempotently(request, session, caller, idempotency_key, 200, run)

@@ -3,7 +3,7 @@ scorecard's weights. Every row here is append-only except an instruction's curre
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, ForeignKey, Index
 from sqlmodel import Field, SQLModel
 
 from app.db.models import BigId, _ts
@@ -49,6 +49,15 @@ class InstructionReply(SQLModel, table=True):
     request_id: str | None = None
     client_request_id: str | None = Field(default=None, max_length=64)
     recorded_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+class InstructionReplyFile(SQLModel, table=True):
+    """A reply's evidence files (stored once in evidence_files, as progress reports' are)."""
+
+    __tablename__ = "instruction_reply_files"
+    reply_id: int = Field(sa_column=Column(BigId, ForeignKey("instruction_replies.id"), primary_key=True))
+    file_id: int = Field(sa_column=Column(BigId, ForeignKey("evidence_files.id"), primary_key=True))
+    position: int
 
 
 class InstructionEvent(SQLModel, table=True):

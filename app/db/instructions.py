@@ -10,26 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from app.db import evidence
 from app.db.bulk import chunks
 from app.db.dialect import is_postgres
+from app.db.evidence import FileMeta
 from app.db.instruction_models import (
     Instruction,
     InstructionDepartment,
     InstructionEvent,
     InstructionReply,
+    InstructionReplyFile,
     ScorecardWeights,
 )
 from app.db.types import utcnow
-
-
-@dataclass(frozen=True, slots=True)
-class Who:
-    """Who makes a change: the key's name and id, the server's request id and the client's own."""
-
-    key_name: str
-    key_id: int | None
-    request_id: str | None
-    client_request_id: str | None = None
+from app.domain.audit import Author
 
 
 @dataclass
@@ -40,10 +34,11 @@ class Loaded:
     departments: list[str]
     events: list[InstructionEvent]
     replies: list[InstructionReply]
+    files: dict[int, list[FileMeta]]  # by reply id, in upload order
 
 
 async def create(session: AsyncSession, *, kind: str, code: str, text: str, departments: Sequence[str],
-                 respond_by: date | None, state: str, who: Who) -> Instruction:
+                 respond_by: date | None, state: str, who: Author) -> Instruction:
     now = utcnow()
     row = Instruction(target_kind=kind, target_code=code, text=text, respond_by=respond_by, state=state,
                       opened_at=now, created_by=who.key_name, created_at=now, updated_at=now)
@@ -57,7 +52,7 @@ async def create(session: AsyncSession, *, kind: str, code: str, text: str, depa
     return row
 
 
-def record(session: AsyncSession, row: Instruction, *, action: str, note: str | None, who: Who) -> None:
+def record(session: AsyncSession, row: Instruction, *, action: str, note: str | None, who: Author) -> None:
     """Append one transition (the row's state and respond-by after it) in the caller's transaction."""
     assert row.id is not None
     row.updated_at = utcnow()
@@ -66,12 +61,18 @@ def record(session: AsyncSession, row: Instruction, *, action: str, note: str | 
                                  client_request_id=who.client_request_id, recorded_at=row.updated_at))
 
 
-def add_reply(session: AsyncSession, row: Instruction, *, department: str, text: str, who: Who) -> InstructionReply:
+async def add_reply(session: AsyncSession, row: Instruction, *, department: str, text: str,
+                    files: Sequence[FileMeta], who: Author) -> InstructionReply:
+    """One reply, linked to its already stored evidence files, in the caller's transaction."""
     assert row.id is not None
     reply = InstructionReply(instruction_id=row.id, department_code=department, text=text, key_name=who.key_name,
                              key_id=who.key_id, request_id=who.request_id, client_request_id=who.client_request_id,
                              recorded_at=utcnow())
     session.add(reply)
+    await session.flush()
+    assert reply.id is not None
+    for position, f in enumerate(files):
+        session.add(InstructionReplyFile(reply_id=reply.id, file_id=f.id, position=position))
     return reply
 
 
@@ -115,8 +116,21 @@ async def load(session: AsyncSession, rows: Sequence[Instruction]) -> list[Loade
         for r in (await session.execute(select(InstructionReply).where(
                 col(InstructionReply.instruction_id).in_(list(part))).order_by(col(InstructionReply.id)))).scalars():
             replies[r.instruction_id].append(r)
+    files = await _reply_files(session, [x.id for rs in replies.values() for x in rs if x.id is not None])
     return [Loaded(row=r, departments=[c for _, c in sorted(depts[r.id or 0])], events=events[r.id or 0],
-                   replies=replies[r.id or 0]) for r in rows]
+                   replies=replies[r.id or 0], files=files) for r in rows]
+
+
+async def _reply_files(session: AsyncSession, reply_ids: list[int]) -> dict[int, list[FileMeta]]:
+    links: list[tuple[int, int, int]] = []
+    for part in chunks(sorted(set(reply_ids))):
+        links.extend((x.reply_id, x.position, x.file_id) for x in (await session.execute(
+            select(InstructionReplyFile).where(col(InstructionReplyFile.reply_id).in_(list(part))))).scalars())
+    meta = await evidence.metadata(session, sorted({f for _, _, f in links}))
+    out: dict[int, list[FileMeta]] = {}
+    for reply, _position, file_id in sorted(links):
+        out.setdefault(reply, []).append(meta[file_id])
+    return out
 
 
 async def weights_history(session: AsyncSession) -> list[ScorecardWeights]:
@@ -125,7 +139,7 @@ async def weights_history(session: AsyncSession) -> list[ScorecardWeights]:
 
 
 def add_weights(session: AsyncSession, *, on_time: float, progress: float, instructions: float, targets: float,
-                who: Who) -> ScorecardWeights:
+                who: Author) -> ScorecardWeights:
     row = ScorecardWeights(on_time=on_time, progress=progress, instructions=instructions, targets=targets,
                            key_name=who.key_name, key_id=who.key_id, request_id=who.request_id,
                            recorded_at=utcnow())

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.domain.instructions import MAX_DEPARTMENTS, NOTE_LIMIT, TEXT_LIMIT, TargetKind
 from app.schemas.catalog import _printable
+from app.schemas.supervision import FileRead
 
 Body = Annotated[str, AfterValidator(_printable), Field(min_length=1, max_length=TEXT_LIMIT)]
 Note = Annotated[str, AfterValidator(_printable), Field(max_length=NOTE_LIMIT)]
@@ -57,7 +58,7 @@ class ReplyRead(BaseModel):
     text: str
     key_name: str
     recorded_at: str
-    files: list[dict[str, object]] = Field(default_factory=list)
+    files: list[FileRead] = Field(default_factory=list)
 
 
 class EventRead(BaseModel):

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import instructions as store
+from app.domain.audit import Author
 from app.domain.catalog import CITY, Catalog
 from app.domain.deliverables import DeliverableStatus
 from app.domain.department_scores import Counts, Line, Weights, check_weights, rank
@@ -36,7 +37,7 @@ async def weights_at(session: AsyncSession, as_of: datetime | None) -> Weights:
     return Weights(on_time=w.on_time, progress=w.progress, instructions=w.instructions, targets=w.targets)
 
 
-async def set_weights(session: AsyncSession, weights: Weights, *, by: Principal, who: store.Who) -> Weights:
+async def set_weights(session: AsyncSession, weights: Weights, *, by: Principal, who: Author) -> Weights:
     """Publish new weights (admin); kept as a revision."""
     if by.role != Role.ADMIN:
         raise Forbidden(_("Only an admin sets the scorecard's weights."), code="role_cannot_weigh")

@@ -3,15 +3,19 @@
 Who may: a leader or admin writes, closes and reopens; an addressed department replies (admin for any addressed
 department, naming it). Every transition is kept with who and when."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
+from app.db import evidence
 from app.db import instructions as store
 from app.db.instruction_models import Instruction
+from app.domain.audit import Author
 from app.domain.catalog import Catalog
+from app.domain.evidence import Upload
 from app.domain.instructions import (
     Action,
     Event,
@@ -93,7 +97,7 @@ def _departments(catalog: Catalog, given: list[str]) -> list[str]:
 
 
 async def create(session: AsyncSession, catalog: Catalog, new: NewInstruction, *, by: Principal,
-                 who: store.Who) -> Instruction:
+                 who: Author) -> Instruction:
     """Write a 批示 → open. With no departments given, the target's own are addressed."""
     _may_instruct(by)
     _not_past(new.respond_by, "respond_by")
@@ -112,7 +116,7 @@ async def _held(session: AsyncSession, instruction_id: int) -> Instruction:
     return row
 
 
-def _move(session: AsyncSession, row: Instruction, action: Action, *, note: str | None, who: store.Who) -> None:
+def _move(session: AsyncSession, row: Instruction, action: Action, *, note: str | None, who: Author) -> None:
     try:
         row.state = move(InstructionState(row.state), action).value
     except NotAllowed as exc:
@@ -121,9 +125,10 @@ def _move(session: AsyncSession, row: Instruction, action: Action, *, note: str 
 
 
 async def reply(session: AsyncSession, catalog: Catalog, instruction_id: int, *, text: str, department: str | None,
-                by: Principal, who: store.Who) -> Instruction:
-    """An addressed department's reply; the instruction is `answered` once every addressed department has replied
-    since its latest opening. A closed instruction takes no reply (409)."""
+                by: Principal, who: Author, uploads: Sequence[Upload] = ()) -> Instruction:
+    """An addressed department's reply, with evidence files checked and stored as progress reports' are; the
+    instruction is `answered` once every addressed department has replied since its latest opening. A closed
+    instruction takes no reply (409); nothing is stored on any refusal."""
     if by.role not in (Role.DEPARTMENT, Role.ADMIN):
         raise Forbidden(_("Only an addressed department (or admin) replies to an instruction."),
                         code="role_cannot_reply")
@@ -144,7 +149,11 @@ async def reply(session: AsyncSession, catalog: Catalog, instruction_id: int, *,
     if row.state == InstructionState.CLOSED:
         raise Conflict(_("Instruction {id} is closed; it takes no more replies.", id=instruction_id),
                        code="instruction_closed", state=row.state)
-    store.add_reply(session, row, department=department, text=text, who=who)
+    # Imported here: supervision reads deliverables, whose lights read 批示 from this module.
+    from app.services.supervision import check_files
+
+    files = await evidence.store(session, check_files(list(uploads)), by=who, department_code=department)
+    await store.add_reply(session, row, department=department, text=text, files=files, who=who)
     replied = {r.department_code for r in loaded.replies if r.recorded_at >= row.opened_at} | {department}
     if row.state == InstructionState.OPEN and all_answered(loaded.departments, replied):
         _move(session, row, Action.ANSWER, note=None, who=who)
@@ -154,7 +163,7 @@ async def reply(session: AsyncSession, catalog: Catalog, instruction_id: int, *,
 
 
 async def close(session: AsyncSession, instruction_id: int, *, note: str | None, by: Principal,
-                who: store.Who) -> Instruction:
+                who: Author) -> Instruction:
     _may_instruct(by)
     row = await _held(session, instruction_id)
     _move(session, row, Action.CLOSE, note=note, who=who)
@@ -163,7 +172,7 @@ async def close(session: AsyncSession, instruction_id: int, *, note: str | None,
 
 
 async def reopen(session: AsyncSession, instruction_id: int, *, respond_by: date | None, note: str | None,
-                 by: Principal, who: store.Who) -> Instruction:
+                 by: Principal, who: Author) -> Instruction:
     """Open again: replies are counted afresh from now; a new respond_by replaces the old one when given."""
     _may_instruct(by)
     _not_past(respond_by, "respond_by")

@@ -1,15 +1,18 @@
 """批示: who may write, answer, close and reopen; the states, the history, overdue per department."""
 
 import asyncio
+import hashlib
 from datetime import date, timedelta
 
 import httpx
 import pytest
 
 from tests.api.instruction_helpers import API, auth, department_key, frozen_day, leader_key, make_instruction
+from tests.api.supervision_helpers import PDF
 from tests.conftest import Keys
 
 DAY = date(2026, 3, 2)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 async def _addressed(client: httpx.AsyncClient, leader: str, **kw: object) -> dict:
@@ -255,3 +258,43 @@ async def test_an_overdue_instruction_turns_the_deliverable_red(client: httpx.As
         # answered in time: nobody is overdue, the light goes back
         await client.post(f"{API}/instructions/{i}/replies", headers=auth(dept), json={"text": "已出台"})
         assert await light("2026-03-05") == "grey"
+
+
+async def test_a_reply_with_evidence_files(client: httpx.AsyncClient, app_ctx: object) -> None:
+    leader, dept = await leader_key(app_ctx), await department_key(app_ctx, "jiaokeyuan")
+    i = (await make_instruction(client, leader, departments=["jiaokeyuan"])).json()["id"]
+    url = f"{API}/instructions/{i}/replies"
+    files = [("files", ("落实情况.pdf", PDF, "application/pdf")), ("files", ("照片.png", PNG, "image/png"))]
+    r = await client.post(url, headers={**auth(dept), "Idempotency-Key": "reply-1"}, data={"text": "已落实，附佐证"},
+                          files=files)
+    assert r.status_code == 201, r.text
+    assert r.json()["state"] == "answered"
+    (got,) = r.json()["replies"]
+    assert [(f["name"], f["type"], f["size"]) for f in got["files"]] == [("落实情况.pdf", "pdf", len(PDF)),
+                                                                         ("照片.png", "png", len(PNG))]
+    assert got["files"][0]["sha256"] == hashlib.sha256(PDF).hexdigest()
+    again = await client.post(url, headers={**auth(dept), "Idempotency-Key": "reply-1"},
+                              data={"text": "已落实，附佐证"}, files=files)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    download = await client.get(got["files"][0]["url"], headers=auth(leader))
+    assert download.content == PDF and download.headers["x-content-type-options"] == "nosniff"
+    shown = (await client.get(f"{API}/instructions/{i}", headers=auth(leader))).json()
+    assert len(shown["replies"]) == 1 and shown["replies"][0]["files"] == got["files"]
+
+
+async def test_a_reply_with_a_disguised_file_stores_nothing(client: httpx.AsyncClient, app_ctx: object) -> None:
+    leader, dept = await leader_key(app_ctx), await department_key(app_ctx, "jiaokeyuan")
+    i = (await make_instruction(client, leader, departments=["jiaokeyuan"])).json()["id"]
+    url = f"{API}/instructions/{i}/replies"
+    r = await client.post(url, headers=auth(dept), data={"text": "见附件"},
+                          files=[("files", ("a.pdf", b"<html><script>alert(1)</script></html>", "application/pdf"))])
+    assert (r.status_code, r.json()["code"]) == (415, "file_type")
+    r = await client.post(url, headers=auth(dept), data={"text": "x" * 2001})
+    assert r.status_code == 422
+    r = await client.post(url, headers=auth(dept), data={}, files=[("files", ("a.pdf", PDF, "application/pdf"))])
+    assert r.status_code == 422
+    r = await client.post(url, headers=auth(dept), data={"text": "太多"},
+                          files=[("files", (f"{n}.pdf", PDF, "application/pdf")) for n in range(11)])
+    assert (r.status_code, r.json()["code"]) == (422, "too_many_files")
+    shown = (await client.get(f"{API}/instructions/{i}", headers=auth(leader))).json()
+    assert shown["replies"] == [] and shown["state"] == "open"
