@@ -9,6 +9,7 @@ import pytest
 
 from tests.api.deliverable_helpers import put_report
 from tests.api.instruction_helpers import API, auth, department_key, frozen_day, leader_key, make_instruction
+from tests.api.supervision_helpers import decide, extend, patch, progress
 from tests.conftest import Keys
 
 URL = f"{API}/departments/scorecard"
@@ -130,3 +131,33 @@ async def test_csv_and_xlsx(client: httpx.AsyncClient, keys: Keys) -> None:
     assert rows[0][:3] == ("rank", "score", "department")
     assert [r[2] for r in rows[1:1 + len(js["items"])]] == [i["department"] for i in js["items"]]
     assert [r[1] for r in rows[1:1 + len(js["items"])]] == [i["score"] for i in js["items"]]
+
+
+async def test_progress_extensions_and_lights_are_counted(client: httpx.AsyncClient, keys: Keys,
+                                                          app_ctx: object) -> None:
+    dept, leader = await department_key(app_ctx, "jiaokeyuan"), await leader_key(app_ctx)
+    with frozen_day(date(2026, 1, 15)):
+        r = await patch(client, keys.admin, "r03-1", deadline="2026-06-30", progress_from="2026-01-01",
+                        progress_days=30)
+        assert r.status_code == 200, r.text
+        assert (await progress(client, dept, "r03-1")).status_code == 201  # due 01-31: on time
+    with frozen_day(date(2026, 3, 2)):  # due 02-14 passed in silence: late; this report restarts the count
+        assert (await progress(client, dept, "r03-1")).status_code == 201
+        ext = await extend(client, dept, "r03-1", new_deadline="2026-09-30")
+        assert ext.status_code == 201, ext.text
+        assert (await decide(client, leader, ext.json()["id"])).status_code == 200
+    with frozen_day(date(2026, 3, 20)):
+        card = (await client.get(URL, headers=auth(dept))).json()
+    line = _by_dept(card)["jiaokeyuan"]
+    assert line["progress"] == {"on_time": 1, "due": 2}
+    assert line["extensions"] == {"requested": 1, "approved": 1}
+    assert _by_dept(card)["jijiao"]["extensions"] == {"requested": 1, "approved": 1}  # r03-1 is theirs too
+    assert line["deliverables"]["total"] == 1 and line["deliverables"]["by_status"]["not_due"] == 1
+    assert line["deliverables"]["by_light"] == {"grey": 1}
+    # on time and 批示 have nothing to count and drop out; progress (1/2) and the city targets of its tasks
+    # (achieved or on track / judged, no_data left out) rescale to 100
+    assert line["components"]["on_time"]["value"] is None
+    judged = sum(n for s, n in line["targets"].items() if s not in ("no_data", "insufficient_data"))
+    good = line["targets"].get("achieved", 0) + line["targets"].get("on_track", 0)
+    assert judged >= 1 and line["components"]["targets"]["value"] == good / judged
+    assert line["score"] == round(100 * (20 * 0.5 + 20 * good / judged) / 40, 2)

@@ -23,9 +23,9 @@ A = Counts("a", deliverables={"done_on_time": 3, "done_late": 1, "not_due": 5, "
 #    100 × (40·0.5 + 20·1 + 20·0.5) / 80 = 100 × 50 / 80 = 62.5.
 B = Counts("b", deliverables={"done_on_time": 1, "overdue": 1}, progress_on_time=4, progress_due=4,
            targets={"on_track": 1, "missed": 1})
-# C: on_time 1/2, progress 1/2, 批示 1/1, and targets 5/8 to tie with B:
+# C: on_time 1/2 (done after an extension is not on time), progress 1/2, 批示 1/1, and targets 5/8 to tie with B:
 #    100 × (40·0.5 + 20·0.5 + 20·1 + 20·0.625) / 100 = 100 × 62.5 / 100 = 62.5.
-C = Counts("c", deliverables={"done_on_time": 1, "done_late": 1}, progress_on_time=1, progress_due=2,
+C = Counts("c", deliverables={"done_on_time": 1, "done_after_extension": 1}, progress_on_time=1, progress_due=2,
            instructions_in_time=1, instructions_addressed=1, targets={"achieved": 5, "at_risk": 3})
 NOTHING = Counts("z")
 
