@@ -42,6 +42,8 @@ async def posted(request: Request, viewer: Viewer) -> Form:
         raise Refused(say(exc.detail, "zh") or "", exc.status, exc.extra.get("code")) from None
     if not hmac.compare_digest(form.fields.get("csrf", ""), viewer.csrf):
         raise Refused("表单已失效或来源不明，请刷新页面后重新提交。", 403, "csrf_failed")
+    # A file input left empty still sends a part, with no name and no bytes: nothing was chosen.
+    form.files = [f for f in form.files if f.name or f.data]
     return form
 
 
