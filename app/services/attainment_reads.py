@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import catalog as q
 from app.domain.attainment import SEVERITY
 from app.domain.catalog import CITY, Catalog
+from app.domain.lights import target_light
 from app.domain.report import Row
 from app.domain.reporting import latest_due_year, rates
 from app.schemas.attainment import (
@@ -44,7 +45,10 @@ def row_read(cat: Catalog, r: Row) -> AttainmentRow:
         departments=cat.task_departments.get(ind.task_number, []), unit_code=r.unit_code,
         unit_name=unit.name if unit else r.unit_code, kind=r.kind.value, op=r.op, target=r.target_value,
         target_year=r.target_year, year_from=r.year_from, inherited=r.inherited, parent_unit=r.parent_unit,
-        status=j.status.value, met=j.met, actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
+        status=j.status.value, met=j.met,
+        # No 批示 exists yet, so none is overdue on the indicator or its task.
+        light=target_light(status=j.status.value, instruction_overdue=False).value,
+        actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
         progress=j.progress, attainment_ratio=j.attainment_ratio, deadline_passed=j.deadline_passed,
         years=[YearRead(year=y.year, value=y.value, met=y.met, missing=y.missing, pending=y.pending,
                         incomplete=y.incomplete) for y in j.years],

@@ -10,7 +10,6 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
-from app.db import evidence
 from app.db import instructions as store
 from app.db.instruction_models import Instruction
 from app.domain.audit import Author
@@ -31,6 +30,7 @@ from app.domain.instructions import (
 from app.domain.keys import Principal, Role
 from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.i18n import _, message_of
+from app.services import evidence
 
 INSTRUCTORS = frozenset({Role.ADMIN, Role.LEADER})
 
@@ -149,10 +149,7 @@ async def reply(session: AsyncSession, catalog: Catalog, instruction_id: int, *,
     if row.state == InstructionState.CLOSED:
         raise Conflict(_("Instruction {id} is closed; it takes no more replies.", id=instruction_id),
                        code="instruction_closed", state=row.state)
-    # Imported here: supervision reads deliverables, whose lights read 批示 from this module.
-    from app.services.supervision import check_files
-
-    files = await evidence.store(session, check_files(list(uploads)), by=who, department_code=department)
+    files = await evidence.keep(session, list(uploads), by=who, department_code=department)
     await store.add_reply(session, row, department=department, text=text, files=files, who=who)
     replied = {r.department_code for r in loaded.replies if r.recorded_at >= row.opened_at} | {department}
     if row.state == InstructionState.OPEN and all_answered(loaded.departments, replied):

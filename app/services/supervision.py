@@ -9,14 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import clock
 from app.db import deliverables as deliverable_store
-from app.db import evidence
 from app.db import extensions as extension_store
 from app.db import progress as progress_store
-from app.db.evidence import Checked, FileMeta
+from app.db.evidence import FileMeta
 from app.db.models_supervision import ExtensionRequest, ProgressReport
 from app.domain.audit import Author
 from app.domain.catalog import Catalog
-from app.domain.evidence import Upload, display_name, sniff
+from app.domain.evidence import Upload
 from app.domain.extensions import (
     NOTE_MAX,
     ExtensionState,
@@ -29,8 +28,9 @@ from app.domain.extensions import (
 )
 from app.domain.keys import Principal, Role
 from app.domain.progress import NEXT_STEPS_MAX, SUMMARY_MAX
-from app.errors import Conflict, Forbidden, NotFound, Unprocessable, UnsupportedMediaType
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.i18n import _
+from app.services import evidence
 from app.services.deliverables import _names, _unknown
 
 
@@ -58,19 +58,6 @@ async def _department_may_act(session: AsyncSession, catalog: Catalog | None, ca
                           code=code, departments=_names(catalog, departments),
                           department=_names(catalog, [caller.department_code or ""])),
                         code="other_department")
-
-
-def check_files(uploads: list[Upload]) -> list[Checked]:
-    """Each file's type from its bytes; 415 `file_type` for the first that is not PDF, DOCX, XLSX, PNG or JPEG."""
-    out = []
-    for i, u in enumerate(uploads):
-        kind = sniff(u.data)
-        if kind is None:
-            raise UnsupportedMediaType(
-                _("File {index} ({name}) is not a PDF, Word (.docx), Excel (.xlsx), PNG or JPEG file.",
-                  index=i + 1, name=(u.name or "")[:80]), code="file_type")
-        out.append(Checked(name=display_name(u.name, kind), type=kind, data=u.data))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +90,7 @@ async def add_progress(session: AsyncSession, catalog: Catalog | None, *, caller
     expected = clean_day("expected_done_on", fields.expected_done_on, problems)
     if problems or summary is None:
         raise refuse(problems)
-    checked = check_files(uploads)
-    files = await evidence.store(session, checked, by=by, department_code=caller.department_code)
+    files = await evidence.keep(session, uploads, by=by, department_code=caller.department_code)
     report = ProgressReport(deliverable_code=code, summary=summary, percent=percent, next_steps=next_steps,
                             expected_done_on=expected, department_code=caller.department_code, key_name=by.key_name)
     return await progress_store.add(session, report, files, by=by), files

@@ -44,6 +44,7 @@ DELIVERABLE: dict[str, Look] = {
     "done": Look("已完成", "完成", "s-on_track"),
     "done_on_time": Look("按期完成", "按期", "s-achieved"),
 }
+LIGHT = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "灰灯"}
 COMPLETENESS: dict[str, Look] = {
     "missing": Look("未报送", "未报", "s-missed"),
     "late": Look("迟报", "迟报", "s-at_risk"),

@@ -237,3 +237,19 @@ async def test_patch_refusals(app_ctx: Any, client: httpx.AsyncClient, keys: Key
     assert (await progress(client, await department_key(app_ctx, DEPARTMENT))).status_code == 403
     assert (await client.patch(f"{API}/deliverables/r99-9", headers=auth(keys.admin),
                                json={"title": "x"})).status_code == 404
+
+
+async def test_every_target_and_deliverable_row_carries_its_light(client: httpx.AsyncClient, keys: Keys) -> None:
+    expected = {"missed": "red", "off_track": "red", "at_risk": "yellow", "no_data": "grey",
+                "insufficient_data": "grey", "on_track": "green", "achieved": "green"}
+    rows = (await client.get(f"{API}/attainment", headers=auth(keys.bureau))).json()["rows"]
+    assert rows and all(r["light"] == expected[r["status"]] for r in rows)
+    zh = await client.get(f"{API}/attainment", headers=auth(keys.bureau), params={"format": "csv", "lang": "zh"})
+    header, first = zh.content.decode("utf-8-sig").splitlines()[:2]
+    assert "红黄绿灯" in header.split(",") and "灰灯" in first.split(",")
+    items = (await client.get(f"{API}/deliverables", headers=auth(keys.bureau))).json()["items"]
+    # Every seed deadline has passed: overdue ones are red, standing ones grey.
+    assert {d["light"] for d in items if d["status"] == "overdue"} == {"red"}
+    assert {d["light"] for d in items if d["status"] == "standing"} == {"grey"}
+    csv_zh = await client.get(f"{API}/deliverables", headers=auth(keys.bureau), params={"format": "csv", "lang": "zh"})
+    assert "红黄绿灯" in csv_zh.content.decode("utf-8-sig").splitlines()[0]

@@ -30,7 +30,7 @@ FAMILIES = {
     "attain_unit_report_interval_seconds", "attain_measurements_ingested_total", "attain_http_requests_total",
     "attain_http_request_duration_seconds_bucket", "attain_http_request_duration_seconds_sum",
     "attain_http_request_duration_seconds_count", "attain_scrape_collect_seconds",
-    "attain_deliverable_status", "attain_deliverables",
+    "attain_deliverable_status", "attain_deliverables", "attain_extension_requests", "attain_progress_reports_overdue",
     "attain_reporting_rate_ratio", "attain_reporting_on_time_ratio", "attain_quality_flags_open", "attain_reviews",
     "attain_instructions",
 }
@@ -341,7 +341,8 @@ def test_deliverables_dashboard_shows_departments_and_overdue(dashboards: dict[s
         "sum by (department, status) (attain_deliverables)"]
     assert any('attain_deliverable_status="overdue"' in e for e in exprs["逾期事项 Overdue deliverables"])
     rate = exprs["按期完成率 On-time rate"][0]
-    assert 'attain_deliverable_status="done_on_time"' in rate and "done_on_time|done_late|overdue" in rate
+    assert 'attain_deliverable_status="done_on_time"' in rate
+    assert "done_on_time|done_after_extension|done_late|overdue" in rate
     rows = [p for p in dashboard["panels"] if p["type"] == "row"]
     assert [r["title"] for r in rows] == ["批示 Leaders' instructions"]
     assert exprs["逾期未反馈批示 Overdue 批示 replies"] == ['sum(attain_instructions{overdue="true"})']
