@@ -298,3 +298,21 @@ async def test_a_reply_with_a_disguised_file_stores_nothing(client: httpx.AsyncC
     assert (r.status_code, r.json()["code"]) == (422, "too_many_files")
     shown = (await client.get(f"{API}/instructions/{i}", headers=auth(leader))).json()
     assert shown["replies"] == [] and shown["state"] == "open"
+
+
+@pytest.mark.parametrize("kind,code", [("indicator", "t03-campus-network-compliance"), ("task", "3")])
+async def test_an_overdue_instruction_turns_the_target_rows_red(client: httpx.AsyncClient, app_ctx: object,
+                                                                kind: str, code: str) -> None:
+    leader = await leader_key(app_ctx)
+
+    async def lights(day: str) -> set[str]:
+        r = await client.get(f"{API}/attainment", headers=auth(leader),
+                             params={"date": day, "indicator": "t03-campus-network-compliance"})
+        assert r.status_code == 200, r.text
+        return {row["light"] for row in r.json()["rows"]}
+
+    with frozen_day(DAY):
+        await make_instruction(client, leader, kind=kind, code=code, departments=["jiaokeyuan"],
+                               respond_by="2026-03-04")
+        assert "red" not in await lights("2026-03-04")
+        assert await lights("2026-03-05") == {"red"}
