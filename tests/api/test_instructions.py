@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import re
 from datetime import date, timedelta
 
 import httpx
@@ -316,3 +317,18 @@ async def test_an_overdue_instruction_turns_the_target_rows_red(client: httpx.As
                                respond_by="2026-03-04")
         assert "red" not in await lights("2026-03-04")
         assert await lights("2026-03-05") == {"red"}
+
+
+async def test_metrics_count_a_deliverable_red_for_its_overdue_instruction(client: httpx.AsyncClient, keys: Keys,
+                                                                           app_ctx: object) -> None:
+    leader = await leader_key(app_ctx)
+    series = 'attain_deliverables{department="zhaokao",light="%s",status="standing"}'
+    with frozen_day(DAY):  # r04-1 (长期, standing) is 招考办's too
+        await make_instruction(client, leader, kind="deliverable", code="r04-1", departments=["jiaokeyuan"],
+                               respond_by="2026-03-02")
+        before = (await client.get("/metrics", headers=auth(keys.scraper))).text
+    with frozen_day(DAY + timedelta(days=1)):
+        after = (await client.get("/metrics", headers=auth(keys.scraper))).text
+    red_before = re.search(re.escape(series % "red") + r" (\S+)", before)
+    red_after = re.search(re.escape(series % "red") + r" (\S+)", after)
+    assert red_before and red_after and float(red_after.group(1)) == float(red_before.group(1)) + 1
