@@ -104,6 +104,8 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
         (400, 413, 415, 422), "the body is JSON or a multipart form read by the route itself: an unreadable one is "
                               "400 or 415, one over the upload limits 413, a reply failing the rules 422"),
     "POST /api/v1/instructions/{instruction_id}/reopen": ((422,), "a respond_by before today is 422"),
+    "POST /api/v1/instructions/{instruction_id}/close": ((422,), "an Idempotency-Key sent before with another body "
+                                                                 "is 422, as for every write that honours one"),
     "GET /api/v1/departments/scorecard": ((422,), "unparseable date/as_of is 422"),
     "PUT /api/v1/departments/scorecard/weights": ((422,), "negative, all-zero or over-1,000 weights are 422"),
 }
