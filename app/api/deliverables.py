@@ -15,7 +15,7 @@ from app.domain.deliverables import SEVERITY, DeliverableStatus
 from app.domain.keys import Principal
 from app.domain.progress import expects_progress, last_report, progress_due_on
 from app.domain.tables import to_csv
-from app.domain.vocabulary import GROUP_NAMES
+from app.domain.vocabulary import GROUP_NAMES, LIGHT_NAMES
 from app.schemas.deliverables import (
     DeliverableList,
     DeliverableRead,
@@ -47,7 +47,7 @@ CSV_COLUMNS = (
 )
 
 
-LIGHT_ZH = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "灰灯"}
+LIGHT_ZH = {k: v.render("zh") for k, v in LIGHT_NAMES.items()}
 
 
 def deliverable_read(catalog: Catalog, j: service.Judged) -> DeliverableRead:

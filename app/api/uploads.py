@@ -94,6 +94,8 @@ class _Reader:
         h = self.form.digest
         h.update(b"F" if self.is_file else b"T")
         h.update(name.encode() + b"\0")
+        if self.is_file and self.filename == "" and not self.data:
+            return  # a browser's file input left empty: no file was chosen
         if self.is_file:
             data = bytes(self.data)
             h.update(hashlib.sha256(data).hexdigest().encode() + b"\0")

@@ -8,6 +8,7 @@ API after exactly this rounding.
 from dataclasses import dataclass
 
 from app.domain.attainment import SEVERITY
+from app.domain.vocabulary import LIGHT_NAMES
 from app.schemas.attainment import AttainmentRow
 
 
@@ -44,7 +45,7 @@ DELIVERABLE: dict[str, Look] = {
     "done": Look("已完成", "完成", "s-on_track"),
     "done_on_time": Look("按期完成", "按期", "s-achieved"),
 }
-LIGHT = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "灰灯"}
+LIGHT = {k: v.render("zh") for k, v in LIGHT_NAMES.items()}
 COMPLETENESS: dict[str, Look] = {
     "missing": Look("未报送", "未报", "s-missed"),
     "late": Look("迟报", "迟报", "s-at_risk"),

@@ -86,6 +86,13 @@ async def test_upload_list_download_byte_identical(app_ctx: Any, client: httpx.A
         assert got.headers["x-content-type-options"] == "nosniff"
         assert got.headers["content-disposition"].startswith("attachment;")
     assert (await client.get(f"{API}/files/999999", headers=auth(keys.bureau))).json()["code"] == "unknown_file"
+    # A browser's form with its file input left empty sends an empty part named "": a report without files.
+    empty = await client.post(f"{API}/deliverables/{CODE}/progress", content=(
+        b'--b\r\nContent-Disposition: form-data; name="summary"\r\n\r\n\xe8\xbf\x9b\xe5\xb1\x95\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename=""\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n\r\n--b--\r\n"),
+        headers={**auth(mine), "Content-Type": "multipart/form-data; boundary=b"})
+    assert empty.status_code == 201 and empty.json()["files"] == [] and empty.json()["summary"] == "进展"
 
 
 async def test_bad_uploads_store_nothing(app_ctx: Any, client: httpx.AsyncClient, keys: Keys) -> None:
@@ -106,6 +113,7 @@ async def test_bad_uploads_store_nothing(app_ctx: Any, client: httpx.AsyncClient
         assert (r.status_code, r.json().get("code")) == (status, code), (kwargs.keys(), r.text[:300])
     r = await client.post(f"{API}/deliverables/{CODE}/progress", headers=auth(mine), json={"summary": "x"})
     assert r.status_code == 415
+    assert (await progress(client, mine, files=[("", b"")])).json()["code"] == "file_type"
     assert (await client.get(f"{API}/deliverables/{CODE}/progress", headers=auth(mine))).json() == []
     assert (await client.get(f"{API}/files/1", headers=auth(mine))).status_code == 404
 
@@ -253,3 +261,23 @@ async def test_every_target_and_deliverable_row_carries_its_light(client: httpx.
     assert {d["light"] for d in items if d["status"] == "standing"} == {"grey"}
     csv_zh = await client.get(f"{API}/deliverables", headers=auth(keys.bureau), params={"format": "csv", "lang": "zh"})
     assert "红黄绿灯" in csv_zh.content.decode("utf-8-sig").splitlines()[0]
+
+
+async def test_extension_posts_honour_idempotency_keys(app_ctx: Any, client: httpx.AsyncClient, keys: Keys) -> None:
+    mine, leader = await department_key(app_ctx, DEPARTMENT), await leader_key(app_ctx)
+    with today(date(2027, 1, 10)):
+        assert (await patch(client, keys.admin, deadline="2027-03-31")).status_code == 200
+        body = {"new_deadline": "2027-06-30", "reason": "等待会签"}
+        url = f"{API}/deliverables/{CODE}/extensions"
+        first = await client.post(url, json=body, headers={**auth(mine), "Idempotency-Key": "ext-1"})
+        again = await client.post(url, json=body, headers={**auth(mine), "Idempotency-Key": "ext-1"})
+        assert first.status_code == again.status_code == 201 and again.json() == first.json()
+        assert again.headers.get("idempotent-replayed") == "true"
+        approve = f"{API}/extensions/{first.json()['id']}/approve"
+        one = await client.post(approve, headers={**auth(leader), "Idempotency-Key": "dec-1"})
+        two = await client.post(approve, headers={**auth(leader), "Idempotency-Key": "dec-1"})
+        assert one.status_code == two.status_code == 200 and two.json() == one.json()
+        bad = await client.post(url, json=body, headers={**auth(mine), "Idempotency-Key": "with space"})
+        assert (bad.status_code, bad.json()["code"]) == (400, "bad_idempotency_key")
+    steps = [h["action"] for h in await history(client, keys.bureau, CODE) if h["kind"] == "extension"]
+    assert steps == ["request", "approve"]

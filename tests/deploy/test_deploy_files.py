@@ -446,7 +446,7 @@ PROMQL_WORDS = {
     "sum", "max", "min", "count", "avg", "by", "without", "on", "ignoring", "group_left", "group_right", "or",
     "and", "unless", "bool", "time", "label_replace", "rate", "increase", "histogram_quantile", "le", "indicator",
     "unit_code", "unit_name", "kind", "target_year", "outcome", "task", "method", "route", "status",
-    "department", "deliverable", "state",
+    "department", "deliverable", "state", "light",
 }
 
 

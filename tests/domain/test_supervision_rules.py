@@ -129,3 +129,16 @@ def test_lights_first_rule_wins() -> None:
     assert target_light(status="insufficient_data", instruction_overdue=False) == Light.GREY
     assert target_light(status="achieved", instruction_overdue=True) == Light.RED
     assert target_light(status="on_track", instruction_overdue=False) == Light.GREEN
+
+
+def test_an_upload_gets_time_for_its_size() -> None:
+    from app.guards import _body_timeout
+
+    def scope(kind: bytes, size: int) -> dict[str, object]:
+        return {"headers": [(b"content-type", kind), (b"content-length", str(size).encode())]}
+
+    form = b"multipart/form-data; boundary=x"
+    assert _body_timeout(scope(form, 1024), 30.0) == 30.0
+    assert _body_timeout(scope(form, 50 * 1024 * 1024), 30.0) == 200.0  # 50 MiB at 256 KiB/s
+    assert _body_timeout(scope(form, 10**12), 30.0) == 400.0  # no more than the largest request allowed needs
+    assert _body_timeout(scope(b"application/json", 50 * 1024 * 1024), 30.0) == 30.0

@@ -108,6 +108,22 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
                                                                  "is 422, as for every write that honours one"),
     "GET /api/v1/departments/scorecard": ((422,), "unparseable date/as_of is 422"),
     "PUT /api/v1/departments/scorecard/weights": ((422,), "negative, all-zero or over-1,000 weights are 422"),
+    "POST /api/v1/deliverables/{code}/progress": (
+        (400, 413, 415, 422), "evidence is typed by its bytes (415 file_type), limits are 413/422, and the form "
+                              "fields are checked by the progress rules (422); binary parts are any bytes"),
+    "POST /api/v1/deliverables/{code}/extensions": (
+        (400, 409, 422), "the extension rules (too_late, not_extendable, deadline_not_later, a pending one 409, a "
+                         "date out of range) answer with a stable code; every field is free text in the schema; an "
+                         "Idempotency-Key beyond visible ASCII is 400 bad_idempotency_key, as for submissions"),
+    "POST /api/v1/extensions/{extension_id}/approve": (
+        (400, 409, 422), "only a pending request (409 review_state); a note with control characters is 422; an "
+                         "Idempotency-Key beyond visible ASCII is 400"),
+    "POST /api/v1/extensions/{extension_id}/reject": (
+        (400, 409, 422), "only a pending request (409 review_state); a note with control characters is 422; an "
+                         "Idempotency-Key beyond visible ASCII is 400"),
+    "PATCH /api/v1/deliverables/{code}": ((422,), "a correction's fields are checked by its rules (unknown fields, "
+                                                  "bad dates, unknown departments): the body is any object"),
+    "GET /api/v1/extensions": ((422,), "an unknown department name/alias is 422"),
 }
 
 # NUL, C0 controls (with TAB, LF, CR), ESC, DEL, NEL, zero-width space, right-to-left override, BOM.
