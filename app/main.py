@@ -12,7 +12,9 @@ from app.api import (
     catalog,
     completeness,
     deliverables,
+    department_scorecard,
     health,
+    instructions,
     keys,
     measurements,
     quality,
@@ -94,5 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router, prefix=API)
     app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
+    app.include_router(instructions.router, prefix=API)
+    app.include_router(department_scorecard.router, prefix=API)
     install_web(app)
     return app

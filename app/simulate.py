@@ -300,6 +300,9 @@ async def run(url: str, admin_key: str, *, first: int = 2018, last: int = 2025, 
             summary["deliverables"] = await play_departments(client, admin, seed=seed, run_id=run_id,
                                                              made_ids=made_ids)
             summary["supervision"] = await play_supervision(client, admin, run_id=run_id, made_ids=made_ids)
+            from app.simulate_instructions import play_instructions  # it builds on this module's helpers
+
+            summary["instructions"] = await play_instructions(client, admin, run_id=run_id, made_ids=made_ids)
         finally:
             for key_id in made_ids:  # demo keys must not outlive the demo
                 await client.delete(f"/api/v1/keys/{key_id}", headers=admin)

@@ -441,4 +441,4 @@ class DirtyCell(SQLModel, table=True):
 
 
 # The supervision tables live in their own module; importing it here puts them in every metadata user's view.
-from app.db import models_supervision  # noqa: E402,F401
+from app.db import instruction_models, models_supervision  # noqa: E402,F401

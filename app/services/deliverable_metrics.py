@@ -12,6 +12,7 @@ from app.domain.lights import LIGHTS
 from app.domain.periods import today_in_shanghai
 from app.metrics import gauge, stateset
 from app.services.deliverables import judge
+from app.services.instructions import overdue_subjects
 
 STATUSES = tuple(s.value for s in SEVERITY)
 X = ExtensionRequest.__table__  # type: ignore[attr-defined]
@@ -28,8 +29,9 @@ async def collect(session: AsyncSession) -> list[Metric]:
     per_department: dict[str, dict[tuple[str, str], int]] = {}
     late_progress: dict[str, int] = {}
     departments_of: dict[str, tuple[str, ...]] = {}
+    pressed = frozenset(await overdue_subjects(session, on=today, as_of=None))  # the lights' 批示 clause
     for d in await store.load(session):
-        j = judge(d, today)
+        j = judge(d, today, (), pressed)
         now = j.status.value
         departments_of[d.code] = d.departments
         status.add_metric([d.code, d.departments[0] if d.departments else "none"],

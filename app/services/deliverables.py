@@ -27,6 +27,7 @@ from app.domain.periods import today_in_shanghai
 from app.domain.progress import progress_overdue, recent_progress
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.i18n import _
+from app.services.instructions import overdue_subjects
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,18 +85,24 @@ def _actions(catalog: Catalog, d: Deliverable) -> tuple[int, ...]:
     return tuple(sorted({catalog.tasks[t].action_number for t in d.tasks if t in catalog.tasks}))
 
 
-def judge(d: Deliverable, on: date, actions: tuple[int, ...] = ()) -> Judged:
-    """One deliverable's status and light on `on`. No 批示 exists yet, so none is overdue."""
+def judge(d: Deliverable, on: date, actions: tuple[int, ...] = (),
+          overdue_instructions: frozenset[tuple[str, str]] = frozenset()) -> Judged:
+    """One deliverable's status and light on `on`; `overdue_instructions` holds the (kind, code) of every target
+    with an overdue 批示 then (the deliverable's own or its task's turns it red)."""
     status = d.status(on)
     late = progress_overdue(d, on, status)
+    pressed = bool(overdue_instructions) and (
+        ("deliverable", d.code) in overdue_instructions
+        or any(("task", str(t)) in overdue_instructions for t in d.tasks))
     light = deliverable_light(status=status, extension_pending=d.extension_pending, progress_overdue=late,
-                              recent_progress=recent_progress(d, on), instruction_overdue=False)
+                              recent_progress=recent_progress(d, on), instruction_overdue=pressed)
     return Judged(d, status, actions, light, late, on)
 
 
 async def judge_all(session: AsyncSession, catalog: Catalog, *, on: date, as_of: datetime | None) -> Listing:
     """Every deliverable with its status and light on `on`, as known at `as_of` (now when None)."""
-    items = [judge(d, on, _actions(catalog, d)) for d in await store.load(session, as_of=as_of)]
+    pressed = frozenset(await overdue_subjects(session, on=on, as_of=as_of))
+    items = [judge(d, on, _actions(catalog, d), pressed) for d in await store.load(session, as_of=as_of)]
     return Listing(on=on, as_of=as_of, items=items)
 
 

@@ -96,6 +96,18 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PUT /api/v1/deliverables/{code}/report": (
         (422,), "the report rules (unknown state, done without done_on, a future date, a non-http url, a note too "
                 "long, ...) answer 422 with a stable code; every field is free text in the schema"),
+    "GET /api/v1/instructions": ((422,), "unparseable date/as_of, an unknown department or a target that is not "
+                                         "kind:code is 422"),
+    "GET /api/v1/instructions/{instruction_id}": ((422,), "unparseable date/as_of is 422"),
+    "POST /api/v1/instructions": ((422,), "an unknown target or department, or a respond_by before today, is 422"),
+    "POST /api/v1/instructions/{instruction_id}/replies": (
+        (400, 413, 415, 422), "the body is JSON or a multipart form read by the route itself: an unreadable one is "
+                              "400 or 415, one over the upload limits 413, a reply failing the rules 422"),
+    "POST /api/v1/instructions/{instruction_id}/reopen": ((422,), "a respond_by before today is 422"),
+    "POST /api/v1/instructions/{instruction_id}/close": ((422,), "an Idempotency-Key sent before with another body "
+                                                                 "is 422, as for every write that honours one"),
+    "GET /api/v1/departments/scorecard": ((422,), "unparseable date/as_of is 422"),
+    "PUT /api/v1/departments/scorecard/weights": ((422,), "negative, all-zero or over-1,000 weights are 422"),
     "POST /api/v1/deliverables/{code}/progress": (
         (400, 413, 415, 422), "evidence is typed by its bytes (415 file_type), limits are 413/422, and the form "
                               "fields are checked by the progress rules (422); binary parts are any bytes"),
