@@ -10,11 +10,13 @@ from app.api import (
     admin,
     attainment,
     catalog,
+    channels,
     completeness,
     deliverables,
     health,
     keys,
     measurements,
+    notifications,
     quality,
     reviews,
     scorecard,
@@ -23,9 +25,13 @@ from app.api import (
 from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
+from app.domain.channels import ChannelKind, Result
+from app.domain.reminders import KINDS
 from app.errors import install_error_handlers
 from app.guards import InputGuard
+from app.metrics import ensure_reminder_series
 from app.middleware import ETags, Language, RequestContext
+from app.services.background import Loops
 from app.settings import Settings, get_settings
 from app.web.install import install as install_web
 
@@ -45,9 +51,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = create_session_factory(engine)
         app.state.write_sessions = create_session_factory(engine, write=True)
         app.state.catalogs = CatalogCache()
+        ensure_reminder_series(KINDS, [k.value for k in ChannelKind], [r.value for r in Result])
+        app.state.loops = Loops(settings, app.state.write_sessions)
+        if settings.remind_enabled:
+            app.state.loops.start()
         try:
             yield
         finally:
+            await app.state.loops.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -79,5 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router, prefix=API)
     app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
+    app.include_router(notifications.router, prefix=API)
+    app.include_router(channels.router, prefix=API)
     install_web(app)
     return app

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     # Signs the leaders' page session cookies; unset, one is generated and kept in the database (all workers agree).
     session_secret: str | None = None
     session_hours: float = 8.0
+    # Reminders and 催办 (SPEC "Supervision"): how often the scheduler and the outbox sender run, the address
+    # links in messages start with, and optional quiet hours in Asia/Shanghai ("22-08") that hold deliveries.
+    remind_every_seconds: float = 600.0
+    send_every_seconds: float = 30.0
+    remind_enabled: bool = True
+    public_url: str = "http://127.0.0.1:8000"
+    quiet_hours: str | None = None
 
 
 @lru_cache

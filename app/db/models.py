@@ -407,3 +407,7 @@ class QualityFlag(SQLModel, table=True):
     confirmed_by: str | None = None
     created_at: datetime = _ts(nullable=False, default=utcnow)
     updated_at: datetime = _ts(nullable=False, default=utcnow)
+
+
+# The reminders' tables live in their own module; importing it here puts them in the one metadata.
+from app.db import notify_models as notify_models  # noqa: E402
