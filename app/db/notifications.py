@@ -61,12 +61,13 @@ async def recorded_first_day(session: AsyncSession) -> date | None:
     return (await session.execute(select(S.c.first_day).where(S.c.name == SCHEDULER))).scalar()  # type: ignore[no-any-return]
 
 
-async def pressed_rows(session: AsyncSession) -> list[tuple[str, str, date]]:
-    """(deliverable, kind, due day) of every overdue notice and 催办 sent to a department."""
-    stmt = (select(N.c.subject_code, N.c.kind, N.c.due_day).distinct()
+async def pressed_rows(session: AsyncSession) -> list[tuple[str, str, date, datetime]]:
+    """(deliverable, kind, due day, created at) of every overdue notice and 催办 sent to a department."""
+    stmt = (select(N.c.subject_code, N.c.kind, N.c.due_day, func.min(N.c.created_at))
             .where(N.c.subject_kind == "deliverable", N.c.kind.in_([Kind.OVERDUE.value, Kind.URGE.value]),
-                   N.c.recipient_kind == RecipientKind.DEPARTMENT.value))
-    return [(r[0], r[1], r[2]) for r in await session.execute(stmt)]
+                   N.c.recipient_kind == RecipientKind.DEPARTMENT.value)
+            .group_by(N.c.subject_code, N.c.kind, N.c.due_day))
+    return [(r[0], r[1], r[2], r[3]) for r in await session.execute(stmt)]
 
 
 def _insert_ignoring_duplicates(session: AsyncSession, table: Any, values: dict[str, Any]) -> Any:

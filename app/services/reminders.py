@@ -9,7 +9,7 @@ restarts included. Other services add their own notices through `notify` (批示
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,15 +47,18 @@ class Run:
     created: list[int]
 
 
-def _pressed(rows: Iterable[tuple[str, str, date]], deadlines: dict[str, date | None]) -> dict[str, Pressed]:
-    """Per deliverable, what was sent since its current deadline passed (an extension starts a new count)."""
+def _pressed(rows: Iterable[tuple[str, str, date, datetime]], deadlines: dict[str, date | None]
+             ) -> dict[str, Pressed]:
+    """Per deliverable, what was sent since its current deadline passed (an extension starts a new count). The
+    next 催办 counts from the day the last notice was sent: a notice caught up after downtime is not followed by
+    a 催办 the next morning."""
     days: dict[str, set[date]] = defaultdict(set)
     urges: dict[str, set[date]] = defaultdict(set)
-    for code, kind, day in rows:
+    for code, kind, day, created_at in rows:
         deadline = deadlines.get(code)
         if deadline is None or day <= deadline:
             continue
-        days[code].add(day)
+        days[code].add(max(day, created_at.astimezone(clock.SHANGHAI).date()))
         if kind == Kind.URGE:
             urges[code].add(day)
     return {code: Pressed(max(ds), len(urges[code])) for code, ds in days.items()}
@@ -89,7 +92,13 @@ async def report_notices(session: AsyncSession, catalog: Catalog, *, today: date
     for the latest year already due and any year falling due within the week."""
     out: list[NewNotice] = []
     for year in (today.year - 2, today.year - 1, today.year):
-        for item in await completeness.items(session, catalog, year=year, on=today, as_of=None):
+        # Only indicators with something due this year: within the week before the due date, or past it while
+        # it is still the latest year due (missing reports).
+        inds = [c for c, i in catalog.indicators.items()
+                if due_date(year, i.due_days) - timedelta(days=7) <= today <= due_date(year + 1, i.due_days)]
+        if not inds:
+            continue
+        for item in await completeness.items(session, catalog, year=year, on=today, as_of=None, indicators=inds):
             ind = catalog.indicators[item.indicator]
             latest_past = item.due < today and due_date(year + 1, ind.due_days) >= today
             step = report_step(due=item.due, state=item.state, today=today, first_day=first_day,
