@@ -65,6 +65,10 @@ def receiver(**kw: Any) -> Iterator[Receiver]:
                            json.loads(raw or b"{}"), time.time())
             if r.secret and "timestamp" in query:
                 got.sign_ok = query.get("sign") == dingtalk_expected_sign(r.secret, query["timestamp"])
+            elif r.secret and "x-attain-signature" in got.headers:
+                mac = hmac.new(r.secret.encode(), got.headers.get("x-attain-timestamp", "").encode() + b"." + raw,
+                               hashlib.sha256).hexdigest()
+                got.sign_ok = hmac.compare_digest(got.headers["x-attain-signature"], f"sha256={mac}")
             with r.lock:
                 r.got.append(got)
             if r.delay:
