@@ -328,10 +328,6 @@ def main() -> None:
     cli()
 
 
-if __name__ == "__main__":
-    main()
-
-
 @cli.command()
 def remind(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent; store nothing")] = False,
@@ -358,3 +354,7 @@ def remind(
     for n in notices:
         typer.echo(f"- [{names[n.recipient.kind.value]} {n.recipient.code}] {n.title}\n  {n.body}"
                    + (f"\n  {n.link}" if n.link else ""))
+
+
+if __name__ == "__main__":
+    main()
