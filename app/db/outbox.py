@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.dialect import is_postgres
 from app.db.notify_models import Channel, ChannelSecret, DeliveryAttempt, Notification, OutboxRow
 
 C = Channel.__table__  # type: ignore[attr-defined]
@@ -16,6 +17,8 @@ O = OutboxRow.__table__  # type: ignore[attr-defined]  # noqa: E741
 A = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 N = Notification.__table__  # type: ignore[attr-defined]
 UNDELIVERED = ("pending",)
+# The first key of the two-key advisory locks that claim a channel for a sender (the second is the channel id).
+LOCK_NAMESPACE = 0x6174_7461
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,19 +33,32 @@ class Claimed:
     sent_last_minute: int
 
 
-async def claim_channel(session: AsyncSession, *, now: datetime, lease: timedelta) -> Claimed | None:
-    """Take the lease of one live channel with deliveries due, or None when there is none free."""
+async def claim_channel(session: AsyncSession, holder: AsyncSession, *, now: datetime, lease: timedelta,
+                        skip: set[int]) -> Claimed | None:
+    """Take one live channel with deliveries due (not in `skip`), or None when there is none free.
+
+    On PostgreSQL the claim is a session advisory lock held by `holder`'s connection while the sender works on
+    the channel: it ends with the sender, even one killed mid-send. On SQLite (one server process) it is a lease
+    on the channel row."""
     due = (select(O.c.channel_id).distinct()
            .join(C, C.c.id == O.c.channel_id)
            .where(O.c.state == "pending", O.c.next_at <= now, C.c.broken.is_(False), C.c.deleted.is_(False),
                   (C.c.lease_until.is_(None)) | (C.c.lease_until < now)))
     for channel_id in list((await session.execute(due)).scalars()):
-        until = now + lease
-        taken = await session.execute(
-            update(C).where(C.c.id == channel_id, (C.c.lease_until.is_(None)) | (C.c.lease_until < now))
-            .values(lease_until=until))
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
+        if channel_id in skip:
             continue
+        until = now + lease
+        if is_postgres(session):
+            got = (await holder.execute(text("SELECT pg_try_advisory_lock(:ns, :id)"),
+                                        {"ns": LOCK_NAMESPACE, "id": channel_id})).scalar()
+            if not got:
+                continue
+        else:
+            taken = await session.execute(
+                update(C).where(C.c.id == channel_id, (C.c.lease_until.is_(None)) | (C.c.lease_until < now))
+                .values(lease_until=until))
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                continue
         row = (await session.execute(select(C.c.kind, C.c.url).where(C.c.id == channel_id))).one()
         secret = (await session.execute(select(CS.c.secret).where(CS.c.channel_id == channel_id))).scalar()
         sent = (await session.execute(
@@ -52,8 +68,11 @@ async def claim_channel(session: AsyncSession, *, now: datetime, lease: timedelt
     return None
 
 
-async def release(session: AsyncSession, channel_id: int) -> None:
-    await session.execute(update(C).where(C.c.id == channel_id).values(lease_until=None))
+async def release(session: AsyncSession, holder: AsyncSession, channel_id: int) -> None:
+    if is_postgres(session):
+        await holder.execute(text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": LOCK_NAMESPACE, "id": channel_id})
+    else:
+        await session.execute(update(C).where(C.c.id == channel_id).values(lease_until=None))
 
 
 async def due_rows(session: AsyncSession, channel_id: int, *, now: datetime, limit: int = 500) -> list[Any]:

@@ -132,20 +132,17 @@ async def send_due(sessions: async_sessionmaker[AsyncSession], http: httpx.Async
         return 0
     sent = 0
     seen: set[int] = set()
-    while True:
-        async with sessions() as session, session.begin():
-            ch = await store.claim_channel(session, now=clock.now(), lease=LEASE)
-        if ch is None or ch.id in seen:
-            if ch is not None:
-                await _release(sessions, ch.id)
-            return sent
-        seen.add(ch.id)
-        try:
-            sent += await send_channel(sessions, http, ch)
-        finally:
-            await _release(sessions, ch.id)
-
-
-async def _release(sessions: async_sessionmaker[AsyncSession], channel_id: int) -> None:
-    async with sessions() as session, session.begin():
-        await store.release(session, channel_id)
+    async with sessions() as holder:  # holds the channels' advisory locks on PostgreSQL
+        while True:
+            async with sessions() as session, session.begin():
+                ch = await store.claim_channel(session, holder, now=clock.now(), lease=LEASE, skip=seen)
+            if ch is None:
+                break
+            seen.add(ch.id)
+            try:
+                sent += await send_channel(sessions, http, ch)
+            finally:
+                async with sessions() as session, session.begin():
+                    await store.release(session, holder, ch.id)
+        await holder.commit()
+    return sent
