@@ -5,7 +5,8 @@
 - A body sent with a Content-Encoding other than identity: 415 `unsupported_content_encoding` (attain does not
   inflate bodies; reading gzip as text would answer "invalid UTF-8", which sends the client the wrong way).
 - A body that is not complete within `body_timeout` seconds of the request's start: 408 `body_timeout`, and the
-  connection is closed (the route sees a disconnect and stores nothing).
+  connection is closed (the route sees a disconnect and stores nothing). A multipart upload (evidence files) is
+  given max(`body_timeout`, its declared size ÷ 256 KiB/s).
 """
 
 import asyncio
@@ -16,6 +17,7 @@ import structlog
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.domain.evidence import MAX_REQUEST_BYTES, upload_deadline
 from app.domain.text import CONTROL
 from app.errors import TYPE_BASE, ProblemResponse
 from app.i18n import Message as Words
@@ -47,6 +49,14 @@ def _refusal(scope: Scope) -> ProblemResponse | None:
     return None
 
 
+def _body_timeout(scope: Scope, floor: float) -> float:
+    headers = dict(scope["headers"])
+    declared = headers.get(b"content-length", b"")
+    if headers.get(b"content-type", b"").lower().startswith(b"multipart/form-data") and declared.isdigit():
+        return upload_deadline(min(int(declared), MAX_REQUEST_BYTES), floor_seconds=floor)
+    return floor
+
+
 class InputGuard:
     """Refuse control characters in paths and queries, compressed bodies, and bodies that arrive too slowly."""
 
@@ -65,6 +75,7 @@ class InputGuard:
         # From the route's first read, not the request's start: time the server itself spends first (auth, a
         # lock) is not the client's slowness.
         deadline: float | None = None
+        timeout = _body_timeout(scope, self.body_timeout)
         body_done = False
         started = answered = False
 
@@ -73,17 +84,17 @@ class InputGuard:
             if body_done or answered:
                 return await receive()  # after the body: waiting for a disconnect is not reading slowly
             if deadline is None:
-                deadline = time.monotonic() + self.body_timeout
+                deadline = time.monotonic() + timeout
             try:
                 async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
                     message = await receive()
             except TimeoutError:
-                log.info("body_timeout", path=scope["path"], seconds=self.body_timeout)
+                log.info("body_timeout", path=scope["path"], seconds=timeout)
                 if not started:
                     answered = True
                     await _problem(408, "request-timeout", _("Request Timeout"), "body_timeout",
                                    _("The request body was not received within {seconds:g} s.",
-                                     seconds=self.body_timeout), close=True)(scope, receive, send)
+                                     seconds=timeout), close=True)(scope, receive, send)
                 return {"type": "http.disconnect"}
             if message["type"] != "http.request" or not message.get("more_body", False):
                 body_done = True

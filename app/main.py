@@ -13,13 +13,16 @@ from app.api import (
     channels,
     completeness,
     deliverables,
+    department_scorecard,
     health,
+    instructions,
     keys,
     measurements,
     notifications,
     quality,
     reviews,
     scorecard,
+    supervision,
     templates,
 )
 from app.api import metrics as metrics_api
@@ -86,11 +89,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(attainment.router, prefix=API)
     app.include_router(completeness.router, prefix=API)
     app.include_router(deliverables.router, prefix=API)
+    app.include_router(supervision.router, prefix=API)
     app.include_router(scorecard.router, prefix=API)
     app.include_router(reviews.router, prefix=API)
     app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
     app.include_router(notifications.router, prefix=API)
     app.include_router(channels.router, prefix=API)
+    app.include_router(instructions.router, prefix=API)
+    app.include_router(department_scorecard.router, prefix=API)
     install_web(app)
     return app

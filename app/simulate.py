@@ -1,5 +1,6 @@
 """`attain simulate`: plays the ten districts' systems with SYNTHETIC values, over HTTP like real clients,
-and the bureau's departments reporting on their plan deliverables.
+and the bureau's departments reporting on their plan deliverables: reports, progress reports with a small PDF as
+evidence, and extension requests a leader decides.
 
 Every value it posts carries the comment "synthetic (attain simulate)", every report that note. A few districts
 lag: they report less progress and stop after LAG_LAST_YEAR, so dashboards and the "silent district" alert show
@@ -163,6 +164,77 @@ async def play_departments(client: httpx.AsyncClient, admin: dict[str, str], *, 
     return dict(Counter(d["status"] for d in after))
 
 
+def tiny_pdf(text: str) -> bytes:
+    """A one-page PDF saying `text` (ASCII), with a correct cross-reference table: evidence for the demo."""
+    body = f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("ascii", "replace")
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n%s\nendstream" % (len(body), body),
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for i, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (i, obj)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+# Supervision's demo: the first EXTENDED standing deliverables in progress are given a deadline (an admin's
+# correction), their departments ask for an extension, a leader approves the first and rejects the second.
+EXTENDED = 2
+
+
+async def _key(client: httpx.AsyncClient, admin: dict[str, str], made_ids: list[int] | None,
+               **body: Any) -> dict[str, str]:
+    made = (await client.post("/api/v1/keys", headers=admin, json=body)).raise_for_status().json()
+    if made_ids is not None:
+        made_ids.append(made["id"])
+    return {"Authorization": f"Bearer {made['key']}"}
+
+
+async def play_supervision(client: httpx.AsyncClient, admin: dict[str, str], *, run_id: str = "",
+                           made_ids: list[int] | None = None) -> dict[str, int]:
+    """Progress reports with a small PDF as evidence on every deliverable still in progress, and two extension
+    requests a leader decides (one approved, one rejected). Returns counts of what was recorded."""
+    suffix = f" (simulated{' ' + run_id if run_id else ''})"
+    listed = (await client.get("/api/v1/deliverables", headers=admin)).raise_for_status().json()
+    today = date.fromisoformat(listed["date"])
+    open_items = [d for d in listed["items"] if d["report"]["state"] == "in_progress"]
+    chosen = [d for d in open_items if d["status"] == "standing"][:EXTENDED]
+    for d in chosen:
+        (await client.patch(f"/api/v1/deliverables/{d['code']}", headers=admin, json={
+            "deadline": (today + timedelta(days=90)).isoformat()})).raise_for_status()
+    keys: dict[str, dict[str, str]] = {}
+    counts: Counter[str] = Counter()
+    for d in open_items:
+        lead = d["departments"][0]
+        if lead not in keys:
+            keys[lead] = await _key(client, admin, made_ids, role="department", department=lead,
+                                    name=f"{lead} 督办{suffix}")
+        pdf = tiny_pdf(f"Progress report {d['code']} - synthetic (attain simulate)")
+        r = await client.post(f"/api/v1/deliverables/{d['code']}/progress", headers=keys[lead],
+                              data={"summary": f"{COMMENT}: 按计划推进", "percent": "50"},
+                              files=[("files", (f"{d['code']}-进展.pdf", pdf, "application/pdf"))])
+        counts["progress_reports"] += r.status_code == 201
+    leader = await _key(client, admin, made_ids, role="leader", name=f"督查室{suffix}")
+    for i, d in enumerate(chosen):
+        asked = await client.post(f"/api/v1/deliverables/{d['code']}/extensions",
+                                  headers=keys[d["departments"][0]],
+                                  json={"new_deadline": (today + timedelta(days=180)).isoformat(),
+                                        "reason": f"{COMMENT}: 需征求相关部门意见", "progress": "初稿已完成"})
+        if asked.status_code != 201:
+            continue  # a second run: the deadline was already extended
+        action = "approve" if i == 0 else "reject"
+        decided = await client.post(f"/api/v1/extensions/{asked.json()['id']}/{action}", headers=leader,
+                                    json={"note": COMMENT})
+        counts["extensions_" + ("approved" if action == "approve" else "rejected")] += decided.status_code == 200
+    return dict(counts)
+
+
 async def specs_from(client: httpx.AsyncClient, headers: dict[str, str]) -> list[Spec]:
     """Indicators and their first target, read from the API."""
     listed = (await client.get("/api/v1/indicators", headers=headers)).raise_for_status().json()
@@ -227,6 +299,10 @@ async def run(url: str, admin_key: str, *, first: int = 2018, last: int = 2025, 
                 summary[unit] = {"status": answer.status_code, **answer.json().get("counts", {})}
             summary["deliverables"] = await play_departments(client, admin, seed=seed, run_id=run_id,
                                                              made_ids=made_ids)
+            summary["supervision"] = await play_supervision(client, admin, run_id=run_id, made_ids=made_ids)
+            from app.simulate_instructions import play_instructions  # it builds on this module's helpers
+
+            summary["instructions"] = await play_instructions(client, admin, run_id=run_id, made_ids=made_ids)
         finally:
             for key_id in made_ids:  # demo keys must not outlive the demo
                 await client.delete(f"/api/v1/keys/{key_id}", headers=admin)

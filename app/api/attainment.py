@@ -12,7 +12,7 @@ from app.domain.catalog import CITY, Catalog
 from app.domain.periods import today_in_shanghai
 from app.domain.tables import to_csv
 from app.domain.times import parse_as_of, parse_day
-from app.domain.vocabulary import GROUP_NAMES, KIND_NAMES, STATUS_NAMES
+from app.domain.vocabulary import GROUP_NAMES, KIND_NAMES, LIGHT_NAMES, STATUS_NAMES
 from app.errors import Unprocessable
 from app.i18n import message_of
 from app.schemas.attainment import AttainmentReport, AttainmentRow, SummaryReport, YearlyReport
@@ -27,7 +27,8 @@ CSV_COLUMNS = (
     ("task", "task", "任务"), ("action", "action", "行动"), ("departments", "departments", "责任处室"),
     ("unit_code", "unit_code", "单位代码"), ("unit_name", "unit_name", "单位"), ("kind", "kind", "目标类型"),
     ("op", "op", "比较"), ("target", "target", "目标值"), ("target_year", "target_year", "目标年份"),
-    ("inherited", "inherited", "继承"), ("status", "status", "状态"), ("actual_value", "actual", "实际值"),
+    ("inherited", "inherited", "继承"), ("status", "status", "状态"), ("light", "light", "红黄绿灯"),
+    ("actual_value", "actual", "实际值"),
     ("actual_period", "actual_period", "实际期间"), ("baseline_value", "baseline", "基线"),
     ("projection", "projection", "预测"), ("pace", "pace", "进度速度"), ("progress", "progress", "完成进度"),
     ("attainment_ratio", "attainment_ratio", "达成率"), ("units_met", "units_met", "达标单位数"),
@@ -39,7 +40,7 @@ SUMMARY_COLUMNS = (("group", "group", "分组"), ("key", "key", "代码"), ("nam
                    ("total", "total", "合计"),
                    *((s.value, s.value, STATUS_NAMES[s.value].render("zh")) for s in SEVERITY))
 # Coded values a Chinese CSV shows as words (SPEC: "lang=zh CSV is Chinese throughout").
-ROW_WORDS = {"status": STATUS_NAMES, "kind": KIND_NAMES}
+ROW_WORDS = {"status": STATUS_NAMES, "kind": KIND_NAMES, "light": LIGHT_NAMES}
 SUMMARY_WORDS = {"group": GROUP_NAMES, "key": {"all": GROUP_NAMES["all"]}}
 
 

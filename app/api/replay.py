@@ -15,11 +15,14 @@ from app.errors import PROBLEM, AppError, Conflict, Unprocessable, problem_body
 from app.i18n import _
 
 
-async def claim(request: Request, caller: Principal, key: str, *, body: bytes, query: str) -> Response | None:
+async def claim(request: Request, caller: Principal, key: str, *, body: bytes, query: str,
+                content_type: str | None = None) -> Response | None:
     """Claim (API key, Idempotency-Key) for this request: the first answer when it is a replay, None when this request
-    is to run; another body under the key is 422, one still in flight 409."""
+    is to run; another body under the key is 422, one still in flight 409. `content_type` stands in for the
+    header when the body given is already a canonical form (a multipart form's, without its boundary)."""
     settings = request.app.state.settings
-    fp = idempotency.fingerprint(body=body, content_type=request.headers.get("content-type", ""), query=query)
+    given = request.headers.get("content-type", "") if content_type is None else content_type
+    fp = idempotency.fingerprint(body=body, content_type=given, query=query)
     found = await idempotency.claim(request.app.state.write_sessions, key_id=caller.key_id, key=key, fp=fp,
                                     lease_s=settings.idempotency_lease_seconds, ttl_h=settings.idempotency_ttl_hours)
     if found.state == ClaimState.REPLAY:
@@ -33,15 +36,17 @@ async def claim(request: Request, caller: Principal, key: str, *, body: bytes, q
 
 
 async def idempotently(request: Request, session: AsyncSession, caller: Principal, key: str | None, status: int,
-                       run: Callable[[], Awaitable[BaseModel]], status_of: Callable[[], int] | None = None
-                       ) -> Response:
+                       run: Callable[[], Awaitable[BaseModel]], status_of: Callable[[], int] | None = None,
+                       form: bytes | None = None) -> Response:
     """Run `run` once per (API key, Idempotency-Key); its model is answered as JSON with `status` (or, when
-    given, `status_of()` read after the run)."""
+    given, `status_of()` read after the run). `form`: the fingerprint of a multipart body already read
+    (app.api.uploads), which stands for the body."""
     if key is None:
         model = await run()
         return _json(status_of() if status_of else status, model)
-    replayed = await claim(request, caller, key, body=await request.body(),
-                           query=f"{request.url.path}?{request.url.query}")
+    replayed = await claim(request, caller, key, body=await request.body() if form is None else form,
+                           query=f"{request.url.path}?{request.url.query}",
+                           content_type=None if form is None else "multipart/form-data")
     if replayed is not None:
         return replayed
     try:

@@ -43,6 +43,6 @@ async def scorecard(
         date=on.isoformat(), as_of=when.isoformat() if when else "now",
         worst=Worst(targets=most_severe(r.judgement.status for r in rows).value if rows else None,
                     deliverables=(w.value if (w := worst(j.status for j in listing.items)) else None)),
-        targets=[reads.row_read(cat, r) for r in rows],
-        deliverables=[deliverable_read(cat, j.deliverable, j.status, j.actions) for j in listing.items],
+        targets=[reads.row_read(cat, r, report.pressed) for r in rows],
+        deliverables=[deliverable_read(cat, j) for j in listing.items],
     )

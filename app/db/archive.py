@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import orjson
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, Column, Date, DateTime, Integer, String, Table, func, select, text
+from sqlalchemy import JSON, Column, Date, DateTime, Integer, LargeBinary, String, Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.db.migrate import alembic_config
@@ -41,7 +41,14 @@ def kind_of(column: Column[Any]) -> Kind:
         return Kind.TIMESTAMP
     if isinstance(t, Date):
         return Kind.DATE
+    if isinstance(t, LargeBinary):
+        return Kind.BYTES
     return Kind.PLAIN
+
+
+def _batch(table: Table) -> int:
+    # A row holding a file may hold 20 MiB: such tables travel a few rows at a time.
+    return 4 if any(kind_of(c) is Kind.BYTES for c in table.columns) else BATCH
 
 
 def tables() -> list[Table]:
@@ -72,7 +79,7 @@ async def _rows(conn: AsyncConnection, table: Table) -> AsyncIterator[list[Any]]
         # asyncpg's own cursor, in the snapshot's transaction: several times faster than SQLAlchemy's rows.
         apg = (await conn.get_raw_connection()).driver_connection
         sql = str(stmt.compile(dialect=conn.dialect))
-        async for record in apg.cursor(sql, prefetch=BATCH):  # type: ignore[union-attr]
+        async for record in apg.cursor(sql, prefetch=_batch(table)):  # type: ignore[union-attr]
             row = out(record)
             for i in json_at:  # json may arrive as text (the codec set on the connection); the archive holds JSON
                 if isinstance(row[i], str | bytes):
@@ -80,7 +87,7 @@ async def _rows(conn: AsyncConnection, table: Table) -> AsyncIterator[list[Any]]
             yield row
         return
     result = await conn.stream(stmt)
-    async for part in result.partitions(BATCH):
+    async for part in result.partitions(_batch(table)):
         for values in part:
             yield out(values)
 
@@ -143,8 +150,10 @@ def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
 
 
 async def _is_empty(conn: AsyncConnection) -> list[str]:
-    return [t.name for t in tables()
-            if (await conn.execute(select(func.count()).select_from(t))).scalar()]
+    # Preset tables are filled by the migrations themselves (the day a feature was installed): an import
+    # replaces their rows with the archived store's.
+    return [t.name for t in tables() if not t.info.get("preset")
+            and (await conn.execute(select(func.count()).select_from(t))).scalar()]
 
 
 def _lines(archive: zipfile.ZipFile, entry: dict[str, Any]) -> Iterator[list[Any]]:
@@ -197,6 +206,8 @@ async def import_store(engine: AsyncEngine, path: Path) -> dict[str, Any]:
 async def _load(conn: AsyncConnection, table: Table, archive: zipfile.ZipFile, entry: dict[str, Any]) -> None:
     kinds = [kind_of(c) for c in table.columns]
     decode_row = row_codec(kinds, out=False)
+    if table.info.get("preset"):
+        await conn.execute(delete(table))
     rows: Iterator[list[Any]] = (decode_row(values) for values in _lines(archive, entry))
     if any(fk.column.table is table for fk in table.foreign_keys):
         # A self-referencing table (the unit tree: thousands of rows at most) is held whole to order it.
@@ -204,7 +215,7 @@ async def _load(conn: AsyncConnection, table: Table, archive: zipfile.ZipFile, e
     batch: list[list[Any]] = []
     for row in rows:
         batch.append(row)
-        if len(batch) >= BATCH:
+        if len(batch) >= _batch(table):
             await _insert(conn, table, batch)
             batch = []
     if batch:

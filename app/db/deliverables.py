@@ -10,8 +10,10 @@ from sqlmodel import col
 
 from app.db.models import Deliverable as DeliverableRow
 from app.db.models import DeliverableDepartment, DeliverableRevision, PlanRow, PlanRowTask
+from app.db.models_supervision import DeliverableEdit
+from app.db.supervision import Facts, facts, installed_on, latest_edits
 from app.domain.deliverable_reports import ValidReport
-from app.domain.deliverables import Deliverable, Report, State
+from app.domain.deliverables import PROGRESS_DAYS, Deliverable, Report, State
 
 D = DeliverableRow.__table__  # type: ignore[attr-defined]
 R = DeliverableRevision.__table__  # type: ignore[attr-defined]
@@ -56,13 +58,23 @@ async def load(session: AsyncSession, *, as_of: datetime | None = None) -> list[
                    R.c.key_name).join(latest, R.c.id == latest.c.id))
         for code, *fields in found:
             reports[code] = _report(*fields)
-    return [
-        Deliverable(code=r["code"], row=r["plan_row_seq"], n=r["n"], title=r["title"], deadline=r["deadline"],
-                    departments=tuple(deps.get(r["code"], ())), tasks=tuple(tasks.get(r["plan_row_seq"], ())),
-                    source=r["source"], note=r["note"], row_number=r["row_number"], deadline_text=r["deadline_text"],
-                    report=reports.get(r["code"], Report()))
-        for r in rows
-    ]
+    known = await facts(session, as_of=as_of)
+    since = await installed_on(session)
+    out = []
+    for r in rows:
+        f = known.get(r["code"]) or Facts()
+        e = f.edit  # an admin's correction replaces the seed's title, deadline and departments
+        out.append(Deliverable(
+            code=r["code"], row=r["plan_row_seq"], n=r["n"], title=e.title if e else r["title"],
+            deadline=e.deadline if e else r["deadline"],
+            departments=tuple(e.departments if e else deps.get(r["code"], ())),
+            tasks=tuple(tasks.get(r["plan_row_seq"], ())), source=r["source"], note=r["note"],
+            row_number=r["row_number"], deadline_text=r["deadline_text"], report=reports.get(r["code"], Report()),
+            extended_to=f.extended_to, extension_pending=f.extension_pending,
+            progress_days=e.progress_days if e else PROGRESS_DAYS,
+            progress_from=e.progress_from if e and e.progress_from else since,
+            progress_reported=tuple(sorted(f.progress_reported))))
+    return out
 
 
 async def get_for_update(session: AsyncSession, code: str) -> tuple[DeliverableRow, list[str]] | None:
@@ -72,6 +84,9 @@ async def get_for_update(session: AsyncSession, code: str) -> tuple[DeliverableR
                                  .with_for_update())).scalar_one_or_none()
     if row is None:
         return None
+    edit = (await latest_edits(session, code=code)).get(code)
+    if edit is not None:
+        return row, list(edit.departments)
     deps = await session.execute(select(col(DeliverableDepartment.department_code))
                                  .where(col(DeliverableDepartment.deliverable_code) == code)
                                  .order_by(col(DeliverableDepartment.position)))
@@ -112,3 +127,15 @@ async def history(session: AsyncSession, code: str) -> list[DeliverableRevision]
 
 async def exists(session: AsyncSession, code: str) -> bool:
     return (await session.execute(select(D.c.code).where(D.c.code == code))).first() is not None
+
+
+async def latest_edit(session: AsyncSession, code: str) -> DeliverableEdit | None:
+    """The admin's correction now in force for one deliverable, or None."""
+    return (await latest_edits(session, code=code)).get(code)
+
+
+async def edits(session: AsyncSession, code: str) -> list[DeliverableEdit]:
+    """Every admin correction of one deliverable, oldest first."""
+    stmt = (select(DeliverableEdit).where(col(DeliverableEdit.deliverable_code) == code)
+            .order_by(col(DeliverableEdit.id)))
+    return list((await session.execute(stmt)).scalars())

@@ -411,3 +411,5 @@ class QualityFlag(SQLModel, table=True):
 
 # The reminders' tables live in their own module; importing it here puts them in the one metadata.
 from app.db import notify_models as notify_models  # noqa: E402
+# The supervision tables live in their own modules; importing them here puts them in every metadata user's view.
+from app.db import instruction_models, models_supervision  # noqa: E402,F401

@@ -10,6 +10,7 @@ microseconds ("2026-11-30T02:35:51.123456Z"), JSON columns as JSON with sorted k
 deflated with a fixed timestamp, so the same store always gives the same bytes, whichever database holds it.
 """
 
+import base64
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -29,6 +30,7 @@ class Kind(StrEnum):
     DATE = "date"
     TIMESTAMP = "timestamp"
     JSON = "json"
+    BYTES = "bytes"  # evidence files: base64, so the archive gives back the very same bytes
 
 
 class ArchiveError(ValueError):
@@ -46,11 +48,17 @@ def _timestamp_out(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def _bytes_out(value: bytes | memoryview) -> str:
+    return base64.b64encode(bytes(value)).decode("ascii")
+
+
 ENCODERS: dict[Kind, Callable[[Any], Any] | None] = {
     Kind.PLAIN: None, Kind.JSON: None, Kind.TIMESTAMP: _timestamp_out, Kind.DATE: date.isoformat,
+    Kind.BYTES: _bytes_out,
 }
 DECODERS: dict[Kind, Callable[[Any], Any] | None] = {
     Kind.PLAIN: None, Kind.JSON: None, Kind.TIMESTAMP: datetime.fromisoformat, Kind.DATE: date.fromisoformat,
+    Kind.BYTES: base64.b64decode,
 }
 
 

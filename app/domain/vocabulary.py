@@ -38,6 +38,8 @@ STATUS_NAMES: dict[str, Message] = {
     "insufficient_data": _("insufficient data"),
 }
 
+LIGHT_NAMES: dict[str, Message] = {"red": _("red"), "yellow": _("yellow"), "green": _("green"), "grey": _("grey")}
+
 REPORT_STATE_NAMES: dict[str, Message] = {
     "on_time": _("on time"), "late": _("late"), "missing": _("missing"), "not_due": _("not due"),
 }

@@ -55,6 +55,7 @@ class AttainmentRow(BaseModel):
     inherited: bool
     parent_unit: str | None
     status: str
+    light: str = Field(default="grey", description="red, yellow, green or grey (SPEC \"Supervision\")")
     met: bool | None
     actual: Actual | None
     baseline: BaselineRead | None

@@ -1,6 +1,7 @@
 """Plan deliverable schemas: the list, one report, its history, the summary and a task's scorecard."""
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +49,15 @@ class DeliverableRead(BaseModel):
     lead_department: str | None
     status: str
     report: ReportRead
+    effective_deadline: date | None = Field(default=None, description="deadline, or an approved extension's later "
+                                                                      "date")
+    light: str = Field(default="grey", description="red, yellow, green or grey (SPEC \"Supervision\")")
+    extension_pending: bool = False
+    progress_days: int = 30
+    progress_from: date | None = None
+    last_progress_on: date | None = None
+    progress_due_on: date | None = Field(default=None, description="when the next progress report is due")
+    progress_overdue: bool = False
 
 
 class DeliverableList(BaseModel):
@@ -63,19 +73,28 @@ class ReportAnswer(BaseModel):
 
 
 class RevisionRead(BaseModel):
+    """One entry of a deliverable's history: a report, an admin's correction (`kind: edit`, with `changes`) or
+    an extension request's step (`kind: extension`); together they show every deadline it has had."""
+
+    kind: str = Field(default="report", description="report, edit or extension")
     id: int
-    state: str
-    old_state: str | None
-    done_on: date | None
-    document_no: str | None
-    url: str | None
-    note: str | None
+    state: str | None = None
+    old_state: str | None = None
+    done_on: date | None = None
+    document_no: str | None = None
+    url: str | None = None
+    note: str | None = None
     key_name: str
-    department: str | None
-    request_id: str | None
+    department: str | None = None
+    request_id: str | None = None
     key_id: int | None = None
     client_request_id: str | None = None
     recorded_at: datetime
+    changes: dict[str, Any] | None = Field(default=None, description="edit: the fields it changed, new values")
+    extension_id: int | None = None
+    action: str | None = Field(default=None, description="extension: request, approve or reject")
+    old_deadline: date | None = None
+    new_deadline: date | None = None
 
 
 class GroupRead(BaseModel):
@@ -84,7 +103,8 @@ class GroupRead(BaseModel):
     name_en: str
     total: int
     counts: dict[str, int]
-    on_time_rate: float | None = Field(description="done_on_time / (done_on_time + done_late + overdue); null if 0")
+    on_time_rate: float | None = Field(description="done_on_time / (done_on_time + done_after_extension + "
+                                                   "done_late + overdue); null if 0")
 
 
 class PlanSummary(BaseModel):

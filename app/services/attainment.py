@@ -17,6 +17,7 @@ from app.domain.completeness import Scope, Tree, mark
 from app.domain.periods import Period, PeriodType
 from app.domain.report import IndicatorInfo, Row, TargetInfo, build_rows
 from app.domain.yearly import Measure, Observation, YearValue, own_yearly, rollup
+from app.services import instructions
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class Report:
     # older than the kept rows' history)
     source: str
     series: Series  # the yearly values A(u, y) the rows were judged on
+    # (kind, code) of every task, deliverable and indicator with an overdue 批示 on `on`: lights turn red there.
+    pressed: frozenset[tuple[str, str]] = frozenset()
 
 
 def indicator_infos(catalog: Catalog) -> dict[str, IndicatorInfo]:
@@ -110,4 +113,5 @@ async def report(
             source = "values"
     series = _marked(series, rules, trees)
     rows_out = build_rows(indicators=infos, targets=found, children=catalog.children, values=series, on=on)
-    return Report(rows=rows_out, on=on, as_of=as_of, source=source, series=series)
+    pressed = frozenset(await instructions.overdue_subjects(session, on=on, as_of=as_of))
+    return Report(rows=rows_out, on=on, as_of=as_of, source=source, series=series, pressed=pressed)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import catalog as q
 from app.domain.attainment import SEVERITY
 from app.domain.catalog import CITY, Catalog
+from app.domain.lights import target_light
 from app.domain.report import Row
 from app.domain.reporting import latest_due_year, rates
 from app.schemas.attainment import (
@@ -29,8 +30,9 @@ from app.services import completeness
 from app.services.attainment import Report
 
 
-def row_read(cat: Catalog, r: Row) -> AttainmentRow:
-    """One judged target row as the API sends it."""
+def row_read(cat: Catalog, r: Row, pressed: frozenset[tuple[str, str]] = frozenset()) -> AttainmentRow:
+    """One judged target row as the API sends it; `pressed`: the (kind, code) of every target with an overdue
+    批示 (one on the row's indicator or its task turns the row red)."""
     ind = cat.indicators[r.indicator]
     task = cat.tasks[ind.task_number]
     j = r.judgement
@@ -44,7 +46,10 @@ def row_read(cat: Catalog, r: Row) -> AttainmentRow:
         departments=cat.task_departments.get(ind.task_number, []), unit_code=r.unit_code,
         unit_name=unit.name if unit else r.unit_code, kind=r.kind.value, op=r.op, target=r.target_value,
         target_year=r.target_year, year_from=r.year_from, inherited=r.inherited, parent_unit=r.parent_unit,
-        status=j.status.value, met=j.met, actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
+        status=j.status.value, met=j.met,
+        light=target_light(status=j.status.value, instruction_overdue=bool(pressed) and (
+            ("indicator", r.indicator) in pressed or ("task", str(ind.task_number)) in pressed)).value,
+        actual=actual, baseline=baseline, projection=j.projection, pace=j.pace,
         progress=j.progress, attainment_ratio=j.attainment_ratio, deadline_passed=j.deadline_passed,
         years=[YearRead(year=y.year, value=y.value, met=y.met, missing=y.missing, pending=y.pending,
                         incomplete=y.incomplete) for y in j.years],
@@ -57,7 +62,7 @@ def row_read(cat: Catalog, r: Row) -> AttainmentRow:
 
 def rows_read(cat: Catalog, report: Report) -> list[AttainmentRow]:
     """Every row of the report, as the API sends them."""
-    return [row_read(cat, r) for r in report.rows]
+    return [row_read(cat, r, report.pressed) for r in report.rows]
 
 
 def as_of_text(report: Report) -> str:

@@ -10,7 +10,9 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import deliverables as store
+from app.db import extensions as extension_store
 from app.db.models import DeliverableRevision
+from app.db.models_supervision import DeliverableEdit, ExtensionEvent, ExtensionRequest
 from app.domain.catalog import Catalog
 from app.domain.deliverable_reports import ReportInput, ReportProblem, check_report
 from app.domain.deliverables import (
@@ -20,9 +22,12 @@ from app.domain.deliverables import (
     on_time_rate,
 )
 from app.domain.keys import Principal, Role
+from app.domain.lights import Light, deliverable_light
 from app.domain.periods import today_in_shanghai
+from app.domain.progress import progress_overdue, recent_progress
 from app.errors import Forbidden, NotFound, Unprocessable
 from app.i18n import _
+from app.services.instructions import overdue_subjects
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,9 @@ class Judged:
     deliverable: Deliverable
     status: DeliverableStatus
     actions: tuple[int, ...]
+    light: Light = Light.GREY
+    progress_overdue: bool = False
+    on: date | None = None  # the day judged
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +85,24 @@ def _actions(catalog: Catalog, d: Deliverable) -> tuple[int, ...]:
     return tuple(sorted({catalog.tasks[t].action_number for t in d.tasks if t in catalog.tasks}))
 
 
+def judge(d: Deliverable, on: date, actions: tuple[int, ...] = (),
+          overdue_instructions: frozenset[tuple[str, str]] = frozenset()) -> Judged:
+    """One deliverable's status and light on `on`; `overdue_instructions` holds the (kind, code) of every target
+    with an overdue 批示 then (the deliverable's own or its task's turns it red)."""
+    status = d.status(on)
+    late = progress_overdue(d, on, status)
+    pressed = bool(overdue_instructions) and (
+        ("deliverable", d.code) in overdue_instructions
+        or any(("task", str(t)) in overdue_instructions for t in d.tasks))
+    light = deliverable_light(status=status, extension_pending=d.extension_pending, progress_overdue=late,
+                              recent_progress=recent_progress(d, on), instruction_overdue=pressed)
+    return Judged(d, status, actions, light, late, on)
+
+
 async def judge_all(session: AsyncSession, catalog: Catalog, *, on: date, as_of: datetime | None) -> Listing:
-    """Every deliverable with its status on `on`, as known at `as_of` (now when None)."""
-    items = [Judged(d, d.status(on), _actions(catalog, d)) for d in await store.load(session, as_of=as_of)]
+    """Every deliverable with its status and light on `on`, as known at `as_of` (now when None)."""
+    pressed = frozenset(await overdue_subjects(session, on=on, as_of=as_of))
+    items = [judge(d, on, _actions(catalog, d), pressed) for d in await store.load(session, as_of=as_of)]
     return Listing(on=on, as_of=as_of, items=items)
 
 
@@ -187,8 +210,19 @@ async def report_deliverable(session: AsyncSession, *, caller: Principal, code: 
     return Reported(code=code, revision=revision)
 
 
-async def deliverable_history(session: AsyncSession, code: str) -> list[DeliverableRevision]:
-    """Every report on a deliverable, oldest first; 404 for an unknown code."""
+@dataclass(frozen=True, slots=True)
+class History:
+    reports: list[DeliverableRevision]
+    edits: list[DeliverableEdit]
+    extension_events: list[tuple[ExtensionRequest, ExtensionEvent]]
+
+
+async def deliverable_history(session: AsyncSession, code: str) -> History:
+    """Every report on a deliverable, every correction and every extension step, oldest first; 404 for an
+    unknown code."""
     if not await store.exists(session, code):
         raise _unknown(code)
-    return await store.history(session, code)
+    requests = await extension_store.listing(session, codes=[code])
+    events = await extension_store.events(session, [x.id for x in requests if x.id is not None])
+    return History(reports=await store.history(session, code), edits=await store.edits(session, code),
+                   extension_events=[(x, e) for x in requests for e in events.get(x.id or 0, [])])

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.web import docs, pages, signin
+from app.web import attention, desk, docs, pages, signin
 from app.web.render import HERE
 from app.web.session import COOKIE, SignInRequired
 
@@ -27,3 +27,5 @@ def install(app: FastAPI) -> None:
     app.include_router(docs.router)
     app.include_router(signin.router)
     app.include_router(pages.router)
+    app.include_router(desk.router)
+    app.include_router(attention.router)

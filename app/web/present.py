@@ -36,6 +36,7 @@ BEHIND = frozenset({"missed", "off_track", "at_risk"})
 DELIVERABLE: dict[str, Look] = {
     "overdue": Look("逾期", "逾期", "s-missed"),
     "done_late": Look("逾期完成", "迟完成", "s-off_track"),
+    "done_after_extension": Look("延期后完成", "延期完成", "s-at_risk"),
     "due_soon": Look("即将到期", "将到期", "s-at_risk"),
     "not_due": Look("未到期", "未到期", "s-no_data"),
     "standing": Look("长期推进", "长期", "s-no_data"),
@@ -43,6 +44,7 @@ DELIVERABLE: dict[str, Look] = {
     "done": Look("已完成", "完成", "s-on_track"),
     "done_on_time": Look("按期完成", "按期", "s-achieved"),
 }
+LIGHT = {"red": "红灯", "yellow": "黄灯", "green": "绿灯", "grey": "灰灯"}
 COMPLETENESS: dict[str, Look] = {
     "missing": Look("未报送", "未报", "s-missed"),
     "late": Look("迟报", "迟报", "s-at_risk"),

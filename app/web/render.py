@@ -14,6 +14,7 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")  # autoescape on: names are data, never markup
 templates.env.globals.update(
     STATUS=present.STATUS, STATUS_ORDER=present.STATUS_ORDER, BEHIND=present.BEHIND, DELIVERABLE=present.DELIVERABLE,
+    LIGHT=present.LIGHT,
     COMPLETENESS=present.COMPLETENESS, KIND=present.KIND, TREND=present.TREND, CITY=CITY, number=present.number,
     with_unit=present.with_unit, ratio=present.ratio, op_word=present.op_word, why=present.why,
     unit_word=present.MEASURE_UNIT,

@@ -63,8 +63,8 @@ def deliverables(cat: Catalog, listing: Listing) -> list[dict[str, Any]]:
     items = sorted(listing.items, key=lambda j: (rank[j.status], j.deliverable.deadline or date.max,
                                                   j.deliverable.code))
     return [
-        {"code": j.deliverable.code, "title": j.deliverable.title, "deadline": j.deliverable.deadline,
-         "deadline_text": j.deliverable.deadline_text, "status": j.status.value,
+        {"code": j.deliverable.code, "title": j.deliverable.title, "deadline": j.deliverable.effective_deadline,
+         "deadline_text": j.deliverable.deadline_text, "status": j.status.value, "light": j.light.value,
          "done_on": j.deliverable.report.done_on, "document_no": j.deliverable.report.document_no,
          "departments": [(d, cat.departments[d].name_zh) for d in j.deliverable.departments if d in cat.departments]}
         for j in items

@@ -1,7 +1,7 @@
 """reminders: notifications, channels, the outbox and its attempts
 
 Revision ID: 0012
-Revises: 0002
+Revises: 0011
 Create Date: 2026-12-04 14:50:27.984237
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db.types
 
 revision: str = '0012'
-down_revision: str | None = '0002'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

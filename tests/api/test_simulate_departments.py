@@ -38,3 +38,20 @@ async def test_the_departments_report_over_http(client: httpx.AsyncClient, keys:
                                                "jicai", "jiating-jiaoyu"}
     history = (await client.get("/api/v1/deliverables/r03-1/history", headers=admin)).json()
     assert history[0]["department"] == "jiaokeyuan" and history[0]["key_name"] == "jiaokeyuan (simulated)"
+
+
+async def test_supervision_is_played_over_http(client: httpx.AsyncClient, keys: Keys) -> None:
+    admin = {"Authorization": f"Bearer {keys.admin}"}
+    await simulate.play_departments(client, admin, seed=7)
+    made: list[int] = []
+    counts = await simulate.play_supervision(client, admin, made_ids=made)
+    assert counts["extensions_approved"] == 1 and counts["extensions_rejected"] == 1
+    assert counts["progress_reports"] >= 2
+    decided = (await client.get("/api/v1/extensions", headers=admin)).json()
+    assert sorted(x["state"] for x in decided) == ["approved", "rejected"]
+    extended = await client.get(f"/api/v1/deliverables/{decided[0]['deliverable']}", headers=admin)
+    assert extended.json()["effective_deadline"] == decided[0]["new_deadline"]
+    listed = (await client.get(f"/api/v1/deliverables/{decided[0]['deliverable']}/progress", headers=admin)).json()
+    pdf = await client.get(listed[0]["files"][0]["url"], headers=admin)
+    assert pdf.content.startswith(b"%PDF-1.4") and listed[0]["files"][0]["type"] == "pdf"
+    assert len(made) >= 2  # its keys are listed, so `run` revokes them

@@ -30,8 +30,9 @@ FAMILIES = {
     "attain_unit_report_interval_seconds", "attain_measurements_ingested_total", "attain_http_requests_total",
     "attain_http_request_duration_seconds_bucket", "attain_http_request_duration_seconds_sum",
     "attain_http_request_duration_seconds_count", "attain_scrape_collect_seconds",
-    "attain_deliverable_status", "attain_deliverables",
+    "attain_deliverable_status", "attain_deliverables", "attain_extension_requests", "attain_progress_reports_overdue",
     "attain_reporting_rate_ratio", "attain_reporting_on_time_ratio", "attain_quality_flags_open", "attain_reviews",
+    "attain_instructions",
     "attain_notifications_created_total", "attain_deliveries_total", "attain_outbox_depth",
     "attain_outbox_oldest_seconds",
 }
@@ -329,17 +330,27 @@ def test_rules_are_the_documented_ones() -> None:
     departments = load_yaml(ROOT / "seeds/departments.yaml")
     assert all(f'"{d["code"]}" }}}}{{{{ $name = "{d["name_zh"]}"' in overdue["annotations"]["description"]
                for d in departments)
+    pishi = rules["AttainInstructionOverdue"]
+    assert pishi["expr"] == 'sum by (department) (attain_instructions{overdue="true"}) > 0'
+    assert pishi["labels"] == {"severity": "warning", "responsible": "department"}
+    assert all(f'"{d["code"]}" }}}}{{{{ $name = "{d["name_zh"]}"' in pishi["annotations"]["description"]
+               for d in departments)
 
 
 def test_deliverables_dashboard_shows_departments_and_overdue(dashboards: dict[str, dict[str, Any]]) -> None:
     dashboard = dashboards["attain-deliverables"]
     assert "Plan deliverables by department" in dashboard["title"]
-    exprs = {p["title"]: [t["expr"] for t in p["targets"]] for p in iter_panels(dashboard["panels"])}
+    exprs = {p["title"]: [t["expr"] for t in p.get("targets", [])] for p in iter_panels(dashboard["panels"])}
     assert exprs["各处室计划任务 Deliverables by department and status"] == [
         "sum by (department, status) (attain_deliverables)"]
     assert any('attain_deliverable_status="overdue"' in e for e in exprs["逾期事项 Overdue deliverables"])
     rate = exprs["按期完成率 On-time rate"][0]
-    assert 'attain_deliverable_status="done_on_time"' in rate and "done_on_time|done_late|overdue" in rate
+    assert 'attain_deliverable_status="done_on_time"' in rate
+    assert "done_on_time|done_after_extension|done_late|overdue" in rate
+    rows = [p for p in dashboard["panels"] if p["type"] == "row"]
+    assert [r["title"] for r in rows] == ["批示 Leaders' instructions"]
+    assert exprs["逾期未反馈批示 Overdue 批示 replies"] == ['sum(attain_instructions{overdue="true"})']
+    assert "sum by (department, state) (attain_instructions)" in exprs["各处室批示 批示 by department and state"][0]
 
 
 @pytest.mark.prometheus
@@ -453,5 +464,5 @@ def test_expressions_have_their_variables_substituted() -> None:
         assert not re.search(r"\$\{?[A-Za-z_]", e.expr), e
     alerts = {e.where for e in expressions if not e.returns_data}
     names = ("AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent", "AttainDeliverableOverdue",
-             "AttainDistrictReportingIncomplete", "AttainNotificationsStuck")
+             "AttainDistrictReportingIncomplete", "AttainInstructionOverdue", "AttainNotificationsStuck")
     assert alerts == {f"rules.yml alert {a}" for a in names}

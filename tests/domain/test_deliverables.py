@@ -56,9 +56,13 @@ def test_severity_and_on_time_rate() -> None:
     assert worst([S.DONE, S.DROPPED]) == S.DROPPED
     assert worst([]) is None
     counts = count_by_status([S.DONE_ON_TIME, S.DONE_ON_TIME, S.DONE_LATE, S.OVERDUE, S.STANDING, S.DROPPED])
-    assert list(counts) == ["overdue", "done_late", "due_soon", "not_due", "standing", "dropped", "done",
-                            "done_on_time"]
+    assert list(counts) == ["overdue", "done_late", "done_after_extension", "due_soon", "not_due", "standing",
+                            "dropped", "done", "done_on_time"]
     assert on_time_rate(counts) == pytest.approx(2 / 4)
+    # Done after an extension counts in the denominator, never in the numerator.
+    assert on_time_rate(count_by_status([S.DONE_ON_TIME, S.DONE_AFTER_EXTENSION])) == pytest.approx(1 / 2)
+    assert worst([S.DONE_AFTER_EXTENSION, S.DUE_SOON]) == S.DONE_AFTER_EXTENSION
+    assert worst([S.DONE_AFTER_EXTENSION, S.DONE_LATE]) == S.DONE_LATE
     assert on_time_rate(count_by_status([S.STANDING, S.DROPPED, S.NOT_DUE])) is None
 
 
