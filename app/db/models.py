@@ -409,7 +409,6 @@ class QualityFlag(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False, default=utcnow)
 
 
-# The reminders' tables live in their own module; importing it here puts them in the one metadata.
-from app.db import notify_models as notify_models  # noqa: E402
-# The supervision tables live in their own modules; importing them here puts them in every metadata user's view.
-from app.db import instruction_models, models_supervision  # noqa: E402,F401
+# The supervision and reminders tables live in their own modules; importing them here puts them in every metadata
+# user's view.
+from app.db import instruction_models, models_supervision, notify_models  # noqa: E402,F401

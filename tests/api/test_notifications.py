@@ -25,8 +25,8 @@ def _restore_clock():
 
 async def _key(app_ctx, role: Role, *, department: str | None = None, unit: str | None = None) -> dict[str, str]:
     async with app_ctx.state.sessions() as s, s.begin():
-        _, token = await key_store.create_key(s, name=f"inbox {role.value} {department or unit or ''}", role=role, unit_code=unit,
-                                              department=department)
+        _, token = await key_store.create_key(s, name=f"inbox {role.value} {department or unit or ''}", role=role,
+                                              unit_code=unit, department=department)
     return {"Authorization": f"Bearer {token}"}
 
 
