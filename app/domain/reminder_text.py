@@ -50,3 +50,30 @@ def report_text(step: Step, *, indicator: str, unit: str, year: int, due: date, 
                     f"请于{_d(due)}前报送{what}（还有 {left} 天）。", link)
     return Text(f"【缺报通知】{indicator} {year}年度",
                 f"{what}应于{_d(due)}前报送，至今未报，请尽快补报。", link)
+
+
+def progress_text(*, code: str, title: str, due: date, link: str | None) -> Text:
+    """A progress report is due on a deliverable."""
+    return Text(f"【进展报送提醒】{_short(title)}",
+                f"「{title}」（{code}）应于{_d(due)}前报送进展情况（含佐证材料），请及时报送。", link)
+
+
+def extension_text(*, code: str, title: str, approved: bool, new_deadline: date, note: str | None,
+                   link: str | None) -> Text:
+    """A decision on a department's extension request."""
+    verdict = "已批准" if approved else "未获批准"
+    body = (f"「{title}」（{code}）的延期申请{verdict}"
+            + (f"，完成时间调整为{_d(new_deadline)}。" if approved else "，仍按原完成时间办理。")
+            + (f"意见：{note}" if note else ""))
+    return Text(f"【延期申请{verdict}】{_short(title)}", body, link)
+
+
+def instruction_text(*, number: int, target: str, text: str, respond_by: date | None, link: str | None) -> Text:
+    """A 批示 addressed to a department."""
+    due = f"请于{_d(respond_by)}前反馈。" if respond_by else "请及时反馈。"
+    return Text(f"【领导批示】{target}", f"第 {number} 号批示（{target}）：{text[:500]}　{due}", link)
+
+
+def reply_text(*, number: int, target: str, department: str, link: str | None) -> Text:
+    """A department answered a 批示."""
+    return Text(f"【批示反馈】{target}", f"{department}已反馈第 {number} 号批示（{target}）。", link)

@@ -33,7 +33,7 @@ from app.domain.reminders import (
 )
 from app.domain.reporting import due_date
 from app.metrics import NOTIFICATIONS_CREATED
-from app.services import completeness
+from app.services import completeness, supervision_notices
 
 log = structlog.get_logger()
 OPEN = frozenset({DeliverableStatus.OVERDUE, DeliverableStatus.DUE_SOON, DeliverableStatus.NOT_DUE})
@@ -73,12 +73,13 @@ def deliverable_notices(catalog: Catalog, deliverables: Iterable[Deliverable], *
     """The deadline reminders, overdue notices and 催办 due today."""
     out: list[NewNotice] = []
     for d in deliverables:
-        step = deliverable_step(deadline=d.deadline, open_=d.status(today) in OPEN, today=today,
+        deadline = d.effective_deadline
+        step = deliverable_step(deadline=deadline, open_=d.status(today) in OPEN, today=today,
                                 first_day=first_day, pressed=pressed.get(d.code, Pressed()))
-        if step is None or d.deadline is None or not d.departments:
+        if step is None or deadline is None or not d.departments:
             continue
         names = "、".join(catalog.departments[c].name_zh if c in catalog.departments else c for c in d.departments)
-        text = deliverable_text(step, code=d.code, title=d.title, deadline=d.deadline, departments=names,
+        text = deliverable_text(step, code=d.code, title=d.title, deadline=deadline, departments=names,
                                 link=_link(public_url, f"/departments/{d.departments[0]}#{d.code}"))
         for r in deliverable_recipients(step.kind, d.departments):
             out.append(NewNotice(step.kind, "deliverable", d.code, r, step.due_day, step.seq, text.title, text.body,
@@ -117,10 +118,15 @@ async def due_notices(session: AsyncSession, *, today: date, first_day: date, pu
     """Everything due today, whether or not it was already stored."""
     catalog = await read_catalog(session)
     deliverables = await deliverable_store.load(session)
-    pressed = _pressed(await store.pressed_rows(session), {d.code: d.deadline for d in deliverables})
+    pressed = _pressed(await store.pressed_rows(session), {d.code: d.effective_deadline for d in deliverables})
+    link = public_url.rstrip("/")
     return [*deliverable_notices(catalog, deliverables, today=today, first_day=first_day, pressed=pressed,
                                  public_url=public_url),
-            *await report_notices(session, catalog, today=today, first_day=first_day, public_url=public_url)]
+            *await report_notices(session, catalog, today=today, first_day=first_day, public_url=public_url),
+            *supervision_notices.progress_notices(deliverables, today=today, first_day=first_day, link=link),
+            *await supervision_notices.extension_notices(session, {d.code: d for d in deliverables},
+                                                         first_day=first_day, link=link),
+            *await supervision_notices.instruction_notices(session, catalog, first_day=first_day, link=link)]
 
 
 async def run_once(session: AsyncSession, *, public_url: str) -> Run:

@@ -115,3 +115,38 @@ def test_remind_dry_run_prints_what_would_be_sent_in_chinese(tmp_path: Path) -> 
     bad = subprocess.run([sys.executable, "-m", "app.cli", "remind", "--dry-run", "--date", "soon"], cwd=ROOT,
                          env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
+
+
+async def test_instructions_replies_extensions_and_progress_reach_their_recipients(database_url, app_ctx, client):
+    clock.set_today(date(2026, 12, 10))
+    admin = await _key(app_ctx, Role.ADMIN)
+    leader = await _key(app_ctx, Role.LEADER)
+    jijiao = await _key(app_ctx, Role.DEPARTMENT, department="jijiao")
+    async with server_like(database_url) as sessions:
+        await only_deliverables(sessions, {"r03-1"})
+        await set_deadline(sessions, "r03-1", date(2027, 3, 31))
+        await run(sessions)  # the first day: nothing of these yet
+    r = await client.post("/api/v1/instructions", headers=leader, json={
+        "target": {"kind": "deliverable", "code": "r03-1"}, "text": "请抓紧推进并报送进展。",
+        "departments": ["jijiao", "fagui"], "respond_by": "2026-12-20"})
+    assert r.status_code == 201, r.text
+    number = r.json()["id"]
+    clock.set_today(date(2026, 12, 11))
+    r = await client.post(f"/api/v1/instructions/{number}/replies", headers=jijiao, json={"text": "已部署。"})
+    assert r.status_code in (200, 201), r.text
+    r = await client.post("/api/v1/deliverables/r03-1/extensions", headers=jijiao,
+                          json={"new_deadline": "2027-06-30", "reason": "需要更多时间", "progress": "已完成初稿"})
+    assert r.status_code == 201, r.text
+    r = await client.post(f"/api/v1/extensions/{r.json()['id']}/approve", headers=admin, json={"note": "同意"})
+    assert r.status_code == 200, r.text
+    async with server_like(database_url) as sessions:
+        await run(sessions)
+        await run(sessions)
+    mine = (await client.get("/api/v1/notifications", headers=jijiao)).json()["items"]
+    kinds = sorted((n["kind"], n["subject"]["kind"]) for n in mine)
+    assert kinds == [("extension_decision", "deliverable"), ("instruction", "instruction")]
+    decision = next(n for n in mine if n["kind"] == "extension_decision")
+    assert "已批准" in decision["title"] and "2027年6月30日" in decision["body"]
+    theirs = (await client.get("/api/v1/notifications", headers=leader)).json()["items"]
+    assert [(n["kind"], n["subject"]["code"]) for n in theirs] == [("instruction_reply", str(number))]
+    assert "基教处" in theirs[0]["body"]
