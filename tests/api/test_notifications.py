@@ -11,7 +11,7 @@ import pytest
 from app import clock
 from app.db import keys as key_store
 from app.domain.keys import Role
-from tests.api.reminder_helpers import only_deliverables, run, server_like, set_deadline
+from tests.api.reminder_helpers import notices, only_deliverables, run, server_like, set_deadline, sql
 
 ROOT = Path(__file__).resolve().parents[2]
 D = date(2026, 3, 31)
@@ -150,3 +150,27 @@ async def test_instructions_replies_extensions_and_progress_reach_their_recipien
     theirs = (await client.get("/api/v1/notifications", headers=leader)).json()["items"]
     assert [(n["kind"], n["subject"]["code"]) for n in theirs] == [("instruction_reply", str(number))]
     assert "基教处" in theirs[0]["body"]
+
+
+async def test_a_progress_report_due_is_reminded_once_and_a_report_resets_the_count(database_url, app_ctx, client):
+    jijiao = await _key(app_ctx, Role.DEPARTMENT, department="jijiao")
+    async with server_like(database_url) as sessions:
+        await only_deliverables(sessions, {"r03-1"})
+        await set_deadline(sessions, "r03-1", date(2028, 3, 31))
+        installed = (await sql(sessions, "SELECT installed_on FROM feature_installs"))[0][0]
+        installed = installed if isinstance(installed, date) else date.fromisoformat(str(installed))
+        for offset in (29, 30, 31, 32):
+            clock.set_today(installed + timedelta(days=offset))
+            await run(sessions)
+        due = await notices(sessions, kind="progress_due", recipient_code="jijiao")
+        assert [r.due_day for r in due] == [installed + timedelta(days=30)]
+        r = await client.post("/api/v1/deliverables/r03-1/progress", headers=jijiao, data={"summary": "已起草。"})
+        assert r.status_code == 201, r.text
+        clock.set_today(installed + timedelta(days=61))
+        await run(sessions)
+        assert len(await notices(sessions, kind="progress_due", recipient_code="jijiao")) == 1
+        clock.set_today(installed + timedelta(days=62))
+        await run(sessions)
+        due = await notices(sessions, kind="progress_due", recipient_code="jijiao")
+        assert [r.due_day for r in due] == [installed + timedelta(days=30), installed + timedelta(days=62)]
+        assert "进展" in due[-1].title
