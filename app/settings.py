@@ -4,7 +4,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.quiet import parse as parse_quiet_hours
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -50,6 +53,15 @@ class Settings(BaseSettings):
     remind_enabled: bool = True
     public_url: str = "http://127.0.0.1:8000"
     quiet_hours: str | None = None
+
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, v: str | None) -> str | None:
+        # A malformed window stops the server at start, not the sender every round.
+        if v:
+            parse_quiet_hours(v)
+        return v or None
 
 
 @lru_cache

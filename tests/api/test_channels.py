@@ -191,3 +191,22 @@ async def test_a_hanging_receiver_never_delays_an_api_request(database_url, clie
             await sending  # the 5 s timeout ends it
         r = await client.get(f"{CHANNELS}/1/attempts", headers=keys.auth(keys.admin))
         assert [(a["result"], a["error"]) for a in r.json()] == [("retrying", "timeout")]
+
+
+async def test_quiet_hours_hold_deliveries_until_they_end(database_url, client, keys):
+    from datetime import datetime
+
+    from app.clock import SHANGHAI
+    from app.services import outbox
+
+    with receiver() as rx:
+        await _channel(client, keys, kind="wecom", url=rx.url)
+        await _queue(database_url, 2)
+        async with server_like(database_url) as sessions, outbox.client() as http:
+            clock.set_now(datetime(2026, 5, 4, 23, 30, tzinfo=SHANGHAI))
+            assert await outbox.send_due(sessions, http, quiet_hours="22-08") == 0
+            clock.set_now(datetime(2026, 5, 5, 7, 59, tzinfo=SHANGHAI))
+            assert await outbox.send_due(sessions, http, quiet_hours="22-08") == 0
+            clock.set_now(datetime(2026, 5, 5, 8, 0, tzinfo=SHANGHAI))
+            assert await outbox.send_due(sessions, http, quiet_hours="22-08") == 2
+        assert len(rx.got) == 2
