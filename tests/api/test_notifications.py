@@ -174,3 +174,19 @@ async def test_a_progress_report_due_is_reminded_once_and_a_report_resets_the_co
         due = await notices(sessions, kind="progress_due", recipient_code="jijiao")
         assert [r.due_day for r in due] == [installed + timedelta(days=30), installed + timedelta(days=62)]
         assert "进展" in due[-1].title
+
+
+async def test_the_desk_shows_the_unread_count_and_the_list(database_url, app_ctx, client):
+    from tests.web.test_session import sign_in
+
+    await _pressed(database_url)
+    jijiao = await _key(app_ctx, Role.DEPARTMENT, department="jijiao")
+    r = await sign_in(client, jijiao["Authorization"].removeprefix("Bearer "), "/desk")
+    assert r.status_code == 303, r.text
+    page = await client.get("/desk")
+    assert page.status_code == 200
+    assert 'data-unread="2"' in page.text and "未读 2 条" in page.text
+    assert page.text.count("data-notification=") == 2 and "【第1次催办】" in page.text
+    items = (await client.get("/api/v1/notifications", headers=jijiao)).json()["items"]
+    await client.post(f"/api/v1/notifications/{items[0]['id']}/read", headers=jijiao)
+    assert 'data-unread="1"' in (await client.get("/desk")).text
