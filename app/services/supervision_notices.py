@@ -85,7 +85,7 @@ async def instruction_notices(session: AsyncSession, catalog: Catalog, *, first_
         addressed.setdefault(int(inst_id), []).append(dept)
     for i in found:
         target = f"{i.target_kind} {i.target_code}"
-        here = f"{link}/attention#instruction-{i.id}"
+        here = f"{link}/attention#i-{i.id}"
         opened = max(_day(i.opened_at), first_day)
         if i.state == "open":
             text = instruction_text(number=i.id, target=target, text=i.text, respond_by=i.respond_by, link=here)

@@ -190,3 +190,13 @@ async def test_the_desk_shows_the_unread_count_and_the_list(database_url, app_ct
     items = (await client.get("/api/v1/notifications", headers=jijiao)).json()["items"]
     await client.post(f"/api/v1/notifications/{items[0]['id']}/read", headers=jijiao)
     assert 'data-unread="1"' in (await client.get("/desk")).text
+
+
+async def test_the_attention_page_shows_the_leaders_their_own(database_url, app_ctx, client):
+    from tests.web.test_session import sign_in
+
+    await _pressed(database_url)
+    leader = await _key(app_ctx, Role.LEADER)
+    assert (await sign_in(client, leader["Authorization"].removeprefix("Bearer "), "/attention")).status_code == 303
+    page = (await client.get("/attention")).text
+    assert 'data-unread="1"' in page and page.count('data-kind="urge"') == 1
