@@ -289,5 +289,33 @@ def main() -> None:
     cli()
 
 
+@cli.command()
+def remind(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be sent; store nothing")] = False,
+    day: Annotated[str | None, typer.Option("--date", help="The day to judge (YYYY-MM-DD); default today")] = None,
+) -> None:
+    """Print, in Chinese, the reminders, 催办 and notices due today (or on --date) and not yet sent."""
+    from datetime import date as date_
+
+    from app import clock
+    from app.services.reminders import dry_run as plan
+
+    if not dry_run:
+        typer.echo("only --dry-run is offered: every `attain serve` sends reminders itself", err=True)
+        raise typer.Exit(2)
+    try:
+        on = date_.fromisoformat(day) if day else clock.today()
+    except ValueError:
+        typer.echo(f"--date must be YYYY-MM-DD, not {(day or '')[:40]!r}", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    notices = _in_session(settings, lambda s: plan(s, day=on, public_url=settings.public_url))
+    names = {"department": "处室", "unit": "单位", "role": "角色"}
+    typer.echo(f"{on.isoformat()} 将发送 {len(notices)} 条提醒（试运行，未保存）")
+    for n in notices:
+        typer.echo(f"- [{names[n.recipient.kind.value]} {n.recipient.code}] {n.title}\n  {n.body}"
+                   + (f"\n  {n.link}" if n.link else ""))
+
+
 if __name__ == "__main__":
     main()

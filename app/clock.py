@@ -1,7 +1,8 @@
 """One clock for the whole service: every "now" and every "today" (Asia/Shanghai) comes from here.
 
 Tests move it (``clock.set_now``/``clock.advance``) instead of sleeping; a process started by a test may be
-given a fixed start with ``ATTAIN_CLOCK_START`` (an ISO instant), after which it runs forward in real time.
+given a fixed start with ``ATTAIN_CLOCK_START`` (an ISO instant), after which it runs forward in real time, or
+``ATTAIN_CLOCK_RATE`` times faster (a simulated week of reminders in seconds; in-process tests move it instead).
 """
 
 import os
@@ -24,11 +25,16 @@ def _start_offset() -> timedelta:
 
 
 _offset = _start_offset()
+_RATE = float(os.environ.get("ATTAIN_CLOCK_RATE") or 1.0)
+_BORN = datetime.now(UTC)
 
 
 def now() -> datetime:
     """Now, aware, in UTC."""
-    return datetime.now(UTC) + _offset
+    real = datetime.now(UTC)
+    if _RATE != 1.0:
+        return real + _offset + (real - _BORN) * (_RATE - 1.0)
+    return real + _offset
 
 
 def today() -> date:

@@ -10,6 +10,7 @@ from app.api import (
     admin,
     attainment,
     catalog,
+    channels,
     completeness,
     deliverables,
     department_scorecard,
@@ -17,6 +18,7 @@ from app.api import (
     instructions,
     keys,
     measurements,
+    notifications,
     quality,
     reviews,
     scorecard,
@@ -27,10 +29,14 @@ from app.api import metrics as metrics_api
 from app.db.catalog import CatalogCache
 from app.db.engine import create_engine, create_session_factory
 from app.db.keys import PrincipalCache
+from app.domain.channels import ChannelKind, Result
+from app.domain.reminders import KINDS
 from app.errors import install_error_handlers
 from app.guards import InputGuard
+from app.metrics import ensure_reminder_series
 from app.middleware import ETags, Language, RequestContext
 from app.services import rollup
+from app.services.background import Loops
 from app.services.uploads import UploadParser
 from app.settings import Settings, get_settings
 from app.web.install import install as install_web
@@ -59,9 +65,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                          debounce=settings.rollup_debounce_seconds, paused=settings.rollup_paused,
                                          observe=metrics.ROLLUP_DURATION.observe)
         app.state.rollup.start()
+        ensure_reminder_series(KINDS, [k.value for k in ChannelKind], [r.value for r in Result])
+        app.state.loops = Loops(settings, app.state.write_sessions)
+        if settings.remind_enabled:
+            app.state.loops.start()
         try:
             yield
         finally:
+            await app.state.loops.stop()
             await app.state.rollup.stop()
             app.state.uploads.close()
             await engine.dispose()
@@ -96,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reviews.router, prefix=API)
     app.include_router(quality.router, prefix=API)
     app.include_router(keys.router, prefix=API)
+    app.include_router(notifications.router, prefix=API)
+    app.include_router(channels.router, prefix=API)
     app.include_router(instructions.router, prefix=API)
     app.include_router(department_scorecard.router, prefix=API)
     install_web(app)

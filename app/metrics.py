@@ -108,3 +108,22 @@ def observe_request(*, method: str, route: str, status: int, seconds: float) -> 
 
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+NOTIFICATIONS_CREATED = PromCounter(
+    "attain_notifications_created", "Notifications created by the reminder scheduler and by notices, by kind.",
+    ["kind"], registry=REGISTRY,
+)
+DELIVERIES = PromCounter(
+    "attain_deliveries", "Delivery attempts through outbound channels, by channel kind and result.",
+    ["channel_kind", "result"], registry=REGISTRY,
+)
+
+
+def ensure_reminder_series(kinds: Iterable[str], channel_kinds: Iterable[str], results: Iterable[str]) -> None:
+    """Counters exist from the start: every kind, every channel kind and result, at 0."""
+    for kind in kinds:
+        NOTIFICATIONS_CREATED.labels(kind=kind)
+    results = list(results)
+    for ck in channel_kinds:
+        for r in results:
+            DELIVERIES.labels(channel_kind=ck, result=r)

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.domain.quiet import parse as parse_quiet_hours
+
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 
@@ -64,6 +66,22 @@ class Settings(BaseSettings):
     rollup_interval_seconds: float = 0.5
     rollup_debounce_seconds: float = 0.1
     rollup_paused: bool = False
+
+    # Reminders and 催办 (SPEC "Supervision"): how often the scheduler and the outbox sender run, the address
+    # links in messages start with, and optional quiet hours in Asia/Shanghai ("22-08") that hold deliveries.
+    remind_every_seconds: float = 600.0
+    send_every_seconds: float = 30.0
+    remind_enabled: bool = True
+    public_url: str = "http://127.0.0.1:8000"
+    quiet_hours: str | None = None
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, v: str | None) -> str | None:
+        # A malformed window stops the server at start, not the sender every round.
+        if v:
+            parse_quiet_hours(v)
+        return v or None
 
     @field_validator("trusted_proxies")
     @classmethod

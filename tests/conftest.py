@@ -24,6 +24,9 @@ from app.main import create_app
 from app.settings import SEEDS_DIR, Settings
 
 PG_URL = os.environ.get("ATTAIN_TEST_POSTGRES_URL")
+# The reminder scheduler and outbox sender stay off in tests unless one turns them on: tests that drive them call
+# them with the clock where they want it (tests/api/test_reminders*.py), and servers they start set it themselves.
+os.environ.setdefault("ATTAIN_REMIND_ENABLED", "false")
 BACKENDS = ["sqlite", "postgres"] if PG_URL else ["sqlite"]
 RUN = uuid.uuid4().hex[:8]
 

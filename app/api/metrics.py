@@ -8,7 +8,7 @@ from app.api.deps import Catalogs, SessionDep, bearer, principal, require
 from app.domain.catalog import CITY
 from app.domain.keys import METRICS_ROLES
 from app.i18n import _
-from app.services import deliverable_metrics, instruction_metrics, scrape
+from app.services import deliverable_metrics, instruction_metrics, reminder_metrics, scrape
 
 router = APIRouter(tags=["metrics"])
 _allowed = require(METRICS_ROLES, _("read metrics"))
@@ -23,5 +23,6 @@ async def metrics_endpoint(request: Request, session: SessionDep, catalogs: Cata
     catalog = await catalogs.snapshot(session)
     metrics.ensure_ingest_series([CITY, *catalog.children.get(CITY, [])])
     families = [*await scrape.collect(session, catalog), *await deliverable_metrics.collect(session),
-                *await instruction_metrics.collect(session, catalog), *scrape.rollup_families(request.state.backlog)]
+                *await instruction_metrics.collect(session, catalog), *await reminder_metrics.collect(session),
+                *scrape.rollup_families(request.state.backlog)]
     return Response(metrics.exposition(families), media_type=CONTENT_TYPE_LATEST)

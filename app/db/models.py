@@ -440,5 +440,6 @@ class DirtyCell(SQLModel, table=True):
     stamp: datetime = _ts(nullable=False)
 
 
-# The supervision tables live in their own module; importing it here puts them in every metadata user's view.
-from app.db import instruction_models, models_supervision  # noqa: E402,F401
+# The supervision and reminders tables live in their own modules; importing them here puts them in every metadata
+# user's view.
+from app.db import instruction_models, models_supervision, notify_models  # noqa: E402,F401

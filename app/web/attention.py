@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import Id, SessionDep
 from app.db import extensions as extension_store
+from app.db import notifications
 from app.domain.catalog import CITY, Catalog
 from app.domain.instructions import InstructionState, TargetKind
 from app.domain.keys import Role
@@ -51,6 +52,12 @@ async def _show(request: Request, session: AsyncSession, viewer: Viewer, w: When
                 refused: forms.Refused | None = None) -> HTMLResponse:
     context = await _context(request, session, w)
     context["may_decide"] = viewer.principal.role in (Role.ADMIN, Role.LEADER)
+    # The leaders' own notices (催办 copies, replies to 批示), or whatever the signed-in key's role receives.
+    p = viewer.principal
+    context["inbox"] = await notifications.inbox(session, department=p.department_code, unit=p.unit_code,
+                                                 role=p.role.value, unread=None, limit=20)
+    context["unread"] = await notifications.unread_count(session, department=p.department_code, unit=p.unit_code,
+                                                         role=p.role.value)
     return _page(request, "attention.html", w, viewer, status=refused.status if refused else 200,
                  done=forms.DONE.get(done or ""), refused=refused, **context)
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api.deps import Id, SessionDep
 from app.api.supervision import download
 from app.db import extensions as extension_store
+from app.db import notifications
 from app.domain.catalog import Catalog
 from app.domain.instructions import InstructionState
 from app.domain.keys import Role
@@ -43,7 +44,11 @@ async def desk_context(session: AsyncSession, cat: Catalog, dept: str, w: When) 
                       "progress_overdue": j.progress_overdue, "reports": reports})
     extensions = await extension_store.listing(session, codes=list(judged) or [""])
     found = await instructions.listing(session, instructions.Filters(department=dept), on=w.on, as_of=w.as_of)
+    inbox = await notifications.inbox(session, department=dept, unit=None, role=Role.DEPARTMENT.value, unread=None,
+                                      limit=20)
+    unread = await notifications.unread_count(session, department=dept, unit=None, role=Role.DEPARTMENT.value)
     return {"dept": cat.departments[dept], "items": items, "extensions": list(reversed(extensions)),
+            "inbox": inbox, "unread": unread,
             "to_answer": [v for v in found if v.judged.state is not InstructionState.CLOSED],
             "answered": [v for v in found if v.judged.state is InstructionState.CLOSED],
             "names": {c: d.name_zh for c, d in cat.departments.items()}}

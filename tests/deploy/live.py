@@ -65,8 +65,10 @@ def cli(folder: Path, *args: str) -> str:
 
 
 @contextmanager
-def prometheus(folder: Path, *, target: str, key_file: Path) -> Iterator[str]:
-    """Debian's prometheus with deploy/'s local config, scraping `target` every second."""
+def prometheus(folder: Path, *, target: str, key_file: Path, rule_files: list[Path] | None = None,
+               alertmanager: str | None = None) -> Iterator[str]:
+    """Debian's prometheus with deploy/'s local config, scraping `target` every second (other rule files and an
+    Alertmanager when given)."""
     binary = shutil.which("prometheus")
     assert binary, "prometheus is not installed (make test installs it: scripts/system-packages)"
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.local.yml").read_text())
@@ -76,7 +78,11 @@ def prometheus(folder: Path, *, target: str, key_file: Path) -> Iterator[str]:
     job["scrape_timeout"] = "1s"
     job["authorization"]["credentials_file"] = str(key_file)
     job["static_configs"] = [{"targets": [target]}]
-    config["rule_files"] = [str(ROOT / "deploy/prometheus" / f) for f in config["rule_files"]]
+    config["rule_files"] = ([str(f) for f in rule_files] if rule_files is not None
+                            else [str(ROOT / "deploy/prometheus" / f) for f in config["rule_files"]])
+    config.pop("alerting", None)
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = (folder / "prometheus.log").open("w")

@@ -33,6 +33,8 @@ FAMILIES = {
     "attain_deliverable_status", "attain_deliverables", "attain_extension_requests", "attain_progress_reports_overdue",
     "attain_reporting_rate_ratio", "attain_reporting_on_time_ratio", "attain_quality_flags_open", "attain_reviews",
     "attain_instructions",
+    "attain_notifications_created_total", "attain_deliveries_total", "attain_outbox_depth",
+    "attain_outbox_oldest_seconds",
 }
 STATUS_COLOURS = {
     "achieved": "green", "on_track": "green", "at_risk": "yellow", "off_track": "orange", "missed": "red",
@@ -129,7 +131,7 @@ def test_dockerfile_copies_what_the_service_needs() -> None:
 
 
 def test_compose_has_the_whole_stack(services: dict[str, Any], compose: dict[str, Any]) -> None:
-    assert set(services) == {"postgres", "attain", "keys", "simulator", "prometheus", "grafana"}
+    assert set(services) == {"postgres", "attain", "keys", "simulator", "prometheus", "alertmanager", "grafana"}
     assert services["postgres"]["image"].startswith("postgres:15")
     assert services["prometheus"]["image"].startswith("prom/prometheus")
     assert services["grafana"]["image"].startswith("grafana/grafana")
@@ -256,6 +258,8 @@ def without_paths(config: dict[str, Any]) -> dict[str, Any]:
         job["authorization"].pop("credentials_file")
         job.pop("static_configs")
     config.pop("rule_files")
+    for am in config.get("alerting", {}).get("alertmanagers", []):
+        am.pop("static_configs")
     return config
 
 
@@ -460,5 +464,5 @@ def test_expressions_have_their_variables_substituted() -> None:
         assert not re.search(r"\$\{?[A-Za-z_]", e.expr), e
     alerts = {e.where for e in expressions if not e.returns_data}
     names = ("AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent", "AttainDeliverableOverdue",
-             "AttainDistrictReportingIncomplete", "AttainInstructionOverdue")
+             "AttainDistrictReportingIncomplete", "AttainInstructionOverdue", "AttainNotificationsStuck")
     assert alerts == {f"rules.yml alert {a}" for a in names}
