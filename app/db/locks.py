@@ -5,7 +5,8 @@
 - an (indicator, year), shared by small writes and exclusive for bulk ones (over BULK_CELLS cells), which keeps
   PostgreSQL's shared lock table bounded;
 - a dataset (unit, year), shared by every write for its unit and each ancestor, exclusive for an approval: a write
-  in flight when a dataset is approved either commits before the approval reads it or sees it approved.
+  in flight when a dataset is approved either commits before the approval reads it or sees it approved. A school
+  is keyed by its district (services.locking.lock_keys), which bounds a bulk batch's locks.
 """
 
 from collections.abc import Iterable

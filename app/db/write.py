@@ -70,7 +70,8 @@ class Plan:
     """What a write locks and reads."""
 
     cells: set[Cell]  # the cells it writes (locked)
-    datasets: set[tuple[str, int]]  # their units' and ancestors' (unit, year)s (locked shared)
+    datasets: set[tuple[str, int]]  # their units' and ancestors' (unit, year)s (read: approved ones refuse)
+    held: set[tuple[str, int]] = field(default_factory=set)  # the dataset lock keys held shared (locking.lock_keys)
     flows: set[tuple[str, str]] = field(default_factory=set)  # flow (indicator, unit)s: every stored period
     before: set[Cell] = field(default_factory=set)  # cells read unlocked: the year before, for warnings
     groups: set[Group] = field(default_factory=set)  # sibling groups (with a parent), for warnings
@@ -106,7 +107,7 @@ async def hold(session: AsyncSession, plan: Plan, receipt: Receipt | None) -> tu
     read the catalog's version; None on SQLite, where BEGIN IMMEDIATE has already serialised the writers."""
     if not is_postgres(session):
         return None
-    shared, names = locks.plan(plan.cells, plan.datasets)
+    shared, names = locks.plan(plan.cells, plan.held)
     row = (await session.execute(_HOLD, {"idem": receipt.lock_name if receipt else None, "shared": shared,
                                                "names": names})).one()
     if not row[0]:

@@ -18,6 +18,20 @@ def _datasets(catalog: Catalog, cells: Sequence[tuple[str, int]]) -> set[tuple[s
     return {(u, year) for unit, year in cells for u in (unit, *catalog.ancestors(unit))}
 
 
+def lock_keys(catalog: Catalog, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
+    """The dataset lock keys a write of these (unit, year)s holds shared: its units' and their ancestors', a school
+    standing for its district — so a bulk batch of thousands of schools holds a dozen locks, not thousands
+    (PostgreSQL's lock table is shared and bounded), and an approval of a school's dataset, which takes its
+    district's key (`approval_key`), still waits for every write under it."""
+    return {(approval_key(catalog, u), year) for unit, year in pairs for u in (unit, *catalog.ancestors(unit))}
+
+
+def approval_key(catalog: Catalog, unit: str) -> str:
+    """The unit whose dataset key stands for `unit`'s: itself for the city or a district, else its district."""
+    chain = [unit, *catalog.ancestors(unit)]
+    return chain[-2] if len(chain) > 2 else unit
+
+
 def split_locked(catalog: Catalog, changing: Sequence[Clean], approved: dict[tuple[str, int], int]
                  ) -> tuple[list[Clean], list[Conflict]]:
     """Split rows that would change a value into those allowed and `locked` conflicts, given the approved datasets

@@ -12,6 +12,7 @@ from app.domain.keys import Principal, Role
 from app.domain.review import Action, NotAllowed, ReviewState, move
 from app.errors import Conflict, Forbidden, NotFound
 from app.i18n import _, message_of
+from app.services.locking import approval_key
 
 APPROVERS = frozenset({Role.ADMIN, Role.REVIEWER})
 SUBMITTERS = frozenset({Role.ADMIN, Role.DISTRICT})
@@ -67,7 +68,7 @@ async def transition(session: AsyncSession, catalog: Catalog, review_id: int, ac
     if action is Action.APPROVE:
         # The dataset's lock, exclusive: writes in flight commit first (and the digest below sees them); later
         # writes wait, then see it approved.
-        await locks.approving(session, review.unit_code, review.year)
+        await locks.approving(session, approval_key(catalog, review.unit_code), review.year)
     if action is Action.UNLOCK:
         above = await reviews.approved_for_write(
             session, [(a, review.year) for a in catalog.ancestors(review.unit_code)])

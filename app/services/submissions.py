@@ -34,7 +34,7 @@ from app.domain.yearly import Measure, Observation, own_yearly
 from app.errors import Forbidden, ServiceUnavailable, Unprocessable
 from app.i18n import _
 from app.i18n import render as render_text
-from app.services.locking import split_locked
+from app.services.locking import lock_keys, split_locked
 
 Cell = tuple[str, str, int]  # indicator, unit, year
 Key = tuple[str, str, str]  # indicator, unit, period
@@ -187,6 +187,7 @@ async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalo
     plan = write.Plan(
         cells=set() if dry_run else cells,
         datasets=set() if dry_run else datasets(catalog, {(u, y) for _, u, y in cells}),
+        held=set() if dry_run else lock_keys(catalog, {(u, y) for _, u, y in cells}),
         flows={(r.indicator, r.unit) for r in clean if r.indicator in flows},
         before=set(cells) if dry_run else {(i, u, y - 1) for i, u, y in cells},
         groups=set() if dry_run else {(i, catalog.parents.get(u), y) for i, u, y in cells

@@ -13,8 +13,8 @@ from app.domain.keys import Principal
 from app.domain.periods import parse_period
 from app.errors import Forbidden, NotFound
 from app.i18n import _
-from app.services.locking import refuse_locked_delete
-from app.services.submissions import authorise, datasets, resolve_unit
+from app.services.locking import lock_keys, refuse_locked_delete
+from app.services.submissions import authorise, resolve_unit
 
 
 async def delete_value(
@@ -35,7 +35,7 @@ async def delete_value(
     period = parse_period(key[2])
     cell = (key[0], key[1], period.end.year)
     known = key[1] in catalog.units
-    await locks.for_write(session, [cell], datasets(catalog, {(key[1], cell[2])}) if known else set())
+    await locks.for_write(session, [cell], lock_keys(catalog, {(key[1], cell[2])}) if known else set())
     if known:
         await refuse_locked_delete(session, catalog, key[1], period.year)
     found = await measurements.delete(session, key=key, now=now)
