@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rollup = rollup.Worker(app.state.write_sessions, app.state.catalogs,
                                          interval=settings.rollup_interval_seconds,
                                          debounce=settings.rollup_debounce_seconds, paused=settings.rollup_paused,
-                                         observe=metrics.ROLLUP_DURATION.observe)
+                                         observe=metrics.ROLLUP_DURATION.observe, read_sessions=app.state.sessions)
         app.state.rollup.start()
         ensure_reminder_series(KINDS, [k.value for k in ChannelKind], [r.value for r in Result])
         app.state.loops = Loops(settings, app.state.write_sessions)

@@ -179,8 +179,10 @@ class Worker:
     writes are taken together) and on an interval for the other processes'."""
 
     def __init__(self, write_sessions: async_sessionmaker[AsyncSession], catalogs: CatalogCache, *,
-                 interval: float, debounce: float, paused: bool, observe: Any = None) -> None:
+                 interval: float, debounce: float, paused: bool, observe: Any = None,
+                 read_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sessions = write_sessions
+        self._readers = read_sessions
         self._catalogs = catalogs
         self._interval = interval
         self._debounce = debounce
@@ -227,6 +229,11 @@ class Worker:
     async def once(self) -> int:
         """One batch of whatever is free; the groups it rolled up."""
         started = time.perf_counter()
+        if self._readers is not None:
+            # Idle most of the time: a read finds nothing waiting, and no write lock is taken (SQLite has one).
+            async with self._readers() as s:
+                if not await store.any_waiting(s):
+                    return 0
         async with self._sessions() as session, session.begin():
             catalog = await self._catalogs.snapshot(session)
             done = await roll_up(session, catalog, wait=False)

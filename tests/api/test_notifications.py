@@ -96,7 +96,8 @@ async def test_metrics_count_notifications_and_show_the_outbox(database_url, cli
     age = next(float(line.split()[1]) for line in text.splitlines() if line.startswith("attain_outbox_oldest_seconds"))
     assert age >= 30 * 60
     assert 'attain_notifications_created_total{kind="urge"}' in text
-    assert 'attain_deliveries_total{channel_kind="dingtalk",result="broken"} 0.0' in text
+    # Counters exist from the start (process-wide: other tests of this process may have counted some already).
+    assert 'attain_deliveries_total{channel_kind="dingtalk",result="broken"} ' in text
 
 
 def test_remind_dry_run_prints_what_would_be_sent_in_chinese(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ async def test_evidence_travels_byte_identical(source: str, tmp_path: Path, back
     async with empty_store(backend, tmp_path) as target:
         engine = create_engine(Settings(database_url=target))
         try:
-            await import_store(engine, path)
+            await import_store(engine, path, trust_unsigned=True)
         finally:
             await engine.dispose()
         assert await export_bytes(target) == archive

@@ -136,7 +136,7 @@ async def test_a_key_differing_only_in_its_last_character_is_401(
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """DEBUG logging: the most the service would ever write."""
-    return Settings(database_url=database_url, metrics_public=False, log_level="debug")
+    return Settings(database_url=database_url, metrics_public=False, log_level="debug", key_cache_seconds=0.0)
 
 
 @pytest.fixture
