@@ -35,6 +35,8 @@ FAMILIES = {
     "attain_instructions",
     "attain_notifications_created_total", "attain_deliveries_total", "attain_outbox_depth",
     "attain_outbox_oldest_seconds",
+    "attain_rollup_pending_cells", "attain_rollup_lag_seconds", "attain_rollup_duration_seconds_bucket",
+    "attain_rollup_duration_seconds_sum", "attain_rollup_duration_seconds_count",
 }
 STATUS_COLOURS = {
     "achieved": "green", "on_track": "green", "at_risk": "yellow", "off_track": "orange", "missed": "red",
@@ -464,5 +466,6 @@ def test_expressions_have_their_variables_substituted() -> None:
         assert not re.search(r"\$\{?[A-Za-z_]", e.expr), e
     alerts = {e.where for e in expressions if not e.returns_data}
     names = ("AttainTargetOffTrack", "AttainTargetMissed", "AttainDistrictSilent", "AttainDeliverableOverdue",
-             "AttainDistrictReportingIncomplete", "AttainInstructionOverdue", "AttainNotificationsStuck")
+             "AttainDistrictReportingIncomplete", "AttainInstructionOverdue", "AttainNotificationsStuck",
+             "AttainRollupLagging")
     assert alerts == {f"rules.yml alert {a}" for a in names}
