@@ -170,11 +170,21 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _close_if_body_unread(self, cycle: RequestResponseCycle) -> None:
         """Answer `Connection: close`, and linger then close after the answer, when it starts before the request
-        body is all in."""
-        send = cycle.send
+        body is all in — or before the application has read the body it was sent (however fast it arrived: whether
+        it is all in when the answer starts is a race the client should not be able to win)."""
+        send, receive = cycle.send, cycle.receive
+        has_body = any(k == b"transfer-encoding" or (k == b"content-length" and v.strip() not in (b"", b"0"))
+                       for k, v in cycle.scope.get("headers", ()))
+        read = {"all": not has_body}
+
+        async def receive_noting() -> Any:
+            message = await receive()
+            if message.get("type") == "http.request" and not message.get("more_body", False):
+                read["all"] = True
+            return message
 
         async def send_then_close(message: Any) -> None:
-            if message["type"] != "http.response.start" or not cycle.more_body:
+            if message["type"] != "http.response.start" or (not cycle.more_body and read["all"]):
                 await send(message)
                 return
             cycle.keep_alive = False  # uvicorn writes `connection: close` ...
@@ -183,6 +193,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._close_after_answer = True
 
         cycle.send = send_then_close  # type: ignore[method-assign]
+        cycle.receive = receive_noting  # type: ignore[method-assign]
 
     def on_body(self, body: bytes) -> None:
         if not self._lingering:
