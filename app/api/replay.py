@@ -30,8 +30,10 @@ REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 async def _idempotency_key(
-    idempotency_key: Annotated[str | None, Header(description="1–255 visible ASCII characters: the first answer "
-                                                              "under the same key is replayed")] = None,
+    idempotency_key: Annotated[str | None, Header(
+        description="1–255 visible ASCII characters: the first answer under the same key is replayed",
+        # Declared, not enforced by FastAPI: a key outside it is our 400 `bad_idempotency_key`, not a 422.
+        json_schema_extra={"pattern": "^[!-~]{1,255}$"})] = None,
 ) -> str | None:
     if idempotency_key is not None and not valid_idempotency_key(idempotency_key):
         raise BadRequest(_("Idempotency-Key must be 1–255 visible ASCII characters (no spaces)."),

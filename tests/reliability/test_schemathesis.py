@@ -124,6 +124,9 @@ CONTRACT_4XX: dict[str, tuple[tuple[int, ...], str]] = {
     "PATCH /api/v1/deliverables/{code}": ((422,), "a correction's fields are checked by its rules (unknown fields, "
                                                   "bad dates, unknown departments): the body is any object"),
     "GET /api/v1/extensions": ((422,), "an unknown department name/alias is 422"),
+    "POST /api/v1/channels": ((422,), "a channel names exactly one department, unit or role, known ones, and an "
+                                      "http(s) URL with a valid host: the schema allows any strings"),
+    "PUT /api/v1/channels/{channel_id}": ((422,), "the same rules as for a new channel"),
 }
 
 # NUL, C0 controls (with TAB, LF, CR), ESC, DEL, NEL, zero-width space, right-to-left override, BOM.
