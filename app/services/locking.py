@@ -2,7 +2,7 @@
 approved ancestor's, cannot change. Checked inside the write's transaction once it holds its datasets' locks
 shared (db.locks), so an approval (exclusive) either sees the write committed or makes the write see it approved."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +14,9 @@ from app.errors import Conflict as ConflictError
 from app.i18n import _
 
 
-def _datasets(catalog: Catalog, cells: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
-    return {(u, year) for unit, year in cells for u in (unit, *catalog.ancestors(unit))}
+def datasets(catalog: Catalog, pairs: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+    """The datasets a write of these (unit, year)s falls in: each unit's own and its ancestors'."""
+    return {(u, year) for unit, year in pairs for u in (unit, *catalog.ancestors(unit))}
 
 
 def lock_keys(catalog: Catalog, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
@@ -54,7 +55,7 @@ def split_locked(catalog: Catalog, changing: Sequence[Clean], approved: dict[tup
 
 async def refuse_locked_delete(session: AsyncSession, catalog: Catalog, unit: str, year: int) -> None:
     """409 `locked` when deleting the value would change an approved dataset."""
-    approved = await reviews.approved_for_write(session, _datasets(catalog, [(unit, year)]))
+    approved = await reviews.approved_for_write(session, datasets(catalog, [(unit, year)]))
     held = locking(unit, catalog.ancestors(unit), year, approved)
     if held is not None:
         raise ConflictError(_("The dataset {unit}/{year} is approved: this value cannot be deleted until an admin "

@@ -34,7 +34,7 @@ from app.domain.yearly import Measure, Observation, own_yearly
 from app.errors import Forbidden, ServiceUnavailable, Unprocessable
 from app.i18n import _
 from app.i18n import render as render_text
-from app.services.locking import lock_keys, split_locked
+from app.services.locking import datasets, lock_keys, split_locked
 
 Cell = tuple[str, str, int]  # indicator, unit, year
 Key = tuple[str, str, str]  # indicator, unit, period
@@ -186,7 +186,7 @@ async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalo
     cells = {(r.indicator, r.unit, r.period.year) for r in clean}
     plan = write.Plan(
         cells=set() if dry_run else cells,
-        datasets=set() if dry_run else datasets(catalog, {(u, y) for _, u, y in cells}),
+        datasets=datasets(catalog, {(u, y) for _, u, y in cells}),  # a dry run reads them, unlocked
         held=set() if dry_run else lock_keys(catalog, {(u, y) for _, u, y in cells}),
         flows={(r.indicator, r.unit) for r in clean if r.indicator in flows},
         before=set(cells) if dry_run else {(i, u, y - 1) for i, u, y in cells},
@@ -194,7 +194,6 @@ async def _submit(session: AsyncSession, catalogs: CatalogCache, catalog: Catalo
                                       if catalog.parents.get(u) is not None},
     )
     if dry_run:
-        plan.datasets = datasets(catalog, {(u, y) for _, u, y in cells})  # read, not locked
         current = await write.hold(session, write.Plan(cells=set(), datasets=set()), receipt)
     else:
         current = await write.hold(session, plan, receipt)
@@ -332,11 +331,6 @@ def _counts(clean: Sequence[Clean], changed: Sequence[Clean], before: dict[measu
     created = sum(1 for r in changed if r.key not in before or before[r.key].deleted)
     return {"created": created, "updated": len(changed) - created, "unchanged": len(clean) - len(changed),
             "rejected": len(conflicts)}
-
-
-def datasets(catalog: Catalog, pairs: set[tuple[str, int]]) -> set[tuple[str, int]]:
-    """The datasets a write of these (unit, year)s falls in: each unit's own and its ancestors'."""
-    return {(u, year) for unit, year in pairs for u in (unit, *catalog.ancestors(unit))}
 
 
 def _tally(
